@@ -1,0 +1,103 @@
+"""The gateway's composition root: build everything from the settings and run it."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+
+from edge.ble.scanner import Scanner
+from edge.decode.bthome import BTHomeDecoder
+from edge.device_store import DeviceStore
+from edge.outbox import Outbox
+from edge.pipeline import Pipeline
+from edge.settings import GatewaySettings
+from edge.uplink.mqtt import Uplink
+from silverguard.wire import FieldValue
+
+log = logging.getLogger(__name__)
+
+_SAVE_COUNTERS_S = 5.0
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        data = settings.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        self.store = DeviceStore(data / "gateway.db")
+        self.outbox = Outbox(data / "outbox.db")
+        keys = {band.mac: band.key_bytes for band in settings.bands}
+        self.decoder = BTHomeDecoder(keys, self.store.load_counters())
+        self.uplink = Uplink(
+            settings.mqtt,
+            settings.gateway_id,
+            self.outbox,
+            resend_after_s=settings.event_resend_s,
+            health=self.health,
+        )
+        self.pipeline = Pipeline(
+            settings.gateway_id,
+            self.decoder,
+            self.outbox,
+            on_event=lambda _event: self.uplink.wake.set(),
+        )
+        self.scanner = Scanner(settings.radio, settings.gateway_id, self.pipeline.on_advert)
+
+    def health(self) -> dict[str, FieldValue]:
+        depth = self.outbox.depth()
+        figures: dict[str, FieldValue] = {
+            "adverts_seen": self.scanner.adverts_seen,
+            "adverts_accepted": self.pipeline.accepted,
+            "devices_heard": len(self.pipeline.devices),
+            "outbox_events": depth["event"],
+            "outbox_telemetry": depth["telemetry"],
+            "telemetry_thinned": self.outbox.thinned,
+        }
+        for reason, n in self.pipeline.rejects.items():
+            figures[f"rejected_{reason}"] = n
+        return figures
+
+    async def _every(self, seconds: float, action: Callable[[], object]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            action()
+
+    async def run(self) -> None:
+        log.info(
+            "gateway %s starting: %d bands configured, radio %s",
+            self.settings.gateway_id,
+            len(self.settings.bands),
+            self.settings.radio.backend,
+        )
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.scanner.run())
+                tasks.create_task(self.uplink.run())
+                tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
+                tasks.create_task(
+                    self._every(_SAVE_COUNTERS_S, lambda: self.store.save_counters(self.decoder.counters))
+                )
+        finally:
+            self.store.save_counters(self.decoder.counters)
+            self.store.close()
+            self.outbox.close()
+
+    def _telemetry(self) -> None:
+        if self.pipeline.flush_telemetry():
+            self.uplink.wake.set()
+
+
+def run_gateway(settings: GatewaySettings) -> None:
+    """Run until SIGTERM/SIGINT; the outbox and counters are saved on the way out."""
+
+    async def main() -> None:
+        gateway = Gateway(settings)
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+        with contextlib.suppress(asyncio.CancelledError):
+            await gateway.run()
+
+    asyncio.run(main())

@@ -1,0 +1,65 @@
+"""Listening to the radio through bleak — the only module that imports bleak.
+
+On a Pi the backend is BlueZ (bleak's default); in tests and the demo it is the
+simulated backend from firmware_mocks, passed with ``BleakScanner(backend=...)``, so
+the code here is the same in both.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bleak import BleakScanner
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
+
+from edge.ble.advert import BTHOME_UUID, Advert
+from edge.settings import RadioSettings
+
+log = logging.getLogger(__name__)
+
+
+def _backend(settings: RadioSettings, gateway_id: str) -> tuple[type[BaseBleakScanner] | None, dict[str, Any]]:
+    if settings.backend == "simulated":
+        # Imported only when asked for: a production gateway never loads the simulator.
+        from firmware_mocks.bleak_backend import SimulatedBleakScanner
+
+        return SimulatedBleakScanner, {
+            "air": settings.air,
+            "gateway_id": gateway_id,
+            "position": settings.position,
+        }
+    return None, {"bluez": {"adapter": settings.adapter}}
+
+
+class Scanner:
+    def __init__(
+        self, settings: RadioSettings, gateway_id: str, on_advert: Callable[[Advert], None]
+    ) -> None:
+        self._settings = settings
+        self._gateway_id = gateway_id
+        self._on_advert = on_advert
+        self.adverts_seen = 0
+
+    def _callback(self, device: BLEDevice, adv: AdvertisementData) -> None:
+        payload = adv.service_data.get(BTHOME_UUID)
+        if payload is None:
+            return
+        self.adverts_seen += 1
+        self._on_advert(Advert(device.address.upper(), adv.rssi, payload, time.monotonic()))
+
+    async def run(self) -> None:
+        backend, kwargs = _backend(self._settings, self._gateway_id)
+        scanner = BleakScanner(
+            self._callback,
+            service_uuids=[BTHOME_UUID],
+            # BlueZ's passive mode needs advertisement-monitor patterns; active is universal.
+            scanning_mode="passive" if backend is not None else "active",
+            backend=backend,
+            **kwargs,
+        )
+        log.info("radio: scanning with the %s backend", self._settings.backend)
+        async with scanner:
+            await asyncio.Event().wait()  # until cancelled

@@ -1,0 +1,140 @@
+"""Decoding encrypted BTHome v2 adverts with bthome-ble, plus our own replay check.
+
+bthome-ble decrypts and parses. Replay protection is ours: bthome-ble accepts any
+counter below 100 as a device reset, which lets a captured early advert be replayed
+after a gateway restart, so we keep the last accepted AES-CCM counter per device
+(persisted by the caller) and refuse anything at or below it.
+"""
+
+import logging
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from bthome_ble import BTHomeBluetoothDeviceData
+from habluetooth import BluetoothServiceInfoBleak
+
+from edge.ble.advert import BTHOME_UUID, Advert
+
+# bthome-ble logs a WARNING for every advert it cannot decrypt; a neighbour's devices
+# or an attacker would flood the journal. We count rejects instead.
+logging.getLogger("bthome_ble.parser").setLevel(logging.ERROR)
+
+_ADV_INFO_ENCRYPTED = 0x01
+_ADV_INFO_VERSION_MASK = 0xE0
+_BTHOME_V2 = 0x40
+# adv_info (1) + at least one object (2) + counter (4) + MIC (4)
+_MIN_ENCRYPTED_LEN = 11
+
+
+class Reject(StrEnum):
+    UNKNOWN_DEVICE = "unknown_device"  # no bind key for this MAC
+    MALFORMED = "malformed"  # not BTHome v2, truncated, or no values
+    NOT_ENCRYPTED = "not_encrypted"  # plaintext from a device we hold a key for
+    REPLAY = "replay"  # counter at or below the last accepted one
+    WRONG_KEY = "wrong_key"  # MIC did not verify
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """Values of one accepted advert, keyed by bthome-ble's names."""
+
+    address: str
+    rssi: int
+    time: float
+    counter: int
+    values: dict[str, Any]
+    events: dict[str, str] = field(default_factory=dict)  # e.g. {"button": "long_press"}
+    firmware: str | None = None
+
+
+def _firmware(devices: Mapping[Any, Any]) -> str | None:
+    info = devices.get(None)
+    return getattr(info, "sw_version", None)
+
+
+class _Device:
+    __slots__ = ("parser", "service_info")
+
+    def __init__(self, key: bytes) -> None:
+        self.parser = BTHomeBluetoothDeviceData(bindkey=key)
+
+
+class BTHomeDecoder:
+    def __init__(self, keys: Mapping[str, bytes], counters: Mapping[str, int] | None = None) -> None:
+        self._devices: dict[str, _Device] = {}
+        self._keys: dict[str, bytes] = {}
+        self.counters: dict[str, int] = dict(counters or {})
+        self.set_keys(keys)
+
+    def set_keys(self, keys: Mapping[str, bytes]) -> None:
+        """Replace the bind keys (e.g. a new config from the fleet), keeping counters."""
+        for mac in list(self._devices):
+            if keys.get(mac) != self._keys.get(mac):
+                del self._devices[mac]
+        self._keys = dict(keys)
+
+    def known(self) -> Iterable[str]:
+        return self._keys.keys()
+
+    def decode(self, advert: Advert) -> Decoded | Reject:
+        payload = advert.payload
+        key = self._keys.get(advert.address)
+        if key is None:
+            return Reject.UNKNOWN_DEVICE
+        if len(payload) < 3 or payload[0] & _ADV_INFO_VERSION_MASK != _BTHOME_V2:
+            return Reject.MALFORMED
+        if not payload[0] & _ADV_INFO_ENCRYPTED:
+            return Reject.NOT_ENCRYPTED
+        if len(payload) < _MIN_ENCRYPTED_LEN:
+            return Reject.MALFORMED
+        # The counter travels in clear before the MIC; check it before paying for AES.
+        counter = struct.unpack_from("<I", payload, len(payload) - 8)[0]
+        if counter <= self.counters.get(advert.address, -1):
+            return Reject.REPLAY
+
+        device = self._devices.get(advert.address)
+        if device is None:
+            device = self._devices[advert.address] = _Device(key)
+        parser = device.parser
+        # bthome-ble accumulates values across updates; we want this advert's only.
+        parser._sensor_values_updates.clear()  # noqa: SLF001
+        parser._binary_sensor_values_updates.clear()  # noqa: SLF001
+        info = BluetoothServiceInfoBleak(
+            advert.address,
+            advert.address,
+            advert.rssi,
+            {},
+            {BTHOME_UUID: payload},
+            [BTHOME_UUID],
+            "local",
+            None,  # type: ignore[arg-type]  # bthome-ble never touches the BLEDevice
+            None,
+            False,
+            advert.time,
+            None,
+        )
+        update = parser.update(info)
+        if parser.decryption_failed:
+            return Reject.WRONG_KEY
+        values: dict[str, Any] = {}
+        for dkey, value in update.entity_values.items():
+            if dkey.key != "signal_strength":
+                values[dkey.key] = value.native_value
+        for dkey, bvalue in update.binary_entity_values.items():
+            values[dkey.key] = bvalue.native_value
+        events = {dkey.key: event.event_type for dkey, event in update.events.items()}
+        if not values and not events:
+            return Reject.MALFORMED
+        self.counters[advert.address] = counter
+        return Decoded(
+            address=advert.address,
+            rssi=advert.rssi,
+            time=advert.time,
+            counter=counter,
+            values=values,
+            events=events,
+            firmware=_firmware(update.devices) if "battery" in values else None,
+        )

@@ -1,0 +1,1 @@
+"""Pure rules: readings and an injected clock in, events out. No I/O here."""

@@ -1,0 +1,20 @@
+"""SOS: a long press is a critical event at once — no confirmation window."""
+
+from edge.decode.profile import BandEventKind, WristbandFrame
+from silverguard.wire import Event, EventKind, Severity, event_id
+
+
+def sos_event(frame: WristbandFrame, gateway_id: str, now: float) -> Event | None:
+    if frame.event is None or frame.event.kind is not BandEventKind.LONG_PRESS:
+        return None
+    origin = frame.event.origin_counter
+    return Event(
+        id=event_id(frame.address, EventKind.SOS, origin),
+        kind=EventKind.SOS,
+        severity=Severity.CRITICAL,
+        device=frame.address,
+        gateway=gateway_id,
+        occurred_at=now,
+        detected_at=now,
+        evidence={"origin_counter": origin, "copy_age": frame.counter - origin, "rssi": frame.rssi},
+    )

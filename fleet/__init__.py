@@ -1,0 +1,1 @@
+"""The fleet service: registry, ingest, time series, alerts and notifications, API."""

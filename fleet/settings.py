@@ -1,0 +1,65 @@
+"""The fleet's settings: one class, built once at start-up, passed down."""
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FleetMqttSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str = "fleet"
+    password: SecretStr = SecretStr("")
+    ca_file: Path | None = None
+    # Consumers in one group share the gateways' messages (MQTT 5 shared subscription),
+    # so any number of fleet instances can run side by side.
+    share_group: str = "fleet"
+    client_id: str = ""  # default: fleet-<random>
+
+
+class InfluxSettings(BaseModel):
+    url: str = "http://127.0.0.1:8086"
+    database: str = "silverguard"
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    # InfluxData recommends batches of about 5,000 lines.
+    batch_lines: int = Field(5000, ge=1, le=50000)
+    flush_interval_s: float = Field(1.0, gt=0)
+    # Lines kept while InfluxDB is down; past this the oldest are dropped and counted.
+    buffer_lines: int = Field(500_000, ge=1000)
+
+
+class FleetSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SG_FLEET_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Path("/var/lib/silverguard/fleet")
+    # SQLAlchemy URL; default: SQLite in data_dir. PostgreSQL: postgresql+psycopg://...
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    # Where caregivers' acknowledge links point (the console's public address).
+    public_url: str = ""
+    mqtt: FleetMqttSettings = FleetMqttSettings()
+    influx: InfluxSettings = InfluxSettings()
+    # Notification retries: attempts per delivery, first retry delay (doubles each time).
+    notify_attempts: int = Field(5, ge=1, le=50)
+    notify_retry_s: float = Field(5.0, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'registry.db'}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

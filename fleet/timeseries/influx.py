@@ -1,0 +1,148 @@
+"""Time series in InfluxDB over the 1.x HTTP API — the only module that talks to InfluxDB.
+
+Line protocol goes to ``/write`` and InfluxQL to ``/query``; every InfluxDB generation
+serves these (1.x natively, 2.x through its v1-compatibility API, 3.x Core natively),
+whereas ``influxdb-client``'s transport speaks only the v2 API, which InfluxDB 1.x lacks.
+We use that library only for its line-protocol builder (``Point``), which escapes
+measurement, tag and field values correctly.
+
+Writes are batched (up to ``batch_lines``, InfluxData's recommended ~5,000), retried
+with exponential backoff and jitter, and held in a bounded buffer while InfluxDB is
+unreachable; past the bound the oldest lines are dropped and counted.
+"""
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+from influxdb_client import Point
+
+from fleet.settings import InfluxSettings
+from silverguard.wire import TelemetryBatch
+
+log = logging.getLogger(__name__)
+
+_BACKOFF_MAX_S = 30.0
+
+
+class InfluxError(Exception):
+    pass
+
+
+def telemetry_lines(batch: TelemetryBatch) -> list[str]:
+    lines = []
+    for reading in batch.readings:
+        point = Point(reading.kind).tag("device", reading.device).tag("gateway", batch.gateway)
+        for name, value in reading.fields.items():
+            point.field(name, value)
+        if reading.rssi is not None:
+            point.field("rssi", reading.rssi)
+        if not reading.fields and reading.rssi is None:
+            continue  # a point needs at least one field
+        point.time(round(reading.ts * 1000), "ms")
+        lines.append(point.to_line_protocol())
+    return lines
+
+
+class InfluxWriter:
+    def __init__(self, settings: InfluxSettings, client: httpx.AsyncClient | None = None) -> None:
+        self._settings = settings
+        self._client = client or httpx.AsyncClient(timeout=10.0)
+        self._buffer: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self.written = 0
+        self.dropped = 0
+        self.failures = 0
+        self.reachable = False
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    def _auth(self) -> dict[str, str]:
+        s = self._settings
+        if not s.username:
+            return {}
+        return {"u": s.username, "p": s.password.get_secret_value()}
+
+    def add(self, lines: Iterable[str]) -> None:
+        self._buffer.extend(lines)
+        overflow = len(self._buffer) - self._settings.buffer_lines
+        if overflow > 0:
+            for _ in range(overflow):
+                self._buffer.popleft()
+            self.dropped += overflow
+            log.warning("influx: buffer full, dropped %d oldest lines", overflow)
+        if len(self._buffer) >= self._settings.batch_lines:
+            self._wake.set()
+
+    async def query(self, q: str, *, database: str | None = None) -> dict[str, Any]:
+        params = {"q": q, "db": database or self._settings.database, "epoch": "ms", **self._auth()}
+        try:
+            response = await self._client.post(f"{self._settings.url}/query", data=params)
+        except httpx.HTTPError as exc:
+            raise InfluxError(f"InfluxDB at {self._settings.url} unreachable: {exc}") from None
+        if response.status_code != 200:
+            raise InfluxError(f"InfluxDB query failed ({response.status_code}): {response.text[:200]}")
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def ensure_database(self) -> None:
+        await self.query(f'CREATE DATABASE "{self._settings.database}"', database="")
+
+    async def _write(self, lines: list[str]) -> None:
+        params = {"db": self._settings.database, "precision": "ms", **self._auth()}
+        response = await self._client.post(
+            f"{self._settings.url}/write", params=params, content="\n".join(lines).encode()
+        )
+        if response.status_code == 204:
+            return
+        if 400 <= response.status_code < 500 and response.status_code not in (404, 429):
+            # A malformed line would fail forever: log it and let the batch go.
+            log.error("influx: batch rejected (%d): %s", response.status_code, response.text[:300])
+            self.dropped += len(lines)
+            return
+        raise InfluxError(f"InfluxDB write failed ({response.status_code})")
+
+    async def flush(self) -> None:
+        """Write everything buffered now (used at shutdown and by tests)."""
+        while self._buffer:
+            batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), self._settings.batch_lines))]
+            try:
+                await self._write(batch)
+            except (httpx.HTTPError, InfluxError):
+                self._buffer.extendleft(reversed(batch))
+                raise
+            self.written += len(batch)
+
+    async def run(self) -> None:
+        backoff = 0.5
+        database_ready = False
+        while True:
+            try:
+                if not database_ready:
+                    await self.ensure_database()
+                    database_ready = True
+                await self.flush()
+                self.reachable = True
+                backoff = 0.5
+            except (httpx.HTTPError, InfluxError) as exc:
+                self.reachable = False
+                self.failures += 1
+                delay = backoff / 2 + random.uniform(0, backoff / 2)  # noqa: S311
+                log.warning("influx: %s; %d lines held, retrying in %.1fs", exc, self.pending, delay)
+                backoff = min(backoff * 2, _BACKOFF_MAX_S)
+                await asyncio.sleep(delay)
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.flush_interval_s)
+            except TimeoutError:
+                pass
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,126 @@
+"""``silverguard demo``: a simulated district on real servers, narrated on the console.
+
+Starts a private Mosquitto and InfluxDB, the fleet service and a few gateways as
+separate processes, registers a few dozen residents with their wristbands and
+caregivers, lets the bands advertise, and presses one band's SOS button. The
+caregivers' phones are a local HTTP receiver; what they get is printed.
+"""
+
+import asyncio
+import contextlib
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+from firmware_mocks.air import RadioModel
+from firmware_mocks.population import Population
+from firmware_mocks.wristband import Button
+from silverguard.sim.receiver import Receiver
+from silverguard.sim.stack import GatewaySpec, Stack
+
+_SOS_AFTER_S = 8.0
+
+
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+async def _demo(workdir: Path, duration_s: float | None, bands: int, gateways: int) -> int:
+    receiver = Receiver().start()
+    area = (max(20.0, bands * 1.5), 30.0)
+    specs = [
+        GatewaySpec(f"gw-{i + 1:02d}", (area[0] * (i + 0.5) / gateways, area[1] / 2))
+        for i in range(gateways)
+    ]
+    stack = Stack(workdir, specs, radio=RadioModel(loss_rate=0.05))
+    _say("银护 Silverguard demo — a simulated community on real servers / 模拟社区演示")
+    _say(f"work directory: {workdir}")
+    try:
+        await stack.start()
+        _say(f"Mosquitto (dynamic security, per-gateway ACLs) on 127.0.0.1:{stack.mosquitto.port}")
+        _say(f"InfluxDB 1.x on {stack.influx.url} (database 'silverguard')")
+        _say(f"fleet API on {stack.fleet_url}  (OpenAPI docs: {stack.fleet_url}/docs)")
+        _say(f"admin bearer token: {stack.admin_token}")
+        population = Population.generate(stack.air, bands, area_m=area, interval_s=1.0)
+        channels = {sim.band.mac: [receiver.url(f"caregiver-{i + 1:05d}")] for i, sim in enumerate(population.bands)}
+        await stack.register_population(population, channels)
+        _say(f"registered {bands} residents, wristbands and caregivers through the API")
+        await stack.start_gateways()
+        _say(f"{gateways} gateways running: {', '.join(stack.specs)} (logs under {workdir}/gateways)")
+        runner = asyncio.create_task(population.run())
+        return await _narrate(stack, population, receiver, duration_s)
+    finally:
+        with contextlib.suppress(Exception):
+            await stack.stop()
+        receiver.stop()
+
+
+async def _narrate(stack: Stack, population: Population, receiver: Receiver, duration_s: float | None) -> int:
+    assert stack.api is not None
+    started = time.monotonic()
+    sos_band = population.bands[min(6, len(population.bands) - 1)]
+    sos_at: float | None = None
+    acked = False
+    next_status = started + 5
+    while duration_s is None or time.monotonic() - started < duration_s:
+        now = time.monotonic()
+        if sos_at is None and now - started >= _SOS_AFTER_S:
+            _say(f"SOS: the resident wearing band {sos_band.band.mac} holds the button / 长按求救按钮")
+            sos_at = time.time()
+            population.press(sos_band.band.mac, Button.LONG)
+        for request in receiver.delivered()[len(getattr(receiver, "_shown", [])):]:
+            shown = getattr(receiver, "_shown", [])
+            shown.append(request)
+            receiver._shown = shown  # type: ignore[attr-defined]
+            latency = f" {1000 * (request.at - sos_at):.0f} ms after the press" if sos_at else ""
+            _say(f"caregiver's phone ({request.path.strip('/')}) got{latency}:")
+            print(f"    {request.body.get('title', '')}\n    {request.body.get('message', '')}", flush=True)
+        if sos_at is not None and not acked and receiver.delivered():
+            alerts = (await stack.api.get("/api/v1/alerts")).json()
+            if alerts:
+                alert = alerts[0]
+                response = await stack.api.post(f"/api/v1/alerts/{alert['id']}/ack")
+                acked = response.status_code == 200
+                _say(f"alert {alert['id']} ({alert['kind']}) acknowledged through the API: state {response.json().get('state')}")
+        if now >= next_status:
+            next_status = now + 10
+            health = (await stack.api.get("/health")).json()
+            points = await stack.influx_query("SELECT count(battery) FROM wristband")
+            series = points.get("results", [{}])[0].get("series", [])
+            battery_points = series[0]["values"][0][1] if series else 0
+            _say(
+                f"status: {population.adverts} adverts sent; fleet ingest {health.get('ingest')}; "
+                f"{battery_points} battery readings in InfluxDB; influx {health.get('influxdb')}"
+            )
+        await asyncio.sleep(0.2)
+    _say("demo finished / 演示结束")
+    _say(f"try: curl -H 'Authorization: Bearer {stack.admin_token}' {stack.fleet_url}/api/v1/alerts")
+    return 0 if acked else 1
+
+
+def run_demo(*, duration_s: float | None, bands: int, gateways: int, keep_data: bool) -> int:
+    if bands < 1 or gateways < 1:
+        print("silverguard demo: --bands and --gateways must be at least 1")
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="silverguard-demo-"))
+
+    async def main() -> int:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+        try:
+            return await _demo(workdir, duration_s, bands, gateways)
+        except asyncio.CancelledError:
+            _say("stopped")
+            return 0
+
+    try:
+        return asyncio.run(main())
+    finally:
+        if keep_data:
+            _say(f"data kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)

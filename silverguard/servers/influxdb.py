@@ -1,0 +1,77 @@
+"""A private InfluxDB 1.x (``influxd``) on free ports with its data in a work directory."""
+
+import shutil
+import urllib.request
+from pathlib import Path
+
+from silverguard.servers.process import ChildProcess, ServerError, free_port
+
+
+class InfluxServer:
+    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.port = port or free_port()
+        self.rpc_port = free_port()
+        self.conf_file = self.workdir / "influxdb.conf"
+        self._process = ChildProcess(
+            "influxd", ["influxd", "-config", str(self.conf_file)], self.workdir / "influxd.log"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _write_config(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        d = self.workdir
+        self.conf_file.write_text(
+            f"""reporting-disabled = true
+bind-address = "127.0.0.1:{self.rpc_port}"
+
+[meta]
+  dir = "{d}/meta"
+
+[data]
+  dir = "{d}/data"
+  wal-dir = "{d}/wal"
+  query-log-enabled = false
+  index-version = "inmem"
+
+[monitor]
+  store-enabled = false
+
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:{self.port}"
+  log-enabled = false
+  auth-enabled = false
+
+[continuous_queries]
+  log-enabled = false
+"""
+        )
+
+    def _ping(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=0.5) as response:  # noqa: S310
+                return int(response.status) == 204
+        except OSError:
+            return False
+
+    def start(self, timeout: float = 30.0) -> "InfluxServer":
+        if shutil.which("influxd") is None:
+            raise ServerError("influxd is not installed (apt-get install influxdb)")
+        self._write_config()
+        self._process.start()
+        self._process.wait_ready(self._ping, timeout)
+        return self
+
+    def stop(self) -> None:
+        self._process.stop()
+
+    def kill(self) -> None:
+        self._process.kill()
+
+    @property
+    def running(self) -> bool:
+        return self._process.running

@@ -1,0 +1,152 @@
+"""A private Mosquitto 2 broker with the dynamic-security plugin.
+
+Authentication and ACLs live in the plugin's JSON file, managed at run time: the
+fleet's provisioning creates one client and one role per gateway, so a gateway can
+publish and subscribe only under ``sg/v1/gw/<its id>/``. Persistence is on, with
+``autosave_on_changes`` so that queued QoS 1 messages survive a SIGKILL.
+"""
+
+import os
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from silverguard.servers.process import ChildProcess, ServerError, free_port, port_open
+
+DYNSEC_PLUGIN_CANDIDATES = (
+    "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+    "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+    "/usr/lib/arm-linux-gnueabihf/mosquitto_dynamic_security.so",
+    "/usr/lib/mosquitto_dynamic_security.so",
+)
+
+
+def find_dynsec_plugin() -> str:
+    for candidate in DYNSEC_PLUGIN_CANDIDATES:
+        if Path(candidate).exists():
+            return candidate
+    raise ServerError("Mosquitto's dynamic-security plugin was not found; install the 'mosquitto' package")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str
+    password: str
+
+
+def gateway_acls(gateway_id: str) -> list[tuple[str, str]]:
+    """The topics one gateway may use: its own, nothing else."""
+    base = f"sg/v1/gw/{gateway_id}"
+    acls = [("publishClientSend", f"{base}/{kind}") for kind in ("event", "telemetry", "status", "health", "config/reported")]
+    for kind in ("event/ack", "config", "cmd"):
+        acls += [("subscribeLiteral", f"{base}/{kind}"), ("publishClientReceive", f"{base}/{kind}")]
+    return acls
+
+
+def fleet_acls(share_group: str = "fleet") -> list[tuple[str, str]]:
+    return [
+        ("subscribePattern", "sg/v1/gw/#"),
+        ("subscribePattern", f"$share/{share_group}/sg/v1/gw/#"),
+        ("publishClientReceive", "sg/v1/gw/#"),
+        ("publishClientSend", "sg/v1/gw/+/event/ack"),
+        ("publishClientSend", "sg/v1/gw/+/config"),
+        ("publishClientSend", "sg/v1/gw/+/cmd"),
+    ]
+
+
+class MosquittoServer:
+    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.port = port or free_port()
+        self.admin = Credentials("sg-admin", secrets.token_urlsafe(18))
+        self.dynsec_file = self.workdir / "dynamic-security.json"
+        self.conf_file = self.workdir / "mosquitto.conf"
+        self._process = ChildProcess(
+            "mosquitto", ["mosquitto", "-c", str(self.conf_file)], self.workdir / "mosquitto.log"
+        )
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    def _write_config(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if not self.dynsec_file.exists():
+            _run(["mosquitto_ctrl", "dynsec", "init", str(self.dynsec_file), self.admin.username, self.admin.password])
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous false",
+            f"plugin {find_dynsec_plugin()}",
+            f"plugin_opt_config_file {self.dynsec_file}",
+            "persistence true",
+            f"persistence_location {self.workdir}/",
+            # Save the in-memory store at once after changes: a SIGKILLed broker would
+            # otherwise lose queued QoS 1 messages it had already acknowledged.
+            "autosave_interval 1",
+            "autosave_on_changes true",
+            "max_queued_messages 100000",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+        ]
+        if os.geteuid() == 0:
+            # As root, Mosquitto drops to user 'mosquitto', which cannot read a private
+            # temporary directory; tests and the demo keep it as the invoking user.
+            lines.insert(0, "user root")
+        self.conf_file.write_text("\n".join(lines) + "\n")
+
+    def start(self, timeout: float = 15.0) -> "MosquittoServer":
+        if shutil.which("mosquitto") is None:
+            raise ServerError("mosquitto is not installed (apt-get install mosquitto mosquitto-clients)")
+        self._write_config()
+        self._process.start()
+        self._process.wait_ready(lambda: port_open(self.port), timeout)
+        return self
+
+    def stop(self) -> None:
+        self._process.stop()
+
+    def kill(self) -> None:
+        self._process.kill()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return self._process.running
+
+    def ctrl(self, *args: str) -> str:
+        """Run one ``mosquitto_ctrl dynsec`` command against this broker."""
+        return _run(
+            [
+                "mosquitto_ctrl", "-h", self.host, "-p", str(self.port),
+                "-u", self.admin.username, "-P", self.admin.password, "dynsec", *args,
+            ]
+        )
+
+    def add_client(self, username: str, acls: list[tuple[str, str]], password: str | None = None) -> Credentials:
+        password = password or secrets.token_urlsafe(18)
+        self.ctrl("createClient", username, "-p", password)
+        self.ctrl("createRole", username)
+        for acl_type, topic in acls:
+            self.ctrl("addRoleACL", username, acl_type, topic, "allow", "5")
+        self.ctrl("addClientRole", username, username, "1")
+        return Credentials(username, password)
+
+    def add_gateway(self, gateway_id: str) -> Credentials:
+        return self.add_client(gateway_id, gateway_acls(gateway_id))
+
+    def add_fleet(self, username: str = "fleet", share_group: str = "fleet") -> Credentials:
+        return self.add_client(username, fleet_acls(share_group))
+
+
+def _run(argv: list[str]) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise ServerError(f"{argv[0]} {' '.join(argv[1:2])} failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout

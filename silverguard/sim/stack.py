@@ -1,0 +1,288 @@
+"""The whole product on one machine, on real servers: Mosquitto, InfluxDB, the fleet
+service and gateways as separate processes, simulated wristbands on a simulated air.
+
+Used by ``silverguard demo``, the end-to-end tests and the benchmarks. Every server
+gets a free port and a directory under ``workdir``.
+"""
+
+import asyncio
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from firmware_mocks.air import Air, RadioModel
+from firmware_mocks.population import Population
+from silverguard.servers.influxdb import InfluxServer
+from silverguard.servers.mosquitto import Credentials, MosquittoServer
+from silverguard.servers.process import ChildProcess, free_port
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySpec:
+    gateway_id: str
+    position: tuple[float, float]
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def write_toml(path: Path, values: dict[str, Any]) -> None:
+    """Write a small TOML file (flat keys, one level of tables, arrays of tables)."""
+    lines: list[str] = []
+    tables: list[str] = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            tables.append(f"\n[{key}]")
+            tables += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for item in value:
+                tables.append(f"\n[[{key}]]")
+                tables += [f"{k} = {_toml_value(v)}" for k, v in item.items()]
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines + tables) + "\n")
+    path.chmod(0o600)  # it holds credentials
+
+
+def _silverguard_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "silverguard.cli", *args]
+
+
+class Stack:
+    def __init__(
+        self,
+        workdir: Path,
+        gateways: list[GatewaySpec],
+        *,
+        radio: RadioModel | None = None,
+        telemetry_interval_s: float = 2.0,
+        event_resend_s: float = 5.0,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.specs = {spec.gateway_id: spec for spec in gateways}
+        self.telemetry_interval_s = telemetry_interval_s
+        self.event_resend_s = event_resend_s
+        self.mosquitto = MosquittoServer(self.workdir / "mosquitto")
+        self.influx = InfluxServer(self.workdir / "influxdb")
+        self.air = Air(radio)
+        self.fleet_port = free_port()
+        self.fleet_dir = self.workdir / "fleet"
+        self.fleet_process: ChildProcess | None = None
+        self.gateway_processes: dict[str, ChildProcess] = {}
+        self.gateway_credentials: dict[str, Credentials] = {}
+        self.fleet_credentials: Credentials | None = None
+        self.admin_token = ""
+        self.api: httpx.AsyncClient | None = None
+        self.band_keys: dict[str, bytes] = {}
+
+    @property
+    def fleet_url(self) -> str:
+        return f"http://127.0.0.1:{self.fleet_port}"
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.mosquitto.start)
+        await asyncio.to_thread(self.influx.start)
+        self.fleet_credentials = await asyncio.to_thread(self.mosquitto.add_fleet)
+        for gateway_id in self.specs:
+            self.gateway_credentials[gateway_id] = await asyncio.to_thread(
+                self.mosquitto.add_gateway, gateway_id
+            )
+        await self.air.start()
+        self._write_fleet_config()
+        self.admin_token = await asyncio.to_thread(self._issue_admin_token)
+        self.api = httpx.AsyncClient(
+            base_url=self.fleet_url, headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=30
+        )
+        await self.start_fleet()
+
+    async def stop(self) -> None:
+        for gateway_id in list(self.gateway_processes):
+            await asyncio.to_thread(self.stop_gateway, gateway_id)
+        if self.fleet_process is not None:
+            await asyncio.to_thread(self.fleet_process.stop)
+        if self.api is not None:
+            await self.api.aclose()
+        await self.air.close()
+        await asyncio.to_thread(self.influx.stop)
+        await asyncio.to_thread(self.mosquitto.stop)
+
+    async def __aenter__(self) -> "Stack":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- fleet ---------------------------------------------------------------------------
+
+    def _write_fleet_config(self) -> None:
+        assert self.fleet_credentials is not None
+        write_toml(
+            self.fleet_dir / "fleet.toml",
+            {
+                "data_dir": str(self.fleet_dir),
+                "host": "127.0.0.1",
+                "port": self.fleet_port,
+                "log_level": "INFO",
+                "notify_retry_s": 1.0,
+                "mqtt": {
+                    "host": self.mosquitto.host,
+                    "port": self.mosquitto.port,
+                    "username": self.fleet_credentials.username,
+                    "password": self.fleet_credentials.password,
+                    "client_id": "fleet-sim-1",
+                },
+                "influx": {"url": self.influx.url, "database": "silverguard", "flush_interval_s": 0.2},
+            },
+        )
+
+    def _issue_admin_token(self) -> str:
+        from fleet.auth import Role, issue_token
+        from fleet.db.session import make_engine, make_sessionmaker, migrate
+        from fleet.settings import FleetSettings
+
+        from silverguard.config import load_settings
+
+        settings = load_settings(FleetSettings, self.fleet_dir / "fleet.toml")
+        migrate(settings.resolved_database_url)
+        engine = make_engine(settings.resolved_database_url)
+        with make_sessionmaker(engine).begin() as session:
+            token = issue_token(session, subject="sim-admin", role=Role.ADMIN)
+        engine.dispose()
+        return token
+
+    async def start_fleet(self, timeout: float = 60.0) -> None:
+        self.fleet_process = ChildProcess(
+            "fleet",
+            _silverguard_argv("fleet", "serve", "--config", str(self.fleet_dir / "fleet.toml")),
+            self.fleet_dir / "fleet.log",
+        )
+        self.fleet_process.start()
+        await self.wait_fleet_healthy(timeout)
+
+    async def wait_fleet_healthy(self, timeout: float = 60.0) -> dict[str, Any]:
+        assert self.api is not None and self.fleet_process is not None
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            if not self.fleet_process.running:
+                raise RuntimeError(f"fleet exited:\n{self.fleet_process.log_tail()}")
+            try:
+                response = await self.api.get("/health")
+                last = response.json()
+                if last.get("broker") == "ok":
+                    return dict(last)
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"fleet not healthy after {timeout}s: {last}\n{self.fleet_process.log_tail()}")
+
+    async def stop_fleet(self) -> None:
+        if self.fleet_process is not None:
+            await asyncio.to_thread(self.fleet_process.stop)
+
+    # -- gateways ------------------------------------------------------------------------
+
+    def gateway_dir(self, gateway_id: str) -> Path:
+        return self.workdir / "gateways" / gateway_id
+
+    def write_gateway_config(self, gateway_id: str, **extra: Any) -> Path:
+        spec = self.specs[gateway_id]
+        creds = self.gateway_credentials[gateway_id]
+        path = self.gateway_dir(gateway_id) / "gateway.toml"
+        write_toml(
+            path,
+            {
+                "gateway_id": gateway_id,
+                "data_dir": str(self.gateway_dir(gateway_id) / "data"),
+                "telemetry_interval_s": self.telemetry_interval_s,
+                "event_resend_s": self.event_resend_s,
+                **extra,
+                "mqtt": {
+                    "host": self.mosquitto.host,
+                    "port": self.mosquitto.port,
+                    "username": creds.username,
+                    "password": creds.password,
+                    "backoff_max_s": 5.0,
+                },
+                "radio": {"backend": "simulated", "air": self.air.address, "position": list(spec.position)},
+                "bands": [{"mac": mac, "key": key.hex()} for mac, key in self.band_keys.items()],
+            },
+        )
+        return path
+
+    async def start_gateway(self, gateway_id: str) -> None:
+        config = self.write_gateway_config(gateway_id)
+        process = ChildProcess(
+            f"gateway {gateway_id}",
+            _silverguard_argv("gateway", "run", "--config", str(config)),
+            self.gateway_dir(gateway_id) / "gateway.log",
+            env={"PYTHONUNBUFFERED": "1", **({"COVERAGE_PROCESS_START": os.environ["COVERAGE_PROCESS_START"]} if "COVERAGE_PROCESS_START" in os.environ else {})},
+        )
+        process.start()
+        self.gateway_processes[gateway_id] = process
+        await self.air.wait_for_gateways({gateway_id}, timeout=60)
+
+    async def start_gateways(self) -> None:
+        await asyncio.gather(*(self.start_gateway(gateway_id) for gateway_id in self.specs))
+
+    def stop_gateway(self, gateway_id: str) -> None:
+        process = self.gateway_processes.pop(gateway_id, None)
+        if process is not None:
+            process.stop()
+
+    def kill_gateway(self, gateway_id: str) -> None:
+        process = self.gateway_processes.pop(gateway_id, None)
+        if process is not None:
+            process.kill()
+
+    # -- registry ------------------------------------------------------------------------
+
+    async def register_population(
+        self,
+        population: Population,
+        caregiver_channels: dict[str, list[str]] | None = None,
+        *,
+        locale: str = "zh-CN",
+    ) -> None:
+        """Register one resident and one caregiver per band, through the fleet's API."""
+        assert self.api is not None
+        for i, sim in enumerate(population.bands, start=1):
+            mac = sim.band.mac
+            self.band_keys[mac] = sim.band.bind_key
+            caregiver_id = f"c-{i:05d}"
+            resident_id = f"r-{i:05d}"
+            channels = (caregiver_channels or {}).get(mac, [])
+            for path, body in (
+                ("/api/v1/caregivers", {"id": caregiver_id, "display_name": f"照护人{i}", "locale": locale, "channels": channels}),
+                ("/api/v1/residents", {"id": resident_id, "display_name": f"居民{i}", "address": f"幸福社区{(i - 1) // 12 + 1}号楼{i}室", "community": "xingfu", "caregivers": [caregiver_id]}),
+                ("/api/v1/wristbands", {"mac": mac, "bind_key": sim.band.bind_key.hex(), "resident_id": resident_id}),
+            ):
+                response = await self.api.post(path, json=body)
+                if response.status_code != 201:
+                    raise RuntimeError(f"registering {path} failed: {response.status_code} {response.text}")
+
+    async def influx_query(self, q: str) -> dict[str, Any]:
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"{self.influx.url}/query", data={"q": q, "db": "silverguard", "epoch": "ms"}
+            )
+            response.raise_for_status()
+            result: dict[str, Any] = response.json()
+            return result
