@@ -76,7 +76,9 @@ class Gateway:
                 tasks.create_task(self.uplink.run())
                 tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
                 tasks.create_task(
-                    self._every(_SAVE_COUNTERS_S, lambda: self.store.save_counters(self.decoder.counters))
+                    self._every(
+                        _SAVE_COUNTERS_S, lambda: self.store.save_counters(self.decoder.counters)
+                    )
                 )
         finally:
             self.store.save_counters(self.decoder.counters)

@@ -54,7 +54,9 @@ class Outbox:
     def close(self) -> None:
         self._db.close()
 
-    def put_event(self, event_id: str, topic: str, payload: bytes, now: float | None = None) -> bool:
+    def put_event(
+        self, event_id: str, topic: str, payload: bytes, now: float | None = None
+    ) -> bool:
         """Store an event; False if it is already here (a repeated copy)."""
         cur = self._db.execute(
             "INSERT OR IGNORE INTO outbox (kind, event_id, topic, payload, created) "
@@ -91,7 +93,7 @@ class Outbox:
     def depth(self) -> dict[str, int]:
         rows = self._db.execute("SELECT kind, COUNT(*) FROM outbox GROUP BY kind").fetchall()
         counts = {"event": 0, "telemetry": 0}
-        counts.update({kind: n for kind, n in rows})
+        counts.update(dict(rows))
         return counts
 
     def size_bytes(self) -> int:

@@ -60,11 +60,16 @@ class Population:
         rng = random.Random(seed)
         bands = []
         for i in range(count):
-            band = Wristband(random_mac(rng), secrets.token_bytes(16), counter=rng.randrange(1, 1000))
+            band = Wristband(
+                random_mac(rng), secrets.token_bytes(16), counter=rng.randrange(1, 1000)
+            )
             band.battery = rng.randrange(40, 101)
             bands.append(
                 SimulatedBand(
-                    band, rng.uniform(0, area_m[0]), rng.uniform(0, area_m[1]), random.Random(seed * 7919 + i)
+                    band,
+                    rng.uniform(0, area_m[0]),
+                    rng.uniform(0, area_m[1]),
+                    random.Random(seed * 7919 + i),
                 )
             )
         return cls(air, bands, interval_s)

@@ -24,7 +24,11 @@ def hash_token(token: str) -> str:
 def issue_token(session: Session, *, subject: str, role: Role) -> str:
     """Create a token and return it; only its hash is kept, so it is shown once."""
     token = "sg_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(token_hash=hash_token(token), subject=subject, role=role.value, created_at=utcnow()))
+    session.add(
+        ApiToken(
+            token_hash=hash_token(token), subject=subject, role=role.value, created_at=utcnow()
+        )
+    )
     return token
 
 

@@ -92,13 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
     gateway = commands.add_parser("gateway", help="run and manage a community gateway")
     gateway_cmds = gateway.add_subparsers(dest="gateway_command", required=True, metavar="ACTION")
     run = gateway_cmds.add_parser("run", help="run the gateway until stopped")
-    run.add_argument("--config", type=Path, help="TOML settings (environment SG_GATEWAY_* overrides)")
+    run.add_argument(
+        "--config", type=Path, help="TOML settings (environment SG_GATEWAY_* overrides)"
+    )
     run.set_defaults(func=_gateway_run)
 
     fleet = commands.add_parser("fleet", help="run and manage the fleet service")
     fleet_cmds = fleet.add_subparsers(dest="fleet_command", required=True, metavar="ACTION")
     serve = fleet_cmds.add_parser("serve", help="serve the API and consume gateway messages")
-    serve.add_argument("--config", type=Path, help="TOML settings (environment SG_FLEET_* overrides)")
+    serve.add_argument(
+        "--config", type=Path, help="TOML settings (environment SG_FLEET_* overrides)"
+    )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--data-dir", type=Path, help="holds the SQLite registry and fleet state")
@@ -107,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--config", type=Path)
     token.add_argument("--data-dir", type=Path)
     token.add_argument("--role", choices=["admin", "staff", "caregiver"], default="admin")
-    token.add_argument("--subject", default="admin", help="the user or caregiver id the token is for")
+    token.add_argument(
+        "--subject", default="admin", help="the user or caregiver id the token is for"
+    )
     token.set_defaults(func=_fleet_token)
 
     demo = commands.add_parser(

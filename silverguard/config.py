@@ -36,7 +36,7 @@ def load_settings(cls: type[_S], path: Path | None, **overrides: Any) -> _S:
     class _FromFile(cls):  # type: ignore[valid-type,misc]
         @classmethod
         def settings_customise_sources(
-            cls_,  # noqa: N805 - pydantic passes the class
+            cls_,
             settings_cls: type[BaseSettings],
             init_settings: PydanticBaseSettingsSource,
             env_settings: PydanticBaseSettingsSource,

@@ -44,20 +44,30 @@ async def _demo(workdir: Path, duration_s: float | None, bands: int, gateways: i
         _say(f"fleet API on {stack.fleet_url}  (OpenAPI docs: {stack.fleet_url}/docs)")
         _say(f"admin bearer token: {stack.admin_token}")
         population = Population.generate(stack.air, bands, area_m=area, interval_s=1.0)
-        channels = {sim.band.mac: [receiver.url(f"caregiver-{i + 1:05d}")] for i, sim in enumerate(population.bands)}
+        channels = {
+            sim.band.mac: [receiver.url(f"caregiver-{i + 1:05d}")]
+            for i, sim in enumerate(population.bands)
+        }
         await stack.register_population(population, channels)
         _say(f"registered {bands} residents, wristbands and caregivers through the API")
         await stack.start_gateways()
-        _say(f"{gateways} gateways running: {', '.join(stack.specs)} (logs under {workdir}/gateways)")
+        _say(
+            f"{gateways} gateways running: {', '.join(stack.specs)} (logs under {workdir}/gateways)"
+        )
         runner = asyncio.create_task(population.run())
-        return await _narrate(stack, population, receiver, duration_s)
+        try:
+            return await _narrate(stack, population, receiver, duration_s)
+        finally:
+            runner.cancel()
     finally:
         with contextlib.suppress(Exception):
             await stack.stop()
         receiver.stop()
 
 
-async def _narrate(stack: Stack, population: Population, receiver: Receiver, duration_s: float | None) -> int:
+async def _narrate(
+    stack: Stack, population: Population, receiver: Receiver, duration_s: float | None
+) -> int:
     assert stack.api is not None
     started = time.monotonic()
     sos_band = population.bands[min(6, len(population.bands) - 1)]
@@ -67,23 +77,30 @@ async def _narrate(stack: Stack, population: Population, receiver: Receiver, dur
     while duration_s is None or time.monotonic() - started < duration_s:
         now = time.monotonic()
         if sos_at is None and now - started >= _SOS_AFTER_S:
-            _say(f"SOS: the resident wearing band {sos_band.band.mac} holds the button / 长按求救按钮")
+            _say(
+                f"SOS: the resident wearing band {sos_band.band.mac} holds the button / 长按求救按钮"
+            )
             sos_at = time.time()
             population.press(sos_band.band.mac, Button.LONG)
-        for request in receiver.delivered()[len(getattr(receiver, "_shown", [])):]:
+        for request in receiver.delivered()[len(getattr(receiver, "_shown", [])) :]:
             shown = getattr(receiver, "_shown", [])
             shown.append(request)
             receiver._shown = shown  # type: ignore[attr-defined]
             latency = f" {1000 * (request.at - sos_at):.0f} ms after the press" if sos_at else ""
             _say(f"caregiver's phone ({request.path.strip('/')}) got{latency}:")
-            print(f"    {request.body.get('title', '')}\n    {request.body.get('message', '')}", flush=True)
+            print(
+                f"    {request.body.get('title', '')}\n    {request.body.get('message', '')}",
+                flush=True,
+            )
         if sos_at is not None and not acked and receiver.delivered():
             alerts = (await stack.api.get("/api/v1/alerts")).json()
             if alerts:
                 alert = alerts[0]
                 response = await stack.api.post(f"/api/v1/alerts/{alert['id']}/ack")
                 acked = response.status_code == 200
-                _say(f"alert {alert['id']} ({alert['kind']}) acknowledged through the API: state {response.json().get('state')}")
+                _say(
+                    f"alert {alert['id']} ({alert['kind']}) acknowledged through the API: state {response.json().get('state')}"
+                )
         if now >= next_status:
             next_status = now + 10
             health = (await stack.api.get("/health")).json()
@@ -96,7 +113,9 @@ async def _narrate(stack: Stack, population: Population, receiver: Receiver, dur
             )
         await asyncio.sleep(0.2)
     _say("demo finished / 演示结束")
-    _say(f"try: curl -H 'Authorization: Bearer {stack.admin_token}' {stack.fleet_url}/api/v1/alerts")
+    _say(
+        f"try: curl -H 'Authorization: Bearer {stack.admin_token}' {stack.fleet_url}/api/v1/alerts"
+    )
     return 0 if acked else 1
 
 

@@ -21,7 +21,9 @@ from edge.settings import RadioSettings
 log = logging.getLogger(__name__)
 
 
-def _backend(settings: RadioSettings, gateway_id: str) -> tuple[type[BaseBleakScanner] | None, dict[str, Any]]:
+def _backend(
+    settings: RadioSettings, gateway_id: str
+) -> tuple[type[BaseBleakScanner] | None, dict[str, Any]]:
     if settings.backend == "simulated":
         # Imported only when asked for: a production gateway never loads the simulator.
         from firmware_mocks.bleak_backend import SimulatedBleakScanner

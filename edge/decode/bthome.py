@@ -63,7 +63,9 @@ class _Device:
 
 
 class BTHomeDecoder:
-    def __init__(self, keys: Mapping[str, bytes], counters: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self, keys: Mapping[str, bytes], counters: Mapping[str, int] | None = None
+    ) -> None:
         self._devices: dict[str, _Device] = {}
         self._keys: dict[str, bytes] = {}
         self.counters: dict[str, int] = dict(counters or {})
@@ -100,8 +102,8 @@ class BTHomeDecoder:
             device = self._devices[advert.address] = _Device(key)
         parser = device.parser
         # bthome-ble accumulates values across updates; we want this advert's only.
-        parser._sensor_values_updates.clear()  # noqa: SLF001
-        parser._binary_sensor_values_updates.clear()  # noqa: SLF001
+        parser._sensor_values_updates.clear()
+        parser._binary_sensor_values_updates.clear()
         info = BluetoothServiceInfoBleak(
             advert.address,
             advert.address,

@@ -6,6 +6,7 @@ will), QoS 1 everywhere, reconnect with exponential backoff and jitter.
 """
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -67,12 +68,14 @@ class Uplink:
 
     def _status(self, state: str) -> bytes:
         return encode(
-            GatewayStatus(gateway=self._gateway_id, state=state, ts=time.time(), version=__version__)
+            GatewayStatus(
+                gateway=self._gateway_id, state=state, ts=time.time(), version=__version__
+            )
         )
 
     def _client(self) -> aiomqtt.Client:
         s = self._settings
-        connect_props = Properties(PacketTypes.CONNECT)
+        connect_props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         connect_props.SessionExpiryInterval = _SESSION_EXPIRY_S
         tls = aiomqtt.TLSParameters(ca_certs=str(s.ca_file)) if s.ca_file else None
         return aiomqtt.Client(
@@ -147,13 +150,13 @@ class Uplink:
                     self._sent_at[e.seq] = now
             telemetry = self._outbox.pending("telemetry", limit=_BATCH)
             if telemetry:
-                await asyncio.gather(*(client.publish(t.topic, t.payload, qos=1) for t in telemetry))
+                await asyncio.gather(
+                    *(client.publish(t.topic, t.payload, qos=1) for t in telemetry)
+                )
                 self._outbox.remove(t.seq for t in telemetry)
                 continue  # more may be waiting
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self._resend_after_s / 2)
-            except TimeoutError:
-                pass
 
     async def _heartbeat(self, client: aiomqtt.Client) -> None:
         while True:

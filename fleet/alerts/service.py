@@ -128,7 +128,9 @@ def acknowledge(session: Session, alert_id: int, actor: str, now: datetime) -> A
     return alert
 
 
-def resolve(session: Session, alert_id: int, actor: str, outcome: str, note: str, now: datetime) -> Alert:
+def resolve(
+    session: Session, alert_id: int, *, actor: str, outcome: str, note: str, now: datetime
+) -> Alert:
     alert = session.get(Alert, alert_id, with_for_update=True)
     if alert is None:
         raise AlertError(f"alert {alert_id} does not exist")
@@ -142,6 +144,8 @@ def resolve(session: Session, alert_id: int, actor: str, outcome: str, note: str
     alert.outcome = outcome
     alert.note = note
     session.add(
-        AlertLog(alert_id=alert.id, at=now, actor=actor, action="resolved", detail={"outcome": outcome})
+        AlertLog(
+            alert_id=alert.id, at=now, actor=actor, action="resolved", detail={"outcome": outcome}
+        )
     )
     return alert

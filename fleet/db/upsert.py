@@ -15,13 +15,13 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any], keys: 
     """Insert one row unless ``keys`` collide; True when this call inserted it."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        pg_stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=keys
+        pg_stmt = (
+            postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
         )
         result = session.execute(pg_stmt)
     elif dialect == "sqlite":
-        lite_stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=keys
+        lite_stmt = (
+            sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
         )
         result = session.execute(lite_stmt)
     else:  # pragma: no cover - only the two supported backends

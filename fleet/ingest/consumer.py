@@ -75,7 +75,7 @@ class Ingest:
 
     def _make_client(self) -> aiomqtt.Client:
         s = self._settings
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = _SESSION_EXPIRY_S
         return aiomqtt.Client(
             s.host,
@@ -132,8 +132,11 @@ class Ingest:
                 self.counts["telemetry_batches"] += 1
                 self._on_telemetry(batch)
             elif topic.kind in (TopicKind.STATUS, TopicKind.HEALTH):
-                schema = GatewayStatus if topic.kind is TopicKind.STATUS else Health
-                message = decode(payload, schema)
+                message: GatewayStatus | Health = (
+                    decode(payload, GatewayStatus)
+                    if topic.kind is TopicKind.STATUS
+                    else decode(payload, Health)
+                )
                 self._check_gateway(topic, message.gateway)
                 self.counts[topic.kind.value] += 1
                 if self._on_gateway is not None:
@@ -164,7 +167,9 @@ class Ingest:
         ack = EventAck(ids=[event.id])
         await self.publish(str(Topic(topic.gateway_id, TopicKind.EVENT_ACK)), encode(ack))
         if recorded.new_alert:
-            log.info("ingest: alert %s opened for %s event %s", recorded.alert_id, event.kind, event.id)
+            log.info(
+                "ingest: alert %s opened for %s event %s", recorded.alert_id, event.kind, event.id
+            )
             self._on_alert(recorded)
 
     def _store_event(self, event: Event) -> Recorded:

@@ -7,6 +7,7 @@ when its lease runs out. A failed send is retried with exponential backoff.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -74,10 +75,8 @@ class Dispatcher:
             if jobs:
                 await asyncio.gather(*(self._deliver(job) for job in jobs))
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=_IDLE_POLL_S)
-            except TimeoutError:
-                pass
 
     def _claim(self) -> list[Job]:
         now = self._clock()

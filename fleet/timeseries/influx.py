@@ -12,6 +12,7 @@ unreachable; past the bound the oldest lines are dropped and counted.
 """
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import deque
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import httpx
-from influxdb_client import Point
+from influxdb_client.client.write.point import Point
 
 from fleet.settings import InfluxSettings
 from silverguard.wire import TelemetryBatch
@@ -36,7 +37,8 @@ class InfluxError(Exception):
 def telemetry_lines(batch: TelemetryBatch) -> list[str]:
     lines = []
     for reading in batch.readings:
-        point = Point(reading.kind).tag("device", reading.device).tag("gateway", batch.gateway)
+        point = Point(reading.kind)
+        point.tag("device", reading.device).tag("gateway", batch.gateway)
         for name, value in reading.fields.items():
             point.field(name, value)
         if reading.rssi is not None:
@@ -87,7 +89,9 @@ class InfluxWriter:
         except httpx.HTTPError as exc:
             raise InfluxError(f"InfluxDB at {self._settings.url} unreachable: {exc}") from None
         if response.status_code != 200:
-            raise InfluxError(f"InfluxDB query failed ({response.status_code}): {response.text[:200]}")
+            raise InfluxError(
+                f"InfluxDB query failed ({response.status_code}): {response.text[:200]}"
+            )
         result: dict[str, Any] = response.json()
         return result
 
@@ -111,7 +115,10 @@ class InfluxWriter:
     async def flush(self) -> None:
         """Write everything buffered now (used at shutdown and by tests)."""
         while self._buffer:
-            batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), self._settings.batch_lines))]
+            batch = [
+                self._buffer.popleft()
+                for _ in range(min(len(self._buffer), self._settings.batch_lines))
+            ]
             try:
                 await self._write(batch)
             except (httpx.HTTPError, InfluxError):
@@ -134,15 +141,15 @@ class InfluxWriter:
                 self.reachable = False
                 self.failures += 1
                 delay = backoff / 2 + random.uniform(0, backoff / 2)  # noqa: S311
-                log.warning("influx: %s; %d lines held, retrying in %.1fs", exc, self.pending, delay)
+                log.warning(
+                    "influx: %s; %d lines held, retrying in %.1fs", exc, self.pending, delay
+                )
                 backoff = min(backoff * 2, _BACKOFF_MAX_S)
                 await asyncio.sleep(delay)
                 continue
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._settings.flush_interval_s)
-            except TimeoutError:
-                pass
 
     async def aclose(self) -> None:
         await self._client.aclose()

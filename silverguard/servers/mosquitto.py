@@ -27,7 +27,9 @@ def find_dynsec_plugin() -> str:
     for candidate in DYNSEC_PLUGIN_CANDIDATES:
         if Path(candidate).exists():
             return candidate
-    raise ServerError("Mosquitto's dynamic-security plugin was not found; install the 'mosquitto' package")
+    raise ServerError(
+        "Mosquitto's dynamic-security plugin was not found; install the 'mosquitto' package"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,10 @@ class Credentials:
 def gateway_acls(gateway_id: str) -> list[tuple[str, str]]:
     """The topics one gateway may use: its own, nothing else."""
     base = f"sg/v1/gw/{gateway_id}"
-    acls = [("publishClientSend", f"{base}/{kind}") for kind in ("event", "telemetry", "status", "health", "config/reported")]
+    acls = [
+        ("publishClientSend", f"{base}/{kind}")
+        for kind in ("event", "telemetry", "status", "health", "config/reported")
+    ]
     for kind in ("event/ack", "config", "cmd"):
         acls += [("subscribeLiteral", f"{base}/{kind}"), ("publishClientReceive", f"{base}/{kind}")]
     return acls
@@ -74,7 +79,16 @@ class MosquittoServer:
     def _write_config(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.dynsec_file.exists():
-            _run(["mosquitto_ctrl", "dynsec", "init", str(self.dynsec_file), self.admin.username, self.admin.password])
+            _run(
+                [
+                    "mosquitto_ctrl",
+                    "dynsec",
+                    "init",
+                    str(self.dynsec_file),
+                    self.admin.username,
+                    self.admin.password,
+                ]
+            )
         lines = [
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous false",
@@ -100,7 +114,9 @@ class MosquittoServer:
 
     def start(self, timeout: float = 15.0) -> "MosquittoServer":
         if shutil.which("mosquitto") is None:
-            raise ServerError("mosquitto is not installed (apt-get install mosquitto mosquitto-clients)")
+            raise ServerError(
+                "mosquitto is not installed (apt-get install mosquitto mosquitto-clients)"
+            )
         self._write_config()
         self._process.start()
         self._process.wait_ready(lambda: port_open(self.port), timeout)
@@ -124,12 +140,23 @@ class MosquittoServer:
         """Run one ``mosquitto_ctrl dynsec`` command against this broker."""
         return _run(
             [
-                "mosquitto_ctrl", "-h", self.host, "-p", str(self.port),
-                "-u", self.admin.username, "-P", self.admin.password, "dynsec", *args,
+                "mosquitto_ctrl",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-u",
+                self.admin.username,
+                "-P",
+                self.admin.password,
+                "dynsec",
+                *args,
             ]
         )
 
-    def add_client(self, username: str, acls: list[tuple[str, str]], password: str | None = None) -> Credentials:
+    def add_client(
+        self, username: str, acls: list[tuple[str, str]], password: str | None = None
+    ) -> Credentials:
         password = password or secrets.token_urlsafe(18)
         self.ctrl("createClient", username, "-p", password)
         self.ctrl("createRole", username)
@@ -148,5 +175,7 @@ class MosquittoServer:
 def _run(argv: list[str]) -> str:
     result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)  # noqa: S603
     if result.returncode != 0:
-        raise ServerError(f"{argv[0]} {' '.join(argv[1:2])} failed: {result.stderr.strip() or result.stdout.strip()}")
+        raise ServerError(
+            f"{argv[0]} {' '.join(argv[1:2])} failed: {result.stderr.strip() or result.stdout.strip()}"
+        )
     return result.stdout

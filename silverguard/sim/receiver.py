@@ -44,7 +44,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(length)
                 try:
@@ -61,7 +61,7 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -76,9 +76,13 @@ class Receiver:
     def delivered(self, path: str | None = None) -> list[Received]:
         with self._lock:
             return [
-                r for r in self.requests if r.status == 200 and (path is None or r.path.strip("/") == path)
+                r
+                for r in self.requests
+                if r.status == 200 and (path is None or r.path.strip("/") == path)
             ]
 
-    def wait_for(self, count: int = 1, *, path: str | None = None, timeout: float = 30.0) -> list[Received]:
+    def wait_for(
+        self, count: int = 1, *, path: str | None = None, timeout: float = 30.0
+    ) -> list[Received]:
         wait_until(lambda: len(self.delivered(path)) >= count, timeout, f"{count} notification(s)")
         return self.delivered(path)

@@ -107,7 +107,9 @@ class Stack:
         self._write_fleet_config()
         self.admin_token = await asyncio.to_thread(self._issue_admin_token)
         self.api = httpx.AsyncClient(
-            base_url=self.fleet_url, headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=30
+            base_url=self.fleet_url,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=30,
         )
         await self.start_fleet()
 
@@ -148,7 +150,11 @@ class Stack:
                     "password": self.fleet_credentials.password,
                     "client_id": "fleet-sim-1",
                 },
-                "influx": {"url": self.influx.url, "database": "silverguard", "flush_interval_s": 0.2},
+                "influx": {
+                    "url": self.influx.url,
+                    "database": "silverguard",
+                    "flush_interval_s": 0.2,
+                },
             },
         )
 
@@ -156,7 +162,6 @@ class Stack:
         from fleet.auth import Role, issue_token
         from fleet.db.session import make_engine, make_sessionmaker, migrate
         from fleet.settings import FleetSettings
-
         from silverguard.config import load_settings
 
         settings = load_settings(FleetSettings, self.fleet_dir / "fleet.toml")
@@ -177,7 +182,8 @@ class Stack:
         await self.wait_fleet_healthy(timeout)
 
     async def wait_fleet_healthy(self, timeout: float = 60.0) -> dict[str, Any]:
-        assert self.api is not None and self.fleet_process is not None
+        assert self.api is not None
+        assert self.fleet_process is not None
         deadline = time.monotonic() + timeout
         last: Any = None
         while time.monotonic() < deadline:
@@ -191,7 +197,9 @@ class Stack:
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.1)
-        raise TimeoutError(f"fleet not healthy after {timeout}s: {last}\n{self.fleet_process.log_tail()}")
+        raise TimeoutError(
+            f"fleet not healthy after {timeout}s: {last}\n{self.fleet_process.log_tail()}"
+        )
 
     async def stop_fleet(self) -> None:
         if self.fleet_process is not None:
@@ -221,7 +229,11 @@ class Stack:
                     "password": creds.password,
                     "backoff_max_s": 5.0,
                 },
-                "radio": {"backend": "simulated", "air": self.air.address, "position": list(spec.position)},
+                "radio": {
+                    "backend": "simulated",
+                    "air": self.air.address,
+                    "position": list(spec.position),
+                },
                 "bands": [{"mac": mac, "key": key.hex()} for mac, key in self.band_keys.items()],
             },
         )
@@ -233,7 +245,14 @@ class Stack:
             f"gateway {gateway_id}",
             _silverguard_argv("gateway", "run", "--config", str(config)),
             self.gateway_dir(gateway_id) / "gateway.log",
-            env={"PYTHONUNBUFFERED": "1", **({"COVERAGE_PROCESS_START": os.environ["COVERAGE_PROCESS_START"]} if "COVERAGE_PROCESS_START" in os.environ else {})},
+            env={
+                "PYTHONUNBUFFERED": "1",
+                **(
+                    {"COVERAGE_PROCESS_START": os.environ["COVERAGE_PROCESS_START"]}
+                    if "COVERAGE_PROCESS_START" in os.environ
+                    else {}
+                ),
+            },
         )
         process.start()
         self.gateway_processes[gateway_id] = process
@@ -270,13 +289,35 @@ class Stack:
             resident_id = f"r-{i:05d}"
             channels = (caregiver_channels or {}).get(mac, [])
             for path, body in (
-                ("/api/v1/caregivers", {"id": caregiver_id, "display_name": f"照护人{i}", "locale": locale, "channels": channels}),
-                ("/api/v1/residents", {"id": resident_id, "display_name": f"居民{i}", "address": f"幸福社区{(i - 1) // 12 + 1}号楼{i}室", "community": "xingfu", "caregivers": [caregiver_id]}),
-                ("/api/v1/wristbands", {"mac": mac, "bind_key": sim.band.bind_key.hex(), "resident_id": resident_id}),
+                (
+                    "/api/v1/caregivers",
+                    {
+                        "id": caregiver_id,
+                        "display_name": f"照护人{i}",
+                        "locale": locale,
+                        "channels": channels,
+                    },
+                ),
+                (
+                    "/api/v1/residents",
+                    {
+                        "id": resident_id,
+                        "display_name": f"居民{i}",
+                        "address": f"幸福社区{(i - 1) // 12 + 1}号楼{i}室",
+                        "community": "xingfu",
+                        "caregivers": [caregiver_id],
+                    },
+                ),
+                (
+                    "/api/v1/wristbands",
+                    {"mac": mac, "bind_key": sim.band.bind_key.hex(), "resident_id": resident_id},
+                ),
             ):
                 response = await self.api.post(path, json=body)
                 if response.status_code != 201:
-                    raise RuntimeError(f"registering {path} failed: {response.status_code} {response.text}")
+                    raise RuntimeError(
+                        f"registering {path} failed: {response.status_code} {response.text}"
+                    )
 
     async def influx_query(self, q: str) -> dict[str, Any]:
         async with httpx.AsyncClient() as client:

@@ -43,7 +43,7 @@ class EventKind(StrEnum):
     NO_POWER_USE = "no_power_use"
 
 
-class _Message(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class _Message(msgspec.Struct, kw_only=True, frozen=True):
     v: int = SCHEMA_VERSION
 
 

@@ -115,7 +115,12 @@ def resolve(alert_id: int, body: ResolveIn, session: SessionDep, caller: CallerD
     _get_visible(session, caller, alert_id)
     try:
         alert = service.resolve(
-            session, alert_id, f"{caller.role}:{caller.subject}", body.outcome, body.note, utcnow()
+            session,
+            alert_id,
+            actor=f"{caller.role}:{caller.subject}",
+            outcome=body.outcome,
+            note=body.note,
+            now=utcnow(),
         )
     except service.AlertError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None

@@ -109,7 +109,10 @@ def create_caregiver(body: CaregiverIn, session: SessionDep, caller: StaffDep) -
     _audit(session, caller.subject, "caregiver.create", body.id)
     session.commit()
     return CaregiverOut(
-        id=body.id, display_name=body.display_name, locale=body.locale, channel_count=len(body.channels)
+        id=body.id,
+        display_name=body.display_name,
+        locale=body.locale,
+        channel_count=len(body.channels),
     )
 
 
@@ -119,7 +122,9 @@ def create_resident(body: ResidentIn, session: SessionDep, caller: StaffDep) -> 
         raise HTTPException(status.HTTP_409_CONFLICT, f"resident {body.id} exists")
     for caregiver_id in body.caregivers:
         if session.get(Caregiver, caregiver_id) is None:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"caregiver {caregiver_id} does not exist")
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"caregiver {caregiver_id} does not exist"
+            )
     resident = Resident(
         id=body.id,
         display_name=body.display_name,
@@ -146,8 +151,12 @@ def register_wristband(body: WristbandIn, session: SessionDep, caller: StaffDep)
     if session.get(Wristband, body.mac) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"wristband {body.mac} is registered")
     if body.resident_id and session.get(Resident, body.resident_id) is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"resident {body.resident_id} does not exist")
-    band = Wristband(mac=body.mac, bind_key=body.bind_key, resident_id=body.resident_id, created_at=utcnow())
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"resident {body.resident_id} does not exist"
+        )
+    band = Wristband(
+        mac=body.mac, bind_key=body.bind_key, resident_id=body.resident_id, created_at=utcnow()
+    )
     session.add(band)
     _audit(session, caller.subject, "wristband.register", body.mac)
     session.commit()

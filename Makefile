@@ -1,0 +1,19 @@
+# The two set-up commands of the README. Each installs what it needs first.
+DURATION ?= 60
+
+.PHONY: demo test lint
+
+demo:
+	@scripts/setup.sh demo
+	.venv/bin/silverguard demo --duration $(DURATION)
+
+test:
+	@scripts/setup.sh test
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/python -m pytest
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/mypy

@@ -1,0 +1,151 @@
+"""An SOS press reaches a caregiver through the real servers, once."""
+
+import asyncio
+import contextlib
+import time
+
+import aiomqtt
+import pytest
+
+from firmware_mocks.population import Population
+from firmware_mocks.wristband import Button
+from silverguard.sim.receiver import Receiver
+from silverguard.sim.stack import Stack
+from silverguard.wire import EventAck, Topic, TopicKind, decode, encode
+from tests.factories import event
+
+pytestmark = pytest.mark.e2e
+
+
+async def _eventually(check, timeout: float = 30.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+
+
+async def test_sos_press_reaches_the_caregiver_once(stack: Stack, receiver: Receiver):
+    population = Population.generate(stack.air, 4, area_m=(12.0, 4.0), interval_s=0.5)
+    sos_band = population.bands[0].band
+    await stack.register_population(
+        population, {sos_band.mac: [receiver.url("caregiver")]}, locale="en"
+    )
+    await stack.start_gateways()
+    advertising = asyncio.create_task(population.run())
+    api = stack.api
+    assert api is not None
+    try:
+        # The band's battery reaches InfluxDB (status frames come every 10 adverts).
+        async def battery_in_influx():  # type: ignore[no-untyped-def]
+            result = await stack.influx_query(
+                f"SELECT last(battery) FROM wristband WHERE device = '{sos_band.mac}'"
+            )
+            series = result["results"][0].get("series")
+            return series[0]["values"][0][1] if series else None
+
+        battery = await _eventually(battery_in_influx, what="the band's battery in InfluxDB")
+        assert battery == sos_band.battery
+
+        pressed_at = time.time()
+        population.press(sos_band.mac, Button.LONG)
+        (notification,) = await asyncio.to_thread(
+            receiver.wait_for, 1, path="caregiver", timeout=30
+        )
+        print(
+            f"\nSOS press -> caregiver notification: {1000 * (notification.at - pressed_at):.0f} ms"
+        )
+        assert "SOS" in notification.body["title"]
+        assert "/alerts/" in notification.body["message"]
+
+        alerts = (await api.get("/api/v1/alerts")).json()
+        assert len(alerts) == 1
+        alert = alerts[0]
+        assert alert["kind"] == "sos"
+        assert alert["device"] == sos_band.mac
+        assert alert["state"] == "notified"
+
+        # Both gateways hear the band and every copy is repeated: still one alert.
+        async def both_gateways_sent_it():  # type: ignore[no-untyped-def]
+            health = (await api.get("/health")).json()
+            return health["ingest"].get("events_duplicate", 0) >= 1
+
+        await _eventually(both_gateways_sent_it, what="a duplicate copy of the event")
+
+        acked = await api.post(f"/api/v1/alerts/{alert['id']}/ack")
+        assert acked.status_code == 200
+        assert acked.json()["state"] == "acknowledged"
+        assert acked.json()["acknowledged_by"] == "admin:sim-admin"
+        detail = (await api.get(f"/api/v1/alerts/{alert['id']}")).json()
+        assert [entry["action"] for entry in detail["timeline"]][:1] == ["opened"]
+        assert "acknowledged" in [entry["action"] for entry in detail["timeline"]]
+        assert len(receiver.delivered("caregiver")) == 1
+    finally:
+        advertising.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await advertising
+
+
+async def test_redelivered_event_creates_no_second_alert_and_is_acknowledged_again(
+    stack: Stack, receiver: Receiver
+):
+    population = Population.generate(stack.air, 1)
+    band = population.bands[0].band
+    await stack.register_population(population, {band.mac: [receiver.url("caregiver")]})
+    creds = stack.gateway_credentials["gw-01"]
+    sos = event(device=band.mac, gateway="gw-01")
+    api = stack.api
+    assert api is not None
+    async with aiomqtt.Client(
+        stack.mosquitto.host,
+        stack.mosquitto.port,
+        username=creds.username,
+        password=creds.password,
+        protocol=aiomqtt.ProtocolVersion.V5,
+    ) as client:
+        await client.subscribe(str(Topic("gw-01", TopicKind.EVENT_ACK)), qos=1)
+        for _ in range(3):  # the gateway did not see the ack and sends it again
+            await client.publish(str(Topic("gw-01", TopicKind.EVENT)), encode(sos), qos=1)
+        acks = []
+        async with asyncio.timeout(20):
+            async for message in client.messages:
+                acks += decode(message.payload, EventAck).ids  # type: ignore[arg-type]
+                if len(acks) == 3:
+                    break
+    # Each ack is sent after the commit, so all three copies are settled by now.
+    assert acks == [sos.id] * 3
+    alerts = (await api.get("/api/v1/alerts")).json()
+    assert len(alerts) == 1
+    await asyncio.to_thread(receiver.wait_for, 1, timeout=30)
+    detail = (await api.get(f"/api/v1/alerts/{alerts[0]['id']}")).json()
+    assert [e["action"] for e in detail["timeline"]].count("opened") == 1
+
+
+async def test_invalid_payload_is_parked_and_the_consumer_keeps_going(
+    stack: Stack, receiver: Receiver
+):
+    population = Population.generate(stack.air, 1)
+    band = population.bands[0].band
+    await stack.register_population(population, {band.mac: [receiver.url("caregiver")]})
+    creds = stack.gateway_credentials["gw-01"]
+    api = stack.api
+    assert api is not None
+    async with aiomqtt.Client(
+        stack.mosquitto.host, stack.mosquitto.port, username=creds.username, password=creds.password
+    ) as client:
+        topic = str(Topic("gw-01", TopicKind.EVENT))
+        await client.publish(topic, b"\xff not json", qos=1)
+        await client.publish(topic, b'{"v": 1, "id": "x"}', qos=1)
+        await client.publish(
+            topic, encode(event(device=band.mac, gateway="gw-02")), qos=1
+        )  # spoofed
+        await client.publish(topic, encode(event(device=band.mac, gateway="gw-01")), qos=1)
+
+    await asyncio.to_thread(receiver.wait_for, 1, timeout=30)
+    health = (await api.get("/health")).json()
+    assert health["ingest"]["invalid"] == 3
+    assert health["ingest"]["events"] == 1
+    assert len((await api.get("/api/v1/alerts")).json()) == 1

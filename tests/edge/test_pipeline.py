@@ -1,0 +1,89 @@
+from pathlib import Path
+
+from edge.decode.bthome import BTHomeDecoder
+from edge.outbox import Outbox
+from edge.pipeline import Pipeline
+from firmware_mocks.wristband import Button
+from silverguard.wire import Event, EventKind, Severity, TelemetryBatch, decode
+from tests.factories import KEY, MAC, advert_from, wristband
+
+
+class Clock:
+    def __init__(self, t: float = 1_790_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def pipeline(tmp_path: Path, name: str = "gw-01", key: bytes = KEY) -> Pipeline:
+    return Pipeline(name, BTHomeDecoder({MAC: key}), Outbox(tmp_path / f"{name}.db"), clock=Clock())
+
+
+def stored_events(p: Pipeline) -> list[Event]:
+    return [decode(e.payload, Event) for e in p.outbox.pending("event")]
+
+
+def test_a_long_press_becomes_one_critical_sos_event(tmp_path: Path):
+    p = pipeline(tmp_path)
+    band = wristband()
+    band.press(Button.LONG)
+    for _ in range(band.repeats + 3):  # every copy, and then some
+        p.on_advert(advert_from(band))
+    (event,) = stored_events(p)
+    assert event.kind is EventKind.SOS
+    assert event.severity is Severity.CRITICAL
+    assert event.device == MAC
+
+
+def test_two_gateways_give_the_same_id_even_when_one_missed_the_first_copy(tmp_path: Path):
+    near, far = pipeline(tmp_path, "gw-01"), pipeline(tmp_path, "gw-02")
+    band = wristband()
+    band.press(Button.LONG)
+    first = advert_from(band)
+    second = advert_from(band)
+    near.on_advert(first)
+    near.on_advert(second)
+    far.on_advert(second)  # the first copy was lost on the way to gw-02
+    assert [e.id for e in stored_events(near)] == [e.id for e in stored_events(far)]
+
+
+def test_a_short_press_is_not_an_sos(tmp_path: Path):
+    p = pipeline(tmp_path)
+    band = wristband()
+    band.press(Button.SHORT)
+    for _ in range(3):
+        p.on_advert(advert_from(band))
+    assert stored_events(p) == []
+
+
+def test_wrong_key_and_replay_produce_no_event_and_are_counted(tmp_path: Path):
+    wrong = pipeline(tmp_path, "gw-01", key=bytes(16))
+    right = pipeline(tmp_path, "gw-02")
+    band = wristband()
+    band.press(Button.LONG)
+    advert = advert_from(band)
+    wrong.on_advert(advert)
+    assert stored_events(wrong) == []
+    assert wrong.rejects["wrong_key"] == 1
+
+    right.on_advert(advert)
+    right.outbox.ack_events([e.id for e in stored_events(right)])  # the fleet stored it
+    right.on_advert(advert)  # the same advert, captured and replayed
+    assert stored_events(right) == []
+    assert right.rejects["replay"] == 1
+
+
+def test_telemetry_carries_each_bands_latest_state_once(tmp_path: Path):
+    p = pipeline(tmp_path)
+    band = wristband(status_every=2, battery=77, steps=4242)
+    for _ in range(4):
+        p.on_advert(advert_from(band))
+    assert p.flush_telemetry() == 1
+    assert p.flush_telemetry() == 0  # nothing new since
+    (entry,) = p.outbox.pending("telemetry")
+    batch = decode(entry.payload, TelemetryBatch)
+    (reading,) = batch.readings
+    assert reading.device == MAC
+    assert reading.fields["battery"] == 77
+    assert reading.fields["steps"] == 4242

@@ -1,0 +1,41 @@
+"""Test data builders: defaults plus ``**overrides``."""
+
+import time
+from typing import Any
+
+from edge.ble.advert import Advert
+from firmware_mocks.bleak_backend import parse_ad_structures
+from firmware_mocks.wristband import MotionSummary, Wristband
+from silverguard.wire import Event, EventKind, Severity, event_id
+
+MAC = "C2:00:00:00:00:01"
+KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+
+
+def wristband(**overrides: Any) -> Wristband:
+    values: dict[str, Any] = {"mac": MAC, "bind_key": KEY, "counter": 1000, "battery": 80}
+    values.update(overrides)
+    return Wristband(**values)
+
+
+def advert_from(
+    band: Wristband, motion: MotionSummary | None = None, rssi: int = -60, at: float | None = None
+) -> Advert:
+    """The next advert of ``band`` as the gateway's scanner would hand it on."""
+    _, service_data = parse_ad_structures(band.next_advert(motion))
+    (payload,) = service_data.values()
+    return Advert(band.mac, rssi, payload, at if at is not None else time.monotonic())
+
+
+def event(**overrides: Any) -> Event:
+    values: dict[str, Any] = {
+        "id": event_id(MAC, "sos", 1001),
+        "kind": EventKind.SOS,
+        "severity": Severity.CRITICAL,
+        "device": MAC,
+        "gateway": "gw-01",
+        "occurred_at": 1_790_000_000.0,
+        "detected_at": 1_790_000_000.5,
+    }
+    values.update(overrides)
+    return Event(**values)
