@@ -75,6 +75,7 @@ class Gateway:
                 tasks.create_task(self.scanner.run())
                 tasks.create_task(self.uplink.run())
                 tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
+                tasks.create_task(self._every(1.0, self.pipeline.on_tick))
                 tasks.create_task(
                     self._every(
                         _SAVE_COUNTERS_S, lambda: self.store.save_counters(self.decoder.counters)

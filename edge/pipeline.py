@@ -13,7 +13,7 @@ from edge.ble.advert import Advert
 from edge.decode.bthome import BTHomeDecoder, Reject
 from edge.decode.profile import interpret
 from edge.outbox import Outbox
-from edge.rules.sos import sos_event
+from edge.rules.engine import RuleEngine
 from edge.state import DeviceState
 from silverguard.wire import Event, Reading, TelemetryBatch, Topic, TopicKind, encode
 
@@ -33,9 +33,11 @@ class Pipeline:
         *,
         clock: Callable[[], float] = time.time,
         on_event: Callable[[Event], None] = lambda event: None,
+        rules: RuleEngine | None = None,
     ) -> None:
         self.gateway_id = gateway_id
         self.decoder = decoder
+        self.rules = rules or RuleEngine(gateway_id)
         self.outbox = outbox
         self._clock = clock
         self._on_event = on_event
@@ -60,10 +62,13 @@ class Pipeline:
         if state is None:
             state = self.devices[frame.address] = DeviceState(frame.address)
         state.update(frame, now)
-        if frame.event is not None:
-            event = sos_event(frame, self.gateway_id, now)
-            if event is not None:
-                self.store_event(event)
+        for event in self.rules.on_frame(frame, now):
+            self.store_event(event)
+
+    def on_tick(self) -> None:
+        """Run the time-driven rules; the app calls this about once a second."""
+        for event in self.rules.on_tick(self._clock()):
+            self.store_event(event)
 
     def store_event(self, event: Event) -> None:
         if event.id in self._recent:

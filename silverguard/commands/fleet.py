@@ -1,0 +1,68 @@
+"""``silverguard fleet ...``: run and manage the fleet service."""
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from silverguard.commands.common import setup_logging
+from silverguard.config import load_settings
+
+if TYPE_CHECKING:
+    from fleet.settings import FleetSettings
+
+
+def fleet_settings(args: argparse.Namespace) -> "FleetSettings":
+    from fleet.settings import FleetSettings
+
+    return load_settings(
+        FleetSettings,
+        args.config,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        data_dir=getattr(args, "data_dir", None),
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from fleet.main import serve
+
+    settings = fleet_settings(args)
+    setup_logging(settings.log_level)
+    serve(settings)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from fleet.auth import Role, issue_token
+    from fleet.db.session import make_engine, make_sessionmaker, migrate
+
+    settings = fleet_settings(args)
+    url = settings.resolved_database_url
+    migrate(url)
+    engine = make_engine(url)
+    with make_sessionmaker(engine).begin() as session:
+        token = issue_token(session, subject=args.subject, role=Role(args.role))
+    engine.dispose()
+    print(token)
+    return 0
+
+
+def register(commands: "argparse._SubParsersAction[Any]") -> None:
+    fleet = commands.add_parser("fleet", help="run and manage the fleet service")
+    actions = fleet.add_subparsers(dest="fleet_command", required=True, metavar="ACTION")
+    serve = actions.add_parser("serve", help="serve the API and consume gateway messages")
+    serve.add_argument(
+        "--config", type=Path, help="TOML settings (environment SG_FLEET_* overrides)"
+    )
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data-dir", type=Path, help="holds the SQLite registry and fleet state")
+    serve.set_defaults(func=_serve)
+    token = actions.add_parser("token", help="print a new API bearer token")
+    token.add_argument("--config", type=Path)
+    token.add_argument("--data-dir", type=Path)
+    token.add_argument("--role", choices=["admin", "staff", "caregiver"], default="admin")
+    token.add_argument(
+        "--subject", default="admin", help="the user or caregiver id the token is for"
+    )
+    token.set_defaults(func=_token)
