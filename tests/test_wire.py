@@ -65,3 +65,16 @@ def test_telemetry_refuses_non_scalar_fields():
     )
     with pytest.raises(WireError):
         decode(payload, TelemetryBatch)
+
+
+def test_sealed_secrets_open_only_with_the_gateways_key():
+    from silverguard.sealing import SealError, generate_keypair, seal, unseal
+
+    private, public = generate_keypair()
+    other_private, _ = generate_keypair()
+    sealed = seal(public, b"\x01" * 16)
+    assert unseal(private, sealed) == b"\x01" * 16
+    with pytest.raises(SealError):
+        unseal(other_private, sealed)
+    with pytest.raises(SealError):
+        unseal(private, "not base64!")
