@@ -37,6 +37,7 @@ class MotionSummary:
 
     peak_g: float = 1.0  # largest acceleration magnitude in the interval, in g
     tilt_deg: float = 0.0  # forearm angle to the horizontal, -90 (hanging) .. 90 (raised)
+    roll_deg: float = 0.0  # wrist turned about the forearm, 0 face up .. +-180 face down
     moving: bool = False
 
 
