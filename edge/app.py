@@ -27,7 +27,8 @@ class Gateway:
         data.mkdir(parents=True, exist_ok=True)
         self.store = DeviceStore(data / "gateway.db")
         self.outbox = Outbox(data / "outbox.db")
-        keys = {band.mac: band.key_bytes for band in settings.bands}
+        keys: dict[str, bytes | None] = {s.mac: s.key_bytes for s in settings.sensors}
+        keys.update({band.mac: band.key_bytes for band in settings.bands})
         self.decoder = BTHomeDecoder(keys, self.store.load_counters())
         self.uplink = Uplink(
             settings.mqtt,
@@ -41,6 +42,7 @@ class Gateway:
             self.decoder,
             self.outbox,
             on_event=lambda _event: self.uplink.wake.set(),
+            sensors={s.mac for s in settings.sensors},
         )
         self.scanner = Scanner(settings.radio, settings.gateway_id, self.pipeline.on_advert)
 

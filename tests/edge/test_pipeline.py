@@ -87,3 +87,26 @@ def test_telemetry_carries_each_bands_latest_state_once(tmp_path: Path):
     assert reading.device == MAC
     assert reading.fields["battery"] == 77
     assert reading.fields["steps"] == 4242
+
+
+def test_flat_sensors_are_reported_as_devices_of_their_own(tmp_path: Path):
+    from edge.ble.advert import Advert
+    from firmware_mocks import bthome
+
+    door = "C2:00:00:00:00:D0"
+    p = Pipeline(
+        "gw-01",
+        BTHomeDecoder({MAC: KEY, door: None}),
+        Outbox(tmp_path / "o.db"),
+        clock=Clock(),
+        sensors={door},
+    )
+    payload = bthome.plain_service_data(bthome.encode_objects([(0x00, 1), (0x1A, 1)]))
+    p.on_advert(Advert(door, -58, payload, 1.0))
+    p.on_advert(advert_from(wristband()))
+    assert p.flush_telemetry() == 2
+    (entry,) = p.outbox.pending("telemetry")
+    readings = {r.device: r for r in decode(entry.payload, TelemetryBatch).readings}
+    assert readings[door].kind == "sensor"
+    assert readings[door].fields == {"door": True}
+    assert readings[MAC].kind == "wristband"
