@@ -110,3 +110,25 @@ def test_flat_sensors_are_reported_as_devices_of_their_own(tmp_path: Path):
     assert readings[door].kind == "sensor"
     assert readings[door].fields == {"door": True}
     assert readings[MAC].kind == "wristband"
+
+
+def test_device_state_and_counters_survive_a_restart(tmp_path: Path):
+    from edge.device_store import DeviceStore
+
+    p = pipeline(tmp_path)
+    band = wristband(status_every=1, battery=64)
+    captured = advert_from(band)
+    p.on_advert(captured)
+    store = DeviceStore(tmp_path / "gateway.db")
+    store.save(p.decoder.counters, p.devices.values())
+    store.close()
+
+    store = DeviceStore(tmp_path / "gateway.db")
+    restarted = Pipeline(
+        "gw-01", BTHomeDecoder({MAC: KEY}, store.load_counters()), Outbox(tmp_path / "o2.db")
+    )
+    restarted.devices.update(store.load_states())
+    assert restarted.devices[MAC].fields["battery"] == 64
+    assert restarted.devices[MAC].last_seen == p.devices[MAC].last_seen
+    restarted.on_advert(captured)  # replayed after the restart
+    assert restarted.rejects["replay"] == 1
