@@ -17,7 +17,7 @@ from silverguard.wire import FieldValue
 
 log = logging.getLogger(__name__)
 
-_SAVE_COUNTERS_S = 5.0
+_SAVE_STATE_S = 5.0
 
 
 class Gateway:
@@ -27,7 +27,8 @@ class Gateway:
         data.mkdir(parents=True, exist_ok=True)
         self.store = DeviceStore(data / "gateway.db")
         self.outbox = Outbox(data / "outbox.db")
-        keys = {band.mac: band.key_bytes for band in settings.bands}
+        keys: dict[str, bytes | None] = {s.mac: s.key_bytes for s in settings.sensors}
+        keys.update({band.mac: band.key_bytes for band in settings.bands})
         self.decoder = BTHomeDecoder(keys, self.store.load_counters())
         self.uplink = Uplink(
             settings.mqtt,
@@ -41,7 +42,9 @@ class Gateway:
             self.decoder,
             self.outbox,
             on_event=lambda _event: self.uplink.wake.set(),
+            sensors={s.mac for s in settings.sensors},
         )
+        self.pipeline.devices.update(self.store.load_states())
         self.scanner = Scanner(settings.radio, settings.gateway_id, self.pipeline.on_advert)
 
     def health(self) -> dict[str, FieldValue]:
@@ -76,15 +79,14 @@ class Gateway:
                 tasks.create_task(self.uplink.run())
                 tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
                 tasks.create_task(self._every(1.0, self.pipeline.on_tick))
-                tasks.create_task(
-                    self._every(
-                        _SAVE_COUNTERS_S, lambda: self.store.save_counters(self.decoder.counters)
-                    )
-                )
+                tasks.create_task(self._every(_SAVE_STATE_S, self._save_state))
         finally:
-            self.store.save_counters(self.decoder.counters)
+            self._save_state()
             self.store.close()
             self.outbox.close()
+
+    def _save_state(self) -> None:
+        self.store.save(self.decoder.counters, self.pipeline.devices.values())
 
     def _telemetry(self) -> None:
         if self.pipeline.flush_telemetry():

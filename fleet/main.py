@@ -14,6 +14,7 @@ from fleet.alerts.service import Recorded
 from fleet.api.routes import alerts, registry
 from fleet.db.session import make_engine, make_sessionmaker, migrate
 from fleet.ingest.consumer import Ingest
+from fleet.ingest.source import Partition, SourceSelector
 from fleet.notify.dispatcher import Dispatcher
 from fleet.settings import FleetSettings
 from fleet.timeseries.influx import InfluxWriter, telemetry_lines
@@ -42,12 +43,16 @@ class Fleet:
             attempts=settings.notify_attempts,
             retry_s=settings.notify_retry_s,
         )
+        self.partition = Partition.parse(settings.mqtt.telemetry_partition)
+        self.sources = SourceSelector()
+        self.telemetry_counts = {"kept": 0, "other_source": 0, "other_partition": 0}
         self.ingest = Ingest(
             settings.mqtt,
             self.sessions,
             on_alert=self._on_alert,
             on_telemetry=self._on_telemetry,
             on_gateway=self._on_gateway,
+            telemetry_shared=self.partition.count == 1,
         )
         self.gateways: dict[str, dict[str, Any]] = {}
 
@@ -55,7 +60,21 @@ class Fleet:
         self.dispatcher.wake.set()
 
     def _on_telemetry(self, batch: TelemetryBatch) -> None:
-        self.influx.add(telemetry_lines(batch))
+        """Keep each device's reading from the gateway that hears it best, once."""
+        kept = []
+        counts = self.telemetry_counts
+        for reading in batch.readings:
+            if not self.partition.owns(reading.device):
+                counts["other_partition"] += 1
+            elif reading.rssi is None or self.sources.accept(
+                reading.device, batch.gateway, reading.rssi, reading.ts
+            ):
+                kept.append(reading)
+            else:
+                counts["other_source"] += 1
+        counts["kept"] += len(kept)
+        if kept:
+            self.influx.add(telemetry_lines(batch.gateway, kept))
 
     def _on_gateway(self, gateway_id: str, message: GatewayStatus | Health) -> None:
         entry = self.gateways.setdefault(gateway_id, {})
@@ -84,6 +103,7 @@ class Fleet:
             **parts,
             "influx_pending_lines": self.influx.pending,
             "ingest": dict(self.ingest.counts),
+            "telemetry": {**self.telemetry_counts, "handovers": self.sources.handovers},
             "notifications": {"sent": self.dispatcher.sent, "failed": self.dispatcher.failed},
         }
 

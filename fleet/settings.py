@@ -15,7 +15,18 @@ class FleetMqttSettings(BaseModel):
     # Consumers in one group share the gateways' messages (MQTT 5 shared subscription),
     # so any number of fleet instances can run side by side.
     share_group: str = "fleet"
-    client_id: str = ""  # default: fleet-<random>
+    client_id: str = ""  # default: fleet-<host name>
+    # With several fleet instances: "i/N" — this instance keeps the telemetry of 1/N of
+    # the devices (see fleet/ingest/source.py). "0/1" for a single instance.
+    telemetry_partition: str = "0/1"
+
+    @field_validator("telemetry_partition")
+    @classmethod
+    def _partition(cls, value: str) -> str:
+        from fleet.ingest.source import Partition
+
+        Partition.parse(value)
+        return value
 
 
 class InfluxSettings(BaseModel):

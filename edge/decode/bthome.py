@@ -30,9 +30,10 @@ _MIN_ENCRYPTED_LEN = 11
 
 
 class Reject(StrEnum):
-    UNKNOWN_DEVICE = "unknown_device"  # no bind key for this MAC
+    UNKNOWN_DEVICE = "unknown_device"  # a MAC this gateway was not configured for
     MALFORMED = "malformed"  # not BTHome v2, truncated, or no values
     NOT_ENCRYPTED = "not_encrypted"  # plaintext from a device we hold a key for
+    NO_KEY = "no_key"  # encrypted advert from a device registered without a key
     REPLAY = "replay"  # counter at or below the last accepted one
     WRONG_KEY = "wrong_key"  # MIC did not verify
 
@@ -56,23 +57,31 @@ def _firmware(devices: Mapping[Any, Any]) -> str | None:
 
 
 class _Device:
-    __slots__ = ("parser", "service_info")
+    __slots__ = ("parser",)
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes | None) -> None:
         self.parser = BTHomeBluetoothDeviceData(bindkey=key)
 
 
 class BTHomeDecoder:
+    """Decodes adverts of the devices it was given.
+
+    ``keys`` maps each known MAC to its bind key, or to ``None`` for a device that
+    advertises in plaintext (many door and temperature sensors do). Plaintext devices
+    get no replay protection beyond bthome-ble's packet-id check, so nothing they
+    report raises an alert on its own.
+    """
+
     def __init__(
-        self, keys: Mapping[str, bytes], counters: Mapping[str, int] | None = None
+        self, keys: Mapping[str, bytes | None], counters: Mapping[str, int] | None = None
     ) -> None:
         self._devices: dict[str, _Device] = {}
-        self._keys: dict[str, bytes] = {}
+        self._keys: dict[str, bytes | None] = {}
         self.counters: dict[str, int] = dict(counters or {})
         self.set_keys(keys)
 
-    def set_keys(self, keys: Mapping[str, bytes]) -> None:
-        """Replace the bind keys (e.g. a new config from the fleet), keeping counters."""
+    def set_keys(self, keys: Mapping[str, bytes | None]) -> None:
+        """Replace the known devices and keys (a new config from the fleet), keeping counters."""
         for mac in list(self._devices):
             if keys.get(mac) != self._keys.get(mac):
                 del self._devices[mac]
@@ -83,19 +92,26 @@ class BTHomeDecoder:
 
     def decode(self, advert: Advert) -> Decoded | Reject:
         payload = advert.payload
-        key = self._keys.get(advert.address)
-        if key is None:
+        address = advert.address
+        if address not in self._keys:
             return Reject.UNKNOWN_DEVICE
+        key = self._keys[address]
         if len(payload) < 3 or payload[0] & _ADV_INFO_VERSION_MASK != _BTHOME_V2:
             return Reject.MALFORMED
-        if not payload[0] & _ADV_INFO_ENCRYPTED:
-            return Reject.NOT_ENCRYPTED
-        if len(payload) < _MIN_ENCRYPTED_LEN:
-            return Reject.MALFORMED
-        # The counter travels in clear before the MIC; check it before paying for AES.
-        counter = struct.unpack_from("<I", payload, len(payload) - 8)[0]
-        if counter <= self.counters.get(advert.address, -1):
-            return Reject.REPLAY
+        encrypted = payload[0] & _ADV_INFO_ENCRYPTED
+        if key is None:
+            if encrypted:
+                return Reject.NO_KEY
+            counter = 0
+        else:
+            if not encrypted:
+                return Reject.NOT_ENCRYPTED
+            if len(payload) < _MIN_ENCRYPTED_LEN:
+                return Reject.MALFORMED
+            # The counter travels in clear before the MIC; check it before paying for AES.
+            counter = struct.unpack_from("<I", payload, len(payload) - 8)[0]
+            if counter <= self.counters.get(address, -1):
+                return Reject.REPLAY
 
         device = self._devices.get(advert.address)
         if device is None:
@@ -119,7 +135,7 @@ class BTHomeDecoder:
             None,
         )
         update = parser.update(info)
-        if parser.decryption_failed:
+        if key is not None and parser.decryption_failed:
             return Reject.WRONG_KEY
         values: dict[str, Any] = {}
         for dkey, value in update.entity_values.items():
@@ -130,7 +146,8 @@ class BTHomeDecoder:
         events = {dkey.key: event.event_type for dkey, event in update.events.items()}
         if not values and not events:
             return Reject.MALFORMED
-        self.counters[advert.address] = counter
+        if key is not None:
+            self.counters[address] = counter
         return Decoded(
             address=advert.address,
             rssi=advert.rssi,

@@ -63,12 +63,15 @@ class Ingest:
         on_alert: OnAlert,
         on_telemetry: OnTelemetry,
         on_gateway: OnGatewayMessage | None = None,
+        telemetry_shared: bool = True,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._on_alert = on_alert
         self._on_telemetry = on_telemetry
         self._on_gateway = on_gateway
+        # Partitioned instances each need every telemetry batch (see source.Partition).
+        self._telemetry_shared = telemetry_shared
         self.counts: Counter[str] = Counter()
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
@@ -103,8 +106,12 @@ class Ingest:
             try:
                 async with self._make_client() as client:
                     self._client = client
-                    for kind in (TopicKind.EVENT, TopicKind.TELEMETRY, TopicKind.HEALTH):
+                    for kind in (TopicKind.EVENT, TopicKind.HEALTH):
                         await client.subscribe(f"$share/{group}/{subscription(kind)}", qos=1)
+                    telemetry = subscription(TopicKind.TELEMETRY)
+                    if self._telemetry_shared:
+                        telemetry = f"$share/{group}/{telemetry}"
+                    await client.subscribe(telemetry, qos=1)
                     # Retained status: every instance wants it, so not shared.
                     await client.subscribe(subscription(TopicKind.STATUS), qos=1)
                     self.connected.set()

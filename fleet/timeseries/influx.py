@@ -23,7 +23,7 @@ import httpx
 from influxdb_client.client.write.point import Point
 
 from fleet.settings import InfluxSettings
-from silverguard.wire import TelemetryBatch
+from silverguard.wire import Reading
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +34,11 @@ class InfluxError(Exception):
     pass
 
 
-def telemetry_lines(batch: TelemetryBatch) -> list[str]:
+def telemetry_lines(gateway: str, readings: Iterable[Reading]) -> list[str]:
     lines = []
-    for reading in batch.readings:
+    for reading in readings:
         point = Point(reading.kind)
-        point.tag("device", reading.device).tag("gateway", batch.gateway)
+        point.tag("device", reading.device).tag("gateway", gateway)
         for name, value in reading.fields.items():
             point.field(name, value)
         if reading.rssi is not None:

@@ -29,7 +29,9 @@ async def _eventually(check, timeout: float = 30.0, what: str = "condition"):  #
 
 
 async def test_sos_press_reaches_the_caregiver_once(stack: Stack, receiver: Receiver):
-    population = Population.generate(stack.air, 4, area_m=(12.0, 4.0), interval_s=0.5)
+    population = Population.generate(
+        stack.air, 4, area_m=(12.0, 4.0), interval_s=0.5, routines=False
+    )
     sos_band = population.bands[0].band
     await stack.register_population(
         population, {sos_band.mac: [receiver.url("caregiver")]}, locale="en"
@@ -92,7 +94,7 @@ async def test_sos_press_reaches_the_caregiver_once(stack: Stack, receiver: Rece
 async def test_redelivered_event_creates_no_second_alert_and_is_acknowledged_again(
     stack: Stack, receiver: Receiver
 ):
-    population = Population.generate(stack.air, 1)
+    population = Population.generate(stack.air, 1, routines=False)
     band = population.bands[0].band
     await stack.register_population(population, {band.mac: [receiver.url("caregiver")]})
     creds = stack.gateway_credentials["gw-01"]
@@ -127,7 +129,7 @@ async def test_redelivered_event_creates_no_second_alert_and_is_acknowledged_aga
 async def test_invalid_payload_is_parked_and_the_consumer_keeps_going(
     stack: Stack, receiver: Receiver
 ):
-    population = Population.generate(stack.air, 1)
+    population = Population.generate(stack.air, 1, routines=False)
     band = population.bands[0].band
     await stack.register_population(population, {band.mac: [receiver.url("caregiver")]})
     creds = stack.gateway_credentials["gw-01"]

@@ -87,3 +87,48 @@ def test_telemetry_carries_each_bands_latest_state_once(tmp_path: Path):
     assert reading.device == MAC
     assert reading.fields["battery"] == 77
     assert reading.fields["steps"] == 4242
+
+
+def test_flat_sensors_are_reported_as_devices_of_their_own(tmp_path: Path):
+    from edge.ble.advert import Advert
+    from firmware_mocks import bthome
+
+    door = "C2:00:00:00:00:D0"
+    p = Pipeline(
+        "gw-01",
+        BTHomeDecoder({MAC: KEY, door: None}),
+        Outbox(tmp_path / "o.db"),
+        clock=Clock(),
+        sensors={door},
+    )
+    payload = bthome.plain_service_data(bthome.encode_objects([(0x00, 1), (0x1A, 1)]))
+    p.on_advert(Advert(door, -58, payload, 1.0))
+    p.on_advert(advert_from(wristband()))
+    assert p.flush_telemetry() == 2
+    (entry,) = p.outbox.pending("telemetry")
+    readings = {r.device: r for r in decode(entry.payload, TelemetryBatch).readings}
+    assert readings[door].kind == "sensor"
+    assert readings[door].fields == {"door": True}
+    assert readings[MAC].kind == "wristband"
+
+
+def test_device_state_and_counters_survive_a_restart(tmp_path: Path):
+    from edge.device_store import DeviceStore
+
+    p = pipeline(tmp_path)
+    band = wristband(status_every=1, battery=64)
+    captured = advert_from(band)
+    p.on_advert(captured)
+    store = DeviceStore(tmp_path / "gateway.db")
+    store.save(p.decoder.counters, p.devices.values())
+    store.close()
+
+    store = DeviceStore(tmp_path / "gateway.db")
+    restarted = Pipeline(
+        "gw-01", BTHomeDecoder({MAC: KEY}, store.load_counters()), Outbox(tmp_path / "o2.db")
+    )
+    restarted.devices.update(store.load_states())
+    assert restarted.devices[MAC].fields["battery"] == 64
+    assert restarted.devices[MAC].last_seen == p.devices[MAC].last_seen
+    restarted.on_advert(captured)  # replayed after the restart
+    assert restarted.rejects["replay"] == 1
