@@ -37,6 +37,8 @@ class DeviceState:
                 f["moving"] = frame.moving
             if frame.tilt_deg is not None:
                 f["tilt_deg"] = frame.tilt_deg
+            if frame.roll_deg is not None:
+                f["roll_deg"] = frame.roll_deg
             if frame.peak_g is not None:
                 # The largest peak since the last batch, so no impact hides between batches.
                 peak = round(frame.peak_g, 3)

@@ -33,7 +33,7 @@ OBJECT_FORMATS: dict[int, str] = {
     0x2E: "<B",  # humidity %
     0x3A: "<B",  # button event
     0x3E: "<I",  # count (uint32): steps
-    0x3F: "<h",  # rotation 0.1°: forearm tilt
+    0x3F: "<h",  # rotation 0.1°: forearm tilt, then wrist roll
     0x51: "<H",  # acceleration 0.001 m/s²: peak over the last interval
 }
 FIRMWARE_VERSION_3 = 0xF2

@@ -20,7 +20,7 @@ gateway's rules and the fall evaluation (``silverguard falls evaluate``) are bui
 import math
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from firmware_mocks.wristband import MotionSummary
@@ -181,11 +181,31 @@ class FallThresholds:
     # perhaps with a bounce or two and a hand put down. Five or more is an activity.
     rhythm_peak_g: float = 2.0
     rhythm_veto_peaks: int = 5
+    # Sensor bandwidth. An accelerometer filters before it samples (bandwidth about half
+    # its output rate); impact pulses at the wrist last 20-60 ms, so a sensor sampling
+    # below ~40 Hz records them lower and broader - at 20 Hz about a fifth lower in peak
+    # and area (measured by band-limiting 40 Hz recordings to 20 and 25 Hz). Below
+    # ``reference_rate_hz`` the amplitude anchors (candidate, impact, dose, tumbling)
+    # scale by (rate / reference) ** (1/3); the orientation evidence needs no scaling.
+    reference_rate_hz: float = 40.0
     # The candidate is judged this long after its peak (the posture and calm windows
     # end there): the detection latency of the band.
     decide_after_s: float = 2.5
     # One fall gives one flag: bounces and getting up after a flag are not new falls.
     refractory_s: float = 10.0
+
+    def for_sensor(self, rate_hz: float) -> "FallThresholds":
+        """These thresholds as they apply to a sensor sampling at ``rate_hz``."""
+        k = min(1.0, (rate_hz / self.reference_rate_hz) ** (1 / 3))
+        if k >= 1.0:
+            return self
+        return replace(
+            self,
+            candidate_g=1.0 + (self.candidate_g - 1.0) * k,
+            impact_g=(self.impact_g[0] * k, self.impact_g[1] * k),
+            dose_g_s=(self.dose_g_s[0] * k, self.dose_g_s[1] * k),
+            tumble_g=(self.tumble_g[0] * k, self.tumble_g[1] * k),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,12 +509,15 @@ class MotionFirmware:
         *,
         thresholds: FallThresholds | None = None,
         mounting: Mounting | None = None,
+        sensor_rate_hz: float = GRID_HZ,
     ) -> None:
         if advert_interval_s <= 0:
             raise ValueError("the advert interval must be positive")
+        if sensor_rate_hz <= 0:
+            raise ValueError("the sensor rate must be positive")
         self.interval_s = advert_interval_s
         self.resampler = Resampler()
-        self.detector = FallDetector(thresholds)
+        self.detector = FallDetector((thresholds or FallThresholds()).for_sensor(sensor_rate_hz))
         self.summariser = IntervalSummariser(mounting or Mounting())
         self._next_advert: float | None = None
         self._last_t: float | None = None
@@ -537,9 +560,12 @@ def run_firmware(
     *,
     thresholds: FallThresholds | None = None,
     mounting: Mounting | None = None,
+    sensor_rate_hz: float = GRID_HZ,
 ) -> Iterator[MotionOutput]:
     """Run a whole recording through the band's motion step."""
-    firmware = MotionFirmware(advert_interval_s, thresholds=thresholds, mounting=mounting)
+    firmware = MotionFirmware(
+        advert_interval_s, thresholds=thresholds, mounting=mounting, sensor_rate_hz=sensor_rate_hz
+    )
     for t, ax, ay, az in samples:
         yield from firmware.push(t, ax, ay, az)
     yield from firmware.finish()

@@ -37,8 +37,20 @@ class MotionSummary:
 
     peak_g: float = 1.0  # largest acceleration magnitude in the interval, in g
     tilt_deg: float = 0.0  # forearm angle to the horizontal, -90 (hanging) .. 90 (raised)
-    roll_deg: float = 0.0  # wrist turned about the forearm, 0 face up .. +-180 face down
     moving: bool = False
+    roll_deg: float = 0.0  # wrist turned about the forearm, 0 face up .. +-180 face down
+
+
+def merge_summaries(earlier: MotionSummary | None, later: MotionSummary) -> MotionSummary:
+    """One summary for two consecutive intervals: the larger peak, the later posture."""
+    if earlier is None:
+        return later
+    return MotionSummary(
+        peak_g=max(earlier.peak_g, later.peak_g),
+        tilt_deg=later.tilt_deg,
+        moving=earlier.moving or later.moving,
+        roll_deg=later.roll_deg,
+    )
 
 
 @dataclass(slots=True)
@@ -60,9 +72,9 @@ class Wristband:
     firmware: tuple[int, int, int] = (1, 0, 0)
     repeats: int = 5
     status_every: int = 10
-    packet_id: int = 0
     _pending: list[_Pending] = field(default_factory=list)
     _since_status: int = 0
+    _carry: MotionSummary | None = None  # the summary a status frame displaced
 
     def press(self, button: Button) -> None:
         self._pending.append(_Pending(_OBJ_BUTTON, int(button), sends_left=self.repeats))
@@ -78,14 +90,20 @@ class Wristband:
     def next_service_data(self, motion: MotionSummary | None = None) -> bytes:
         """Build the next advert's BTHome service data and advance the counters."""
         self.counter += 1
-        self.packet_id = (self.packet_id + 1) & 0xFF
         self._since_status += 1
-        objects: list[tuple[int, int]] = [(0x00, self.packet_id)]
+        # No packet id (0x00): the AES-CCM counter already orders adverts and the gateway
+        # refuses repeats by it, and the motion frame needs the two bytes for the roll.
         if not self._pending and self._since_status >= self.status_every:
             self._since_status = 0
-            objects += self._status_objects()
+            objects = self._status_objects()
+            if motion is not None:
+                # The interval's summary rides on the next motion frame, so no impact
+                # falls into the status slot unseen.
+                self._carry = merge_summaries(self._carry, motion)
         else:
-            objects += self._motion_objects(motion or MotionSummary())
+            motion = merge_summaries(self._carry, motion or MotionSummary())
+            self._carry = None
+            objects = self._motion_objects(motion)
         plaintext = bthome.encode_objects(objects)
         return bthome.encrypt_service_data(self.mac, self.bind_key, self.counter, plaintext)
 
@@ -104,9 +122,14 @@ class Wristband:
 
     def _motion_objects(self, motion: MotionSummary) -> list[tuple[int, int]]:
         peak_mps2 = motion.peak_g * 9.80665
+        roll = (motion.roll_deg + 180.0) % 360.0 - 180.0
         objects = [
             (0x22, int(motion.moving)),
+            # Two rotation objects: bthome-ble names them rotation_1 (tilt) and
+            # rotation_2 (roll), in this order. Together they give the gravity direction
+            # in the band, so the gateway can tell any change of posture.
             (0x3F, round(max(-90.0, min(90.0, motion.tilt_deg)) * 10)),
+            (0x3F, round(roll * 10)),
             # uint16 in mm/s² saturates at 65.535 m/s² (6.68 g); impacts that matter
             # for fall detection are 2-4 g, and wrist sensors clip near there anyway.
             (0x51, min(65535, round(peak_mps2 * 1000))),

@@ -1,8 +1,8 @@
 """The Silverguard wristband profile: what bthome-ble's values mean on our band.
 
 See docs/wristband-profile.md. A band sends two frames: the *status* frame (battery,
-worn, steps, firmware) and the *motion* frame (moving, tilt, peak acceleration, and
-the event being repeated with its age in adverts).
+worn, steps, firmware) and the *motion* frame (moving, tilt, roll, peak acceleration,
+and the event being repeated with its age in adverts).
 """
 
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ class WristbandFrame:
     firmware: str | None = None
     moving: bool | None = None
     tilt_deg: float | None = None
+    roll_deg: float | None = None
     peak_g: float | None = None
     event: BandEvent | None = None
 
@@ -69,7 +70,10 @@ def interpret(decoded: Decoded) -> WristbandFrame:
         event = BandEvent(BandEventKind.FALL_FLAG, decoded.counter - age)
     acceleration = values.get("acceleration")
     moving = values.get("moving")
-    tilt = values.get("rotation")
+    # Two rotation objects arrive as rotation_1 (tilt) and rotation_2 (roll); a band
+    # that sends only the tilt gives "rotation".
+    tilt = values.get("rotation_1", values.get("rotation"))
+    roll = values.get("rotation_2")
     return WristbandFrame(
         decoded.address,
         decoded.rssi,
@@ -77,6 +81,7 @@ def interpret(decoded: Decoded) -> WristbandFrame:
         decoded.counter,
         moving=bool(moving) if moving is not None else None,
         tilt_deg=float(tilt) if tilt is not None else None,
+        roll_deg=float(roll) if roll is not None else None,
         peak_g=float(acceleration) / _G if acceleration is not None else None,
         event=event,
     )

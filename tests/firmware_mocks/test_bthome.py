@@ -3,6 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.decode.bthome import BTHomeDecoder, Decoded
+from edge.decode.profile import interpret
 from firmware_mocks import bthome
 from firmware_mocks.wristband import Button, MotionSummary
 from tests.factories import KEY, MAC, advert_from, wristband
@@ -25,7 +26,7 @@ def test_every_frame_fits_a_legacy_advert():
     band.press(Button.LONG)
     band.flag_fall()
     sizes = {
-        len(band.next_advert(MotionSummary(peak_g=6.9, tilt_deg=-90, moving=True)))
+        len(band.next_advert(MotionSummary(peak_g=6.9, tilt_deg=-90, roll_deg=-179, moving=True)))
         for _ in range(30)
     }
     assert max(sizes) <= 31
@@ -54,15 +55,33 @@ def test_status_frame_round_trips_through_bthome_ble(battery: int, steps: int, w
 @given(
     peak=st.floats(0.0, 6.6),
     tilt=st.floats(-90.0, 90.0),
+    roll=st.floats(-179.9, 179.9),
     moving=st.booleans(),
+    event=st.sampled_from([None, Button.LONG, Button.SHORT, "fall"]),
 )
-def test_motion_frame_round_trips_through_bthome_ble(peak: float, tilt: float, moving: bool):
+def test_motion_frame_round_trips_through_bthome_ble(
+    peak: float, tilt: float, roll: float, moving: bool, event: Button | str | None
+):
     band = wristband()
+    if isinstance(event, Button):
+        band.press(event)
+    elif event == "fall":
+        band.flag_fall()
     decoder = BTHomeDecoder({MAC: KEY})
-    result = decoder.decode(
-        advert_from(band, MotionSummary(peak_g=peak, tilt_deg=tilt, moving=moving))
-    )
+    summary = MotionSummary(peak_g=peak, tilt_deg=tilt, roll_deg=roll, moving=moving)
+    advert = advert_from(band, summary)
+    assert len(advert.payload) <= 24  # 15 bytes of plaintext: the legacy advert budget
+    result = decoder.decode(advert)
     assert isinstance(result, Decoded)
     assert result.values["acceleration"] == pytest.approx(peak * 9.80665, abs=0.001)
-    assert result.values["rotation"] == pytest.approx(tilt, abs=0.0501)  # 0.1° steps
+    assert result.values["rotation_1"] == pytest.approx(tilt, abs=0.0501)  # 0.1° steps
+    assert result.values["rotation_2"] == pytest.approx(roll, abs=0.0501)
     assert result.values["moving"] is moving
+    frame = interpret(result)
+    assert frame.tilt_deg == pytest.approx(tilt, abs=0.0501)
+    assert frame.roll_deg == pytest.approx(roll, abs=0.0501)
+    if event is None:
+        assert frame.event is None
+    else:
+        assert frame.event is not None
+        assert frame.event.origin_counter == band.counter
