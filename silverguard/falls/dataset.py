@@ -9,6 +9,7 @@ against the nominal one only roughly.
 """
 
 import csv
+import itertools
 import math
 import statistics
 from dataclasses import dataclass
@@ -155,7 +156,7 @@ def _check_rate(recording: Recording, samples: list[Sample]) -> None:
     where = recording.file
     if len(samples) < 2:
         raise DatasetError(f"{where}: {len(samples)} sample(s); a recording needs more")
-    steps = [b[0] - a[0] for a, b in zip(samples, samples[1:], strict=False)]
+    steps = [b[0] - a[0] for a, b in itertools.pairwise(samples)]
     if sum(1 for s in steps if s < 0) > len(steps) // 10:
         raise DatasetError(f"{where}: timestamps go backwards too often; is t_s in seconds?")
     duration = samples[-1][0] - samples[0][0]
