@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edge.rules.config import BandBinding, GatewayRules, ResidentRules, RulesConfig
 from silverguard.wire.topics import GATEWAY_ID_RE
 
 MAC_RE = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
@@ -53,6 +54,8 @@ class RadioSettings(BaseModel):
 class BandSettings(BaseModel):
     mac: str
     key: SecretStr  # BTHome bind key, 32 hex characters
+    resident: str | None = None  # opaque resident id: whose schedule the rules apply
+    flat: str | None = None  # opaque flat id: whose meters witness for inactivity
 
     @field_validator("mac")
     @classmethod
@@ -105,6 +108,10 @@ class GatewaySettings(BaseSettings):
     radio: RadioSettings = RadioSettings()
     bands: list[BandSettings] = []
     sensors: list[SensorSettings] = []
+    # Rule thresholds ([rules], the fleet's GatewayConfig.rules) and residents'
+    # schedules ([[residents]], its ResidentConfig entries): see docs/rules.md.
+    rules: GatewayRules = GatewayRules()
+    residents: list[ResidentRules] = []
     # Telemetry: one batch per interval with the latest reading of each device heard.
     telemetry_interval_s: float = Field(10.0, gt=0)
     # An unacknowledged event is published again after this long.
@@ -117,3 +124,8 @@ class GatewaySettings(BaseSettings):
         if not GATEWAY_ID_RE.match(value):
             raise ValueError("use 2-63 characters of a-z, 0-9 and '-' (an opaque id)")
         return value
+
+    def rules_config(self) -> RulesConfig:
+        """The rule engine's config from these settings (until the fleet pushes one)."""
+        bands = {b.mac: BandBinding(b.resident, b.flat) for b in self.bands}
+        return RulesConfig.build(self.rules, self.residents, bands)

@@ -248,7 +248,9 @@ def write_dataset(
     paths = []
     with (directory / "index.csv").open("w", newline="") as index:
         writer = csv.writer(index)
-        writer.writerow(["file", "subject", "activity", "activity_desc", "is_fall", "sample_rate_hz"])
+        writer.writerow(
+            ["file", "subject", "activity", "activity_desc", "is_fall", "sample_rate_hz"]
+        )
         for activity in activities:
             for trial in range(1, per_activity + 1):
                 subject = f"S{rng.randrange(1, 6):02d}"
