@@ -4,6 +4,7 @@ import time
 from typing import Any
 
 from edge.ble.advert import Advert
+from edge.decode.profile import BandEvent, BandEventKind, WristbandFrame
 from firmware_mocks.bleak_backend import parse_ad_structures
 from firmware_mocks.wristband import MotionSummary, Wristband
 from silverguard.wire import Event, EventKind, Severity, event_id
@@ -39,3 +40,41 @@ def event(**overrides: Any) -> Event:
     }
     values.update(overrides)
     return Event(**values)
+
+
+def motion_frame(counter: int, **overrides: Any) -> WristbandFrame:
+    """A decoded motion frame: still, forearm flat, face up, unless overridden."""
+    values: dict[str, Any] = {
+        "address": MAC,
+        "rssi": -60,
+        "time": 0.0,
+        "counter": counter,
+        "moving": False,
+        "tilt_deg": 0.0,
+        "roll_deg": 0.0,
+        "peak_g": 1.0,
+    }
+    values.update(overrides)
+    return WristbandFrame(**values)
+
+
+def status_frame(counter: int, **overrides: Any) -> WristbandFrame:
+    values: dict[str, Any] = {
+        "address": MAC,
+        "rssi": -60,
+        "time": 0.0,
+        "counter": counter,
+        "battery": 80,
+        "steps": 0,
+        "worn": True,
+        "firmware": "1.0.0",
+    }
+    values.update(overrides)
+    return WristbandFrame(**values)
+
+
+def event_frame(
+    counter: int, kind: BandEventKind, age: int = 0, **overrides: Any
+) -> WristbandFrame:
+    """A motion frame carrying a band event whose first copy went out ``age`` adverts ago."""
+    return motion_frame(counter, event=BandEvent(kind, counter - age), **overrides)

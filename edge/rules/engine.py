@@ -40,6 +40,7 @@ class RuleEngine:
         config: RulesConfig | None = None,
         *,
         usage: UsageProvider = no_usage_evidence,
+        max_tick_gap_s: float = MAX_TICK_GAP_S,
     ) -> None:
         self.gateway_id = gateway_id
         self.config = config or RulesConfig()
@@ -53,6 +54,7 @@ class RuleEngine:
         # of an event (a band repeats it in several adverts) are handled once.
         self._handled: dict[tuple[str, BandEventKind], int] = {}
         self.clock_steps = 0
+        self.max_tick_gap_s = max_tick_gap_s
 
     def set_config(self, config: RulesConfig) -> None:
         """Apply a new config at once; running windows and spans carry on under it."""
@@ -112,7 +114,7 @@ class RuleEngine:
         if last is None:
             return
         step = now - last
-        if step < 0 or step > MAX_TICK_GAP_S:
+        if step < 0 or step > self.max_tick_gap_s:
             self.clock_steps += 1
             log.warning("clock stepped by %+.1f s; rule spans keep their remaining time", step)
             self.fall.shift(step)
