@@ -210,14 +210,14 @@ def recording(activity: str, rng: random.Random) -> Recorder:
         raised = _posture(rng.uniform(30, 50), 0)
         r.rotate(0.4, raised, magnitude_g=1.3)
         r.rotate(0.15, seated, magnitude_g=1.8)  # the swing down is driven by muscles
-        r.impact(rng.uniform(3.5, 5.0), 0.02, seated, [])
+        r.impact(rng.uniform(3.5, 5.0), 0.035, seated, [])
         r.still(rng.uniform(5, 8), seated)
     elif activity == "SA4":
         r.still(rng.uniform(2, 3), seated)
         front = _posture(rng.uniform(10, 30), rng.uniform(70, 110))
         r.rotate(0.5, front, magnitude_g=1.2)
         for _ in range(rng.randrange(8, 14)):
-            r.impact(rng.uniform(2.8, 4.0), 0.02, front, [])
+            r.impact(rng.uniform(2.8, 4.0), 0.035, front, [])
             r.still(rng.uniform(0.25, 0.35), front, tremor_g=0.1)
         r.still(rng.uniform(3, 5), seated)
     elif activity == "SA5":

@@ -436,9 +436,11 @@ class IntervalSummariser:
 
     mounting: Mounting = field(default_factory=Mounting)
     # The wrist "moved" when the magnitude (averaged over 0.1 s, to stay above sensor
-    # noise of ~0.02 g) left 1 g by more than 0.1 g, or the forearm turned by more than
-    # 10 degrees within the interval.
+    # noise of ~0.02 g) left 1 g by more than 0.1 g, or any single sample by more than
+    # 0.3 g (a jolt the average smooths away), or the forearm turned by more than 10
+    # degrees within the interval.
     moving_g: float = 0.1
+    jolt_g: float = 0.3
     moving_deg: float = 10.0
     _peak: float = 0.0
     _sum: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
@@ -456,6 +458,8 @@ class IntervalSummariser:
         self._sum[2] += s.z
         self._count += 1
         self._recent.append(m)
+        if abs(m - 1.0) > self.jolt_g:
+            self._moved = True
         if len(self._recent) == self._recent.maxlen:
             smooth = sum(self._recent) / len(self._recent)
             if abs(smooth - 1.0) > self.moving_g:
