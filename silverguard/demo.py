@@ -75,6 +75,7 @@ async def _narrate(
     sos_band = at_home[min(6, len(at_home) - 1)]
     sos_at: float | None = None
     acked = False
+    shown = 0
     next_status = started + 5
     while duration_s is None or time.monotonic() - started < duration_s:
         now = time.monotonic()
@@ -84,16 +85,13 @@ async def _narrate(
             )
             sos_at = time.time()
             population.press(sos_band.band.mac, Button.LONG)
-        for request in receiver.delivered()[len(getattr(receiver, "_shown", [])) :]:
-            shown = getattr(receiver, "_shown", [])
-            shown.append(request)
-            receiver._shown = shown  # type: ignore[attr-defined]
+        delivered = receiver.delivered()
+        for request in delivered[shown:]:
             latency = f" {1000 * (request.at - sos_at):.0f} ms after the press" if sos_at else ""
             _say(f"caregiver's phone ({request.path.strip('/')}) got{latency}:")
-            print(
-                f"    {request.body.get('title', '')}\n    {request.body.get('message', '')}",
-                flush=True,
-            )
+            text = f"{request.body.get('title', '')}\n{request.body.get('message', '')}"
+            print("\n".join("    " + line for line in text.splitlines()), flush=True)
+        shown = len(delivered)
         if sos_at is not None and not acked and receiver.delivered():
             alerts = (await stack.api.get("/api/v1/alerts")).json()
             if alerts:
