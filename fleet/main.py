@@ -17,7 +17,7 @@ from fleet.ingest.consumer import Ingest
 from fleet.ingest.source import Partition, SourceSelector
 from fleet.notify.dispatcher import Dispatcher
 from fleet.settings import FleetSettings
-from fleet.timeseries.influx import InfluxWriter, telemetry_lines
+from fleet.timeseries.influx import InfluxWriter, health_lines, telemetry_lines
 from silverguard import __version__
 from silverguard.wire import GatewayStatus, Health, TelemetryBatch
 
@@ -82,6 +82,7 @@ class Fleet:
             entry.update(state=message.state, status_ts=message.ts, version=message.version)
         else:
             entry.update(health_ts=message.ts, uptime_s=message.uptime_s, figures=message.figures)
+            self.influx.add(health_lines(message))
 
     def health(self) -> dict[str, Any]:
         database = "ok"
