@@ -28,7 +28,8 @@ def _enroll(args: argparse.Namespace) -> int:
 
         data_dir = GatewaySettings.model_fields["data_dir"].default
     # "-": read from stdin, so the token stays out of the shell history and ps output.
-    token = sys.stdin.readline().strip() if args.token == "-" else args.token
+    from_stdin = args.token.strip() == "-"
+    token = sys.stdin.readline().strip() if from_stdin else args.token
     try:
         result = enroll(args.fleet, token, data_dir, cafile=args.fleet_ca, force=args.force)
     except EnrollError as exc:

@@ -280,8 +280,13 @@ class Stack:
         *,
         locale: str = "zh-CN",
     ) -> None:
-        """Register one resident and one caregiver per band, through the fleet's API."""
+        """Register one resident and one caregiver per band, through the fleet's API.
+
+        All of them live in one community (``c-xingfu`` of town ``t-demo``), created
+        on first use.
+        """
         assert self.api is not None
+        await self._ensure_place()
         for i, sim in enumerate(population.bands, start=1):
             mac = sim.band.mac
             self.band_keys[mac] = sim.band.bind_key
@@ -304,7 +309,7 @@ class Stack:
                         "id": resident_id,
                         "display_name": f"居民{i}",
                         "address": f"幸福社区{(i - 1) // 12 + 1}号楼{i}室",
-                        "community": "xingfu",
+                        "community_id": self.community_id,
                         "caregivers": [caregiver_id],
                     },
                 ),
@@ -318,6 +323,24 @@ class Stack:
                     raise RuntimeError(
                         f"registering {path} failed: {response.status_code} {response.text}"
                     )
+
+    community_id = "c-xingfu"
+    town_id = "t-demo"
+
+    async def _ensure_place(self) -> None:
+        assert self.api is not None
+        for path, body in (
+            ("/api/v1/towns", {"id": self.town_id, "name": "演示街道 Demo town"}),
+            (
+                "/api/v1/communities",
+                {"id": self.community_id, "town_id": self.town_id, "name": "幸福社区 Xingfu"},
+            ),
+        ):
+            response = await self.api.post(path, json=body)
+            if response.status_code not in (201, 409):
+                raise RuntimeError(
+                    f"registering {path} failed: {response.status_code} {response.text}"
+                )
 
     async def influx_query(self, q: str) -> dict[str, Any]:
         async with httpx.AsyncClient() as client:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from fleet.api.deps import CallerDep, FleetDep, SessionDep, StaffDep
@@ -129,13 +129,13 @@ def _check_grid(session: Session, grid_id: str | None, community_id: str | None)
 
 
 def _set_caregivers(session: Session, resident: Resident, ids: list[str]) -> None:
-    for link in list(resident.caregivers):
-        session.delete(link)
-    session.flush()
-    resident.caregivers = [
+    session.execute(delete(CareLink).where(CareLink.resident_id == resident.id))
+    session.add_all(
         CareLink(resident_id=resident.id, caregiver_id=cid, priority=priority)
         for priority, cid in enumerate(ids, start=1)
-    ]
+    )
+    session.flush()
+    session.expire(resident, ["caregivers"])
 
 
 @router.post("", response_model=ResidentOut, status_code=status.HTTP_201_CREATED)
