@@ -68,16 +68,17 @@ def api(settings: FleetSettings) -> Iterator[Api]:
         yield Api(client)
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoServer]:
-    server = MosquittoServer(tmp_path_factory.mktemp("mosquitto")).start()
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[MosquittoServer]:
+    # One per test: retained configs and persistent sessions must not leak between tests.
+    server = MosquittoServer(tmp_path / "mosquitto").start()
     try:
         yield server
     finally:
         server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fleet_mqtt(broker: MosquittoServer) -> Credentials:
     return broker.add_fleet()
 

@@ -124,3 +124,18 @@ def district(api: Api) -> None:
             },
             201,
         )
+
+
+def enroll(api: Api, gateway_id: str, communities: list[str]) -> tuple[dict[str, Any], str]:
+    """Create a gateway and enroll it as the gateway would; return (answer, private key)."""
+    from silverguard.sealing import generate_keypair
+
+    created = api.admin.ok(
+        "post", "/api/v1/gateways", {"id": gateway_id, "communities": communities}, 201
+    )
+    private_key, public_key = generate_keypair()
+    response = api.client.post(
+        "/api/v1/enroll", json={"token": created["enrollment_token"], "public_key": public_key}
+    )
+    assert response.status_code == 200, response.text
+    return response.json(), private_key
