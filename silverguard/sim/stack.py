@@ -6,6 +6,7 @@ gets a free port and a directory under ``workdir``.
 """
 
 import asyncio
+import json
 import os
 import sys
 import time
@@ -155,6 +156,11 @@ class Stack:
                     "database": "silverguard",
                     "flush_interval_s": 0.2,
                 },
+                # The fleet creates enrolled gateways' broker clients itself.
+                "provisioning": {
+                    "dynsec_username": self.mosquitto.admin.username,
+                    "dynsec_password": self.mosquitto.admin.password,
+                },
             },
         )
 
@@ -238,6 +244,34 @@ class Stack:
             },
         )
         return path
+
+    async def enroll_gateway(self, gateway_id: str, communities: list[str] | None = None) -> Any:
+        """Create the gateway in the fleet and enroll it as a site engineer would.
+
+        The gateway's data dir then holds enrollment.json, config.json (and ca.crt with
+        TLS); its fleet-made MQTT credentials replace the ones the Stack made, so
+        ``start_gateway`` runs it with them.
+        """
+        assert self.api is not None
+        from edge.enroll import enroll
+
+        created = await self.api.post(
+            "/api/v1/gateways",
+            json={"id": gateway_id, "communities": communities or [self.community_id]},
+        )
+        if created.status_code != 201:
+            raise RuntimeError(
+                f"creating gateway {gateway_id}: {created.status_code} {created.text}"
+            )
+        data_dir = self.gateway_dir(gateway_id) / "data"
+        result = await asyncio.to_thread(
+            enroll, self.fleet_url, created.json()["enrollment_token"], data_dir, force=True
+        )
+        identity = json.loads((data_dir / "enrollment.json").read_text())
+        self.gateway_credentials[gateway_id] = Credentials(
+            identity["mqtt"]["username"], identity["mqtt"]["password"]
+        )
+        return result
 
     async def start_gateway(self, gateway_id: str) -> None:
         config = self.write_gateway_config(gateway_id)

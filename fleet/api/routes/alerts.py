@@ -105,7 +105,9 @@ def get_alert(alert_id: AlertId, session: SessionDep, caller: CallerDep) -> Aler
 
 
 @router.post("/{alert_id}/ack", response_model=AlertOut)
-def acknowledge(alert_id: AlertId, session: SessionDep, caller: CallerDep, request: Request) -> Alert:
+def acknowledge(
+    alert_id: AlertId, session: SessionDep, caller: CallerDep, request: Request
+) -> Alert:
     _get_visible(session, caller, alert_id)
     alert = service.acknowledge(session, alert_id, f"{caller.role}:{caller.subject}", utcnow())
     session.commit()
