@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -156,6 +157,13 @@ class Fleet:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        # Background tasks do their database work in worker threads (asyncio.to_thread).
+        # Cancelling a task does not stop its thread, so at shutdown the threads are
+        # waited for before the engine is disposed: a connection still checked out
+        # would otherwise outlive its pool and be dropped unclosed.
+        loop = asyncio.get_running_loop()
+        workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-db")
+        loop.set_default_executor(workers)
         tasks = [
             asyncio.create_task(self.ingest.run(), name="ingest"),
             asyncio.create_task(self.influx.run(), name="influx"),
@@ -171,6 +179,7 @@ class Fleet:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.influx.flush(), timeout=5)
             await self.influx.aclose()
+            workers.shutdown(wait=True)
             self.engine.dispose()
 
 
