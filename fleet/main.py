@@ -4,8 +4,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI, Request, status
