@@ -6,7 +6,7 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from fastapi import APIRouter, HTTPException, status
@@ -25,6 +25,9 @@ from fleet.registry import audit, config_push, scope
 from fleet.registry.bands import visible_community
 from fleet.registry.errors import Conflict, Invalid, NotFound, Unavailable
 from silverguard.wire.acl import gateway_acls
+
+if TYPE_CHECKING:
+    from fleet.main import Fleet
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +177,7 @@ def _check_staff_may_edit(session: Session, caller: Caller, gateway: Gateway) ->
         visible_community(session, caller, link.community_id)
 
 
-def _reserved_names(fleet: Any) -> set[str]:
+def _reserved_names(fleet: "Fleet") -> set[str]:
     return {fleet.settings.mqtt.username, fleet.settings.provisioning.dynsec_username}
 
 
