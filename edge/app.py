@@ -20,7 +20,10 @@ from silverguard.wire import FieldValue
 
 log = logging.getLogger(__name__)
 
-_SAVE_STATE_S = 5.0
+# Replay counters are saved often (the replay window after a crash is this long);
+# the rest of the device state, which only feeds "last seen" after a restart, less so.
+_SAVE_COUNTERS_S = 5.0
+_SAVE_STATES_EVERY = 12  # x 5 s = one minute
 
 
 class Gateway:
@@ -51,6 +54,7 @@ class Gateway:
             sensors={s.mac for s in settings.sensors},
         )
         self.pipeline.devices.update(self.store.load_states())
+        self._saves = 0
         self.scanner = Scanner(settings.radio, settings.gateway_id, self.pipeline.on_advert)
 
     def health(self) -> dict[str, FieldValue]:
@@ -88,14 +92,18 @@ class Gateway:
                 tasks.create_task(self.uplink.run())
                 tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
                 tasks.create_task(self._every(1.0, self._tick))
-                tasks.create_task(self._every(_SAVE_STATE_S, self._save_state))
+                tasks.create_task(self._every(_SAVE_COUNTERS_S, self._save_state))
         finally:
-            self._save_state()
+            self._save_state(everything=True)
             self.store.close()
             self.outbox.close()
 
-    def _save_state(self) -> None:
-        self.store.save(self.decoder.counters, self.pipeline.devices.values())
+    def _save_state(self, *, everything: bool = False) -> None:
+        self._saves += 1
+        with_states = everything or self._saves % _SAVE_STATES_EVERY == 0
+        self.store.save(
+            self.decoder.counters, self.pipeline.devices.values() if with_states else ()
+        )
 
     def _tick(self) -> None:
         self.pipeline.on_tick()

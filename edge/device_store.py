@@ -55,6 +55,7 @@ class DeviceStore:
         return states
 
     def save(self, counters: Mapping[str, int], states: Iterable[DeviceState] = ()) -> None:
+        """Save the counters (and, when given, the device states) in one transaction."""
         with self._db:
             self._db.execute("BEGIN")
             self._db.executemany(
@@ -62,6 +63,9 @@ class DeviceStore:
                 "ON CONFLICT (address) DO UPDATE SET counter = MAX(counter, excluded.counter)",
                 list(counters.items()),
             )
+            states = list(states)
+            if not states:
+                return
             self._db.executemany(
                 "INSERT OR REPLACE INTO device_state (address, kind, last_seen, rssi, adverts, fields) "
                 "VALUES (?, ?, ?, ?, ?, ?)",

@@ -6,6 +6,7 @@ gets a free port and a directory under ``workdir``.
 """
 
 import asyncio
+import json
 import os
 import sys
 import time
@@ -155,6 +156,11 @@ class Stack:
                     "database": "silverguard",
                     "flush_interval_s": 0.2,
                 },
+                # The fleet creates enrolled gateways' broker clients itself.
+                "provisioning": {
+                    "dynsec_username": self.mosquitto.admin.username,
+                    "dynsec_password": self.mosquitto.admin.password,
+                },
             },
         )
 
@@ -239,6 +245,34 @@ class Stack:
         )
         return path
 
+    async def enroll_gateway(self, gateway_id: str, communities: list[str] | None = None) -> Any:
+        """Create the gateway in the fleet and enroll it as a site engineer would.
+
+        The gateway's data dir then holds enrollment.json, config.json (and ca.crt with
+        TLS); its fleet-made MQTT credentials replace the ones the Stack made, so
+        ``start_gateway`` runs it with them.
+        """
+        assert self.api is not None
+        from edge.enroll import enroll
+
+        created = await self.api.post(
+            "/api/v1/gateways",
+            json={"id": gateway_id, "communities": communities or [self.community_id]},
+        )
+        if created.status_code != 201:
+            raise RuntimeError(
+                f"creating gateway {gateway_id}: {created.status_code} {created.text}"
+            )
+        data_dir = self.gateway_dir(gateway_id) / "data"
+        result = await asyncio.to_thread(
+            enroll, self.fleet_url, created.json()["enrollment_token"], data_dir, force=True
+        )
+        identity = json.loads((data_dir / "enrollment.json").read_text())
+        self.gateway_credentials[gateway_id] = Credentials(
+            identity["mqtt"]["username"], identity["mqtt"]["password"]
+        )
+        return result
+
     async def start_gateway(self, gateway_id: str) -> None:
         config = self.write_gateway_config(gateway_id)
         process = ChildProcess(
@@ -280,8 +314,13 @@ class Stack:
         *,
         locale: str = "zh-CN",
     ) -> None:
-        """Register one resident and one caregiver per band, through the fleet's API."""
+        """Register one resident and one caregiver per band, through the fleet's API.
+
+        All of them live in one community (``c-xingfu`` of town ``t-demo``), created
+        on first use.
+        """
         assert self.api is not None
+        await self._ensure_place()
         for i, sim in enumerate(population.bands, start=1):
             mac = sim.band.mac
             self.band_keys[mac] = sim.band.bind_key
@@ -304,7 +343,7 @@ class Stack:
                         "id": resident_id,
                         "display_name": f"居民{i}",
                         "address": f"幸福社区{(i - 1) // 12 + 1}号楼{i}室",
-                        "community": "xingfu",
+                        "community_id": self.community_id,
                         "caregivers": [caregiver_id],
                     },
                 ),
@@ -318,6 +357,24 @@ class Stack:
                     raise RuntimeError(
                         f"registering {path} failed: {response.status_code} {response.text}"
                     )
+
+    community_id = "c-xingfu"
+    town_id = "t-demo"
+
+    async def _ensure_place(self) -> None:
+        assert self.api is not None
+        for path, body in (
+            ("/api/v1/towns", {"id": self.town_id, "name": "演示街道 Demo town"}),
+            (
+                "/api/v1/communities",
+                {"id": self.community_id, "town_id": self.town_id, "name": "幸福社区 Xingfu"},
+            ),
+        ):
+            response = await self.api.post(path, json=body)
+            if response.status_code not in (201, 409):
+                raise RuntimeError(
+                    f"registering {path} failed: {response.status_code} {response.text}"
+                )
 
     async def influx_query(self, q: str) -> dict[str, Any]:
         async with httpx.AsyncClient() as client:

@@ -1,5 +1,9 @@
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from edge.decode.bthome import BTHomeDecoder
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
@@ -132,3 +136,44 @@ def test_device_state_and_counters_survive_a_restart(tmp_path: Path):
     assert restarted.devices[MAC].last_seen == p.devices[MAC].last_seen
     restarted.on_advert(captured)  # replayed after the restart
     assert restarted.rejects["replay"] == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_random_and_mutated_adverts_never_crash_the_pipeline_and_every_reject_is_counted(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+):
+    from edge.ble.advert import Advert
+
+    p = pipeline(tmp_path_factory.mktemp("fuzz"))
+    band = wristband()
+    sent = 0
+    for _ in range(data.draw(st.integers(1, 12))):
+        choice = data.draw(st.sampled_from(["good", "mutated", "random", "stranger", "replay"]))
+        good = advert_from(band)
+        if choice == "good":
+            advert = good
+        elif choice == "mutated":
+            raw = bytearray(good.payload)
+            i = data.draw(st.integers(0, len(raw) - 1))
+            raw[i] ^= data.draw(st.integers(1, 255))
+            advert = Advert(MAC, -70, bytes(raw), 1.0)
+        elif choice == "random":
+            advert = Advert(MAC, -70, data.draw(st.binary(max_size=40)), 1.0)
+        elif choice == "stranger":
+            advert = Advert("C2:FF:FF:FF:FF:FF", -70, good.payload, 1.0)
+        else:
+            p.on_advert(good)
+            sent += 1
+            advert = good
+        p.on_advert(advert)
+        sent += 1
+    assert p.accepted + sum(p.rejects.values()) == sent
+    assert set(p.rejects) <= {
+        "unknown_device",
+        "malformed",
+        "not_encrypted",
+        "no_key",
+        "replay",
+        "wrong_key",
+    }
