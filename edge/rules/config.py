@@ -100,7 +100,7 @@ class FallSettings(_Model):
     # for a while after landing, trying to get up).
     settle_within_s: float = Field(30.0, gt=0, le=600)
     # Posture before the impact: the summaries of the last few seconds before it.
-    before_s: float = Field(3.0, gt=0, le=60)
+    before_s: float = Field(3.0, gt=0, le=10)
 
 
 class InactivitySettings(_Model):

@@ -31,6 +31,9 @@ from edge.rules.config import FallSettings
 from silverguard.wire import Event, EventKind, Severity
 
 Vector = tuple[float, float, float]
+# Summaries kept per band for the posture before an impact (FallSettings.before_s at
+# one advert a second, with room to spare); 867 bands x 16 small objects.
+_RECENT = 16
 
 
 def gravity(tilt_deg: float, roll_deg: float | None) -> Vector:
@@ -61,10 +64,17 @@ def _mean(vectors: list[Vector]) -> Vector:
 
 @dataclass(slots=True)
 class _Posture:
-    counter: int
+    """One summary as the rule keeps it (the gravity vector is worked out only when an
+    impact needs the posture before it: most adverts never need it)."""
+
     at: float
-    g: Vector
+    tilt_deg: float
+    roll_deg: float | None
     moving: bool
+
+    @property
+    def g(self) -> Vector:
+        return gravity(self.tilt_deg, self.roll_deg)
 
 
 @dataclass(slots=True)
@@ -89,7 +99,8 @@ class _Suspicion:
 
 @dataclass(slots=True)
 class _BandFalls:
-    recent: deque[_Posture] = field(default_factory=lambda: deque(maxlen=64))
+    # The summaries of the last ``before_s``; bands advertise about once a second.
+    recent: deque[_Posture] = field(default_factory=lambda: deque(maxlen=_RECENT))
     impact: _Impact | None = None
     suspicion: _Suspicion | None = None
     last_flag: int = -1  # origin counter of the newest fall flag handled
@@ -251,9 +262,8 @@ class FallRule:
         self, frame: WristbandFrame, band: _BandFalls, now: float, cfg: FallSettings
     ) -> None:
         assert frame.tilt_deg is not None
-        g = gravity(frame.tilt_deg, frame.roll_deg)
         moving = bool(frame.moving) or (frame.peak_g or 1.0) >= cfg.impact_g
-        posture = _Posture(frame.counter, now, g, moving)
+        posture = _Posture(now, frame.tilt_deg, frame.roll_deg, moving)
         impact = band.impact
         peak = frame.peak_g or 0.0
         if band.suspicion is None and peak >= cfg.impact_g:

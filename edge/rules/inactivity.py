@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from edge.decode.profile import WristbandFrame
 from edge.rules.actions import make_event
 from edge.rules.clock import active_seconds, is_active
-from edge.rules.config import RulesConfig
+from edge.rules.config import ActiveHours, RulesConfig
 from edge.rules.usage import UsageSummary
 from silverguard.wire import Event, EventKind, Severity
 
@@ -78,12 +78,16 @@ class InactivityRule:
     def on_tick(self, now: float, cfg: RulesConfig) -> list[Event]:
         events = []
         tz = cfg.rules.tz
+        active: dict[ActiveHours, bool] = {}  # per tick: most residents share their hours
         for device, band in self._bands.items():
-            if band.reported:
+            span = cfg.inactivity_span_s(device)
+            # Active time never exceeds elapsed time: most bands are out here, cheaply.
+            if band.reported or now - band.last_move < span:
                 continue
             hours = cfg.active_hours(device)
-            span = cfg.inactivity_span_s(device)
-            if not is_active(now, hours, tz):
+            if hours not in active:
+                active[hours] = is_active(now, hours, tz)
+            if not active[hours]:
                 continue
             inactive = active_seconds(band.last_move, now, hours, tz)
             if inactive < span:

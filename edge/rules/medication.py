@@ -45,17 +45,30 @@ class MedicationRule:
     def __init__(self, gateway_id: str) -> None:
         self.gateway_id = gateway_id
         self._doses: dict[tuple[str, str], _DoseState] = {}
+        # Dose times of a band for a local date, under one config (they change daily).
+        self._slot_cache: dict[tuple[str, dt.date], tuple[object, list[_Slot]]] = {}
 
     def _slots(self, device: str, now: float, cfg: RulesConfig) -> list[_Slot]:
+        doses = cfg.doses(device)
+        if not doses:
+            return []
         tz = cfg.rules.tz
         today = local(now, tz).date()
+        key = (device, today)
+        basis = (tuple(doses), cfg.rules.timezone, cfg.rules.medication.grace_s)
+        cached = self._slot_cache.get(key)
+        if cached is not None and cached[0] == basis:
+            return cached[1]
+        if len(self._slot_cache) > 4 * len(cfg.bands) + 16:
+            self._slot_cache.clear()  # a new day or a new config: old entries are dead
         slots = []
         for offset in (-1, 0, 1):
             day = today + dt.timedelta(days=offset)
-            for dose in cfg.doses(device):
+            for dose in doses:
                 due = at_local(day, dose.time, tz)
                 grace = dose.grace_s or cfg.rules.medication.grace_s
                 slots.append(_Slot(f"{day.isoformat()}T{dose.time:%H:%M}", dose, due, due + grace))
+        self._slot_cache[key] = (basis, slots)
         return slots
 
     def on_tick(self, now: float, cfg: RulesConfig) -> tuple[list[Event], list[BandCommand]]:
