@@ -127,11 +127,13 @@ class FallRule:
         return band is not None and band.suspicion is not None
 
     def on_frame(self, frame: WristbandFrame, now: float, cfg: FallSettings) -> list[Event]:
-        band = self._bands.setdefault(frame.address, _BandFalls())
-        events = self._expire(frame.address, band, now)
-        kind = frame.event.kind if frame.event else None
-        if kind is BandEventKind.FALL_FLAG and frame.event is not None:
-            self._on_flag(frame, band, frame.event.origin_counter, now, cfg)
+        band = self._bands.get(frame.address)
+        if band is None:
+            band = self._bands[frame.address] = _BandFalls()
+        events = self._expire(frame.address, band, now) if band.suspicion is not None else []
+        event = frame.event
+        if event is not None and event.kind is BandEventKind.FALL_FLAG:
+            self._on_flag(frame, band, event.origin_counter, now, cfg)
         if frame.tilt_deg is not None and cfg.summary_detection:
             self._on_summary(frame, band, now, cfg)
         return events
