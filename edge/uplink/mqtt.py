@@ -100,8 +100,10 @@ class Uplink:
                 async with self._client() as client:
                     backoff = self._settings.backoff_min_s
                     await self._session(client)
-            except aiomqtt.MqttError as exc:
-                log.warning("uplink: broker connection lost or refused: %s", exc)
+            except* aiomqtt.MqttError as group:
+                # The session's task group wraps a lost connection in an ExceptionGroup.
+                error = "; ".join(str(exc) for exc in group.exceptions)
+                log.warning("uplink: broker connection lost or refused: %s", error)
             self.connected.clear()
             self.reconnects += 1
             # "Equal jitter": at least half the backoff, so a fleet of gateways that lost

@@ -36,6 +36,8 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table: nested sections such as rules.fall
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 
@@ -273,8 +275,9 @@ class Stack:
         )
         return result
 
-    async def start_gateway(self, gateway_id: str) -> None:
-        config = self.write_gateway_config(gateway_id)
+    async def start_gateway(self, gateway_id: str, **extra: Any) -> None:
+        """Start a gateway process; ``extra`` adds settings (e.g. ``rules={...}``)."""
+        config = self.write_gateway_config(gateway_id, **extra)
         process = ChildProcess(
             f"gateway {gateway_id}",
             _silverguard_argv("gateway", "run", "--config", str(config)),
