@@ -179,9 +179,6 @@ class FallRule:
                 band.suspicion.suspected_at += delta
                 band.suspicion.deadline += delta
 
-    def forget(self, device: str) -> None:
-        self._bands.pop(device, None)
-
     # -- suspicion ---------------------------------------------------------------------
 
     def _on_flag(

@@ -16,7 +16,6 @@ first flag at or after it (the confirmation window comes on top).
 """
 
 import math
-import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -329,7 +328,3 @@ def _listing(results: Iterable[RecordingResult]) -> list[str]:
             f"{r.best_score if r.best_score is not None else '-'}, flags {flags}"
         )
     return out or ["    (none)"]
-
-
-def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None

@@ -39,7 +39,9 @@ async def test_a_fall_during_a_broker_outage_is_delivered_once_it_returns(
         stack.air, 1, homes=[(2.0, 0.0)], interval_s=0.5, routines=False
     )
     band = population.bands[0].band
-    await stack.register_population(population, {band.mac: [receiver.url("caregiver")]}, locale="en")
+    await stack.register_population(
+        population, {band.mac: [receiver.url("caregiver")]}, locale="en"
+    )
     await stack.start_gateway("gw-01", rules={"fall": {"confirm_window_s": WINDOW_S}})
     gateway_log = stack.gateway_dir("gw-01") / "gateway.log"
     advertising = asyncio.create_task(population.run())
