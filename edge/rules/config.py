@@ -264,11 +264,7 @@ class RulesConfig:
         for i, r in enumerate(config.residents):
             settings = _validate(ResidentSettings, r.settings, f"residents[{i}].settings")
             residents.append(ResidentRules(resident=r.resident, flat=r.flat, settings=settings))
-        bands = {
-            b.mac.upper(): BandBinding(b.resident, b.flat)
-            for b in config.bands
-            if b.resident or b.flat
-        }
+        bands = {b.mac.upper(): BandBinding(b.resident, b.flat) for b in config.bands}
         return cls.build(rules, residents, bands)
 
 
