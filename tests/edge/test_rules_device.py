@@ -129,3 +129,18 @@ def test_a_configured_band_never_heard_is_not_seen():
         events += rules.on_tick(at(1, 10) + 60 * k)
     (silent,) = of(events, EventKind.NOT_SEEN)
     assert silent.device == MAC
+
+
+def test_a_clock_step_forward_is_not_silence():
+    config = RulesConfig.build(GatewayRules(), [], {MAC: BandBinding("r-1")})
+    rules = RuleEngine("gw-01", config)  # called every second, as by the app
+    t = at(1, 10)
+    events = rules.on_frame(motion_frame(1), t)
+    for k in range(1, 60):
+        events += rules.on_tick(t + k)
+    t += 5 * 86400  # the first NTP answer after a boot without a real-time clock
+    for k in range(60, 120):
+        events += rules.on_tick(t + k)
+        events += rules.on_frame(motion_frame(k), t + k)
+    assert of(events, EventKind.NOT_SEEN) == []
+    assert rules.clock_steps == 1

@@ -145,3 +145,14 @@ def test_two_gateways_report_the_same_missed_dose_under_one_id():
     b.run_until(at(9))
     (ma,), (mb,) = a.of(EventKind.MISSED_DOSE), b.of(EventKind.MISSED_DOSE)
     assert ma.id == mb.id
+
+
+def test_a_clock_step_back_does_not_repeat_a_reminder_or_a_missed_dose():
+    rules = RuleEngine("gw-01", config([{"time": "08:00"}]))
+    clock = Clock(rules, at(7, 59))
+    clock.run_until(at(8, 31))
+    assert len(rules.take_commands()) == 1
+    clock.t = at(7, 58)  # the clock is stepped back over the dose time
+    clock.run_until(at(8, 40))
+    assert rules.take_commands() == []
+    assert len(clock.of(EventKind.MISSED_DOSE)) == 1
