@@ -42,7 +42,8 @@ class Bus:
     def __init__(self, line: SerialLine, protocol: str, timeout_s: float) -> None:
         self.line = line
         self.protocol = protocol
-        self.transport = make_transport(protocol, line, timeout_s)
+        self.timeout_s = timeout_s
+        self._transport: Transport | None = None
         self.gap_s = max(3.5 * line.char_time_s, _MIN_GAP_S)
         self._lock = asyncio.Lock()
         self.requests = 0
@@ -53,6 +54,13 @@ class Bus:
         first = meters[0]
         # One timeout for the bus: the slowest meter on it sets the pace.
         return cls(first.line, first.protocol, max(m.timeout_s for m in meters))
+
+    @property
+    def transport(self) -> Transport:
+        # Made on first use: pymodbus's client must be created inside the event loop.
+        if self._transport is None:
+            self._transport = make_transport(self.protocol, self.line, self.timeout_s)
+        return self._transport
 
     async def read_field(self, meter: MeterConfig, field: MeterField) -> float:
         async with self._lock:
@@ -90,4 +98,5 @@ class Bus:
         return values
 
     def close(self) -> None:
-        self.transport.close()
+        if self._transport is not None:
+            self._transport.close()

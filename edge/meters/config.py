@@ -61,7 +61,7 @@ class MeterConfig(BaseModel):
     address: str
     profile: str | None = None  # modbus: sdm120 | water; dlt645: dlt645 (the default)
     registers: tuple[RegisterField, ...] = ()  # a generic Modbus map instead of a profile
-    poll_interval_s: float = Field(60.0, ge=0.5, le=86400)
+    poll_interval_s: float = Field(60.0, ge=0.1, le=86400)
     baud: int | None = Field(None, ge=300, le=921600)
     parity: Parity | None = None
     # DL/T 645-2007 lets a meter take up to 500 ms before answering; Modbus meters

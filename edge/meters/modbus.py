@@ -129,7 +129,8 @@ class ModbusTransport:
             # A float32 holds about 7 significant digits; say no more than the meter
             # does (12345.67 kWh, not 12345.669921875).
             raw = float(f"{raw:.7g}")
-        return float(raw) * spec.scale
+        # Scaling by 0.001 leaves binary noise (321.45600000000002); trim it.
+        return float(f"{float(raw) * spec.scale:.12g}")
 
     def close(self) -> None:
         self._client.close()

@@ -26,6 +26,7 @@ from silverguard.wire import Event, EventKind, Severity, event_id
 
 _SHRINK = 2.0  # weight, in weeks, of the same-time-of-day estimate in a week slot's
 _MIN_NIGHT_WINDOWS = 4  # before this, the idle level is unknown and nothing is judged
+_RECOUNT_W = 2.0  # recount the profile when the idle level has moved this much
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class PowerMeterState:
     idle_w: float | None = None
     week_counts: dict[int, tuple[int, int]] = field(default_factory=dict)  # slot -> (n, in use)
     day_counts: dict[int, tuple[int, int]] = field(default_factory=dict)
+    counted_at: float | None = None  # the threshold the counts were made with
     last_active_end: float | None = None
     span_usual_s: float = 0.0  # usual in-use time within the current idle span
     raised_for: float | None = None  # span start already reported
@@ -88,19 +90,34 @@ class PowerRoutine:
         of_day = (day_a + 0.5) / (day_n + 1)
         return (week_a + _SHRINK * of_day) / (week_n + _SHRINK)
 
-    def _learn(self, state: PowerMeterState) -> None:
+    def _learn(self, state: PowerMeterState, added: Window | None, dropped: list[Window]) -> None:
+        """Update the idle level and the profile for one window in, some windows out."""
         nights = [w.mean_w for w in state.history if w.night]
         state.idle_w = median(nights) if len(nights) >= _MIN_NIGHT_WINDOWS else None
         threshold = self.threshold(state)
-        state.week_counts, state.day_counts = {}, {}
         if threshold is None:
+            state.week_counts, state.day_counts, state.counted_at = {}, {}, None
             return
-        for w in state.history:
-            used = int(w.mean_w > threshold)
-            n, a = state.week_counts.get(w.week_slot, (0, 0))
-            state.week_counts[w.week_slot] = (n + 1, a + used)
-            n, a = state.day_counts.get(w.day_slot, (0, 0))
-            state.day_counts[w.day_slot] = (n + 1, a + used)
+        if state.counted_at is None or abs(threshold - state.counted_at) > _RECOUNT_W:
+            # The idle level moved: every past window's "in use" may change. Count anew.
+            state.week_counts, state.day_counts = {}, {}
+            state.counted_at = threshold
+            for w in state.history:
+                self._count(state, w, +1)
+            return
+        if added is not None:
+            self._count(state, added, +1)
+        for w in dropped:
+            self._count(state, w, -1)
+
+    @staticmethod
+    def _count(state: PowerMeterState, w: Window, sign: int) -> None:
+        assert state.counted_at is not None
+        used = int(w.mean_w > state.counted_at) * sign
+        n, a = state.week_counts.get(w.week_slot, (0, 0))
+        state.week_counts[w.week_slot] = (n + sign, a + used)
+        n, a = state.day_counts.get(w.day_slot, (0, 0))
+        state.day_counts[w.day_slot] = (n + sign, a + used)
 
     def _close(self, meter: str, state: PowerMeterState) -> list[Event]:
         assert state.slot is not None
@@ -114,9 +131,10 @@ class PowerRoutine:
                 state.span_usual_s += self.usual_use(state, window) * self._w
         state.history.append(window)
         oldest = window.slot - self.settings.history_days * 86400 / self._w
+        dropped = []
         while state.history and state.history[0].slot < oldest:
-            state.history.popleft()
-        self._learn(state)
+            dropped.append(state.history.popleft())
+        self._learn(state, window, dropped)
         return self._check(meter, state, (window.slot + 1) * self._w)
 
     def _check(self, meter: str, state: PowerMeterState, now: float) -> list[Event]:
@@ -232,7 +250,8 @@ class PowerRoutine:
             state.last_active_end = _opt_float(saved.get("last_active_end"))
             state.span_usual_s = float(saved.get("span_usual_s", 0.0))
             state.raised_for = _opt_float(saved.get("raised_for"))
-            self._learn(state)
+            state.counted_at = None
+            self._learn(state, None, [])
 
 
 def _opt_float(value: Any) -> float | None:
