@@ -109,9 +109,11 @@ class WaterRoutine:
                 state.running_since = None  # register reset or meter replaced
                 return []
             rate = drawn / dt * 3600
-            flowing = rate >= self.settings.water_min_flow_m3h and (
-                flow is None or flow >= self.settings.water_min_flow_m3h
-            )
+            # Either witness will do: a register counting whole litres can stand still
+            # between close polls while water runs, and a flow reading is a snapshot
+            # that can miss a tap closed just before the poll.
+            minimum = self.settings.water_min_flow_m3h
+            flowing = rate >= minimum or (flow is not None and flow >= minimum)
             if drawn >= _DRAWN_M3:
                 self._used(state, ts)
         else:
