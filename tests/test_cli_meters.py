@@ -85,7 +85,11 @@ def test_a_meter_that_does_not_answer_is_a_clear_error_and_a_failing_exit(modbus
     ("args", "code", "message"),
     [
         (["--protocol", "dlt645", "--address", "12345"], 2, "12-digit number printed on the meter"),
-        (["--protocol", "modbus", "--address", "1", "--profile", "abc"], 2, "unknown profile 'abc'"),
+        (
+            ["--protocol", "modbus", "--address", "1", "--profile", "abc"],
+            2,
+            "unknown profile 'abc'",
+        ),
         (["--protocol", "modbus", "--address", "1"], 1, "cannot open"),
     ],
 )

@@ -122,8 +122,9 @@ class MeterService:
             with contextlib.suppress(Exception):
                 self.save()
 
-    def recent_usage(self, flat: str, span_s: float, now: float | None = None) -> UsageSummary:
-        return self.rules.recent_usage(flat, self._clock() if now is None else now, span_s)
+    def recent_usage(self, flat: str, now: float, span_s: float) -> UsageSummary:
+        """The flat's meter evidence for the inactivity rule (see edge.rules.usage)."""
+        return self.rules.recent_usage(flat, now, span_s)
 
     def health(self) -> dict[str, FieldValue]:
         return self.poller.figures() if self.meters else {}

@@ -64,6 +64,32 @@ def _read(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    import time
+
+    from firmware_mocks.meters.dlt645_slave import Dlt645Meter
+    from firmware_mocks.meters.modbus_slave import ModbusMeter, water_registers
+    from firmware_mocks.meters.pty_bus import PtyBus
+    from firmware_mocks.meters.usage import FlatUsage, MeterTotals
+
+    totals = MeterTotals(FlatUsage(seed=args.seed), time.time())
+    with PtyBus(args.protocol) as bus:
+        if args.protocol == "modbus":
+            bus.add(ModbusMeter(1, lambda: totals.electricity(time.time())))
+            bus.add(ModbusMeter(2, lambda: totals.water(time.time()), water_registers))
+            hint = "--protocol modbus --address 1   (water: --address 2 --profile water)"
+        else:
+            bus.add(Dlt645Meter("000012345678", lambda: totals.electricity(time.time())))
+            hint = "--protocol dlt645 --address 000012345678 --parity N"
+        print(f"simulated {args.protocol} meters on {bus.port}", flush=True)
+        print(f"try: silverguard meters read --port {bus.port} {hint}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
     meters = commands.add_parser("meters", help="utility meters on the gateway's serial ports")
     actions = meters.add_subparsers(dest="meters_command", required=True, metavar="ACTION")
@@ -92,3 +118,16 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     read.add_argument("--timeout", type=float, default=1.0, help="seconds per answer")
     read.add_argument("--retries", type=int, default=2, help="extra attempts per value")
     read.set_defaults(func=_read)
+
+    simulate = actions.add_parser(
+        "simulate",
+        help="serve simulated meters on a pseudo-terminal (no hardware needed)",
+        description=(
+            "Serve simulated meters, driven by a resident's daily routine, on a new "
+            "pseudo-terminal until Ctrl-C; prints the port to point the gateway or "
+            "'meters read' at. Pseudo-terminals cannot do even parity: use parity N."
+        ),
+    )
+    simulate.add_argument("--protocol", choices=("modbus", "dlt645"), default="modbus")
+    simulate.add_argument("--seed", type=int, default=1, help="which simulated flat")
+    simulate.set_defaults(func=_simulate)

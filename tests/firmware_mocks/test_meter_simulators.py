@@ -17,8 +17,10 @@ from firmware_mocks.meters.modbus_slave import (
     ModbusMeter,
     ReadRequest,
     crc16,
-    find_request as find_modbus_request,
     with_crc,
+)
+from firmware_mocks.meters.modbus_slave import (
+    find_request as find_modbus_request,
 )
 from firmware_mocks.meters.pty_bus import PtyBus
 from firmware_mocks.meters.usage import FRIDGE_W, STANDBY_W, FlatUsage, MeterTotals
@@ -50,8 +52,14 @@ def test_a_modbus_meter_answers_float32_high_word_first():
 
 
 def test_a_dlt645_meter_answers_its_own_and_the_wildcard_address_only():
-    meter = Dlt645Meter("123456789012", lambda: {"energy_kwh": 12345.67, "power_w": 0.0, "voltage_v": 0.0})
-    for address, answers in (("123456789012", True), ("AAAAAAAAAAAA", True), ("123456789013", False)):
+    meter = Dlt645Meter(
+        "123456789012", lambda: {"energy_kwh": 12345.67, "power_w": 0.0, "voltage_v": 0.0}
+    )
+    for address, answers in (
+        ("123456789012", True),
+        ("AAAAAAAAAAAA", True),
+        ("123456789013", False),
+    ):
         request, _ = find_request(dlt645.read_request(address, 0x00010000))
         assert request is not None
         assert meter.answers(request) is answers
