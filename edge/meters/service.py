@@ -83,7 +83,7 @@ class MeterService:
         try:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
             with tmp.open("w", encoding="utf-8") as file:
-                json.dump(state, file)
+                json.dump(state, file, separators=(",", ":"))
                 file.flush()
                 os.fsync(file.fileno())
             tmp.replace(self.state_path)
