@@ -16,13 +16,13 @@ WATER = {"volume_m3": 321.456, "flow_m3h": 0.3}
 
 @pytest.fixture
 def modbus_bus() -> Iterator[PtyBus]:
-    with PtyBus("modbus", late_s=0.35) as bus:
+    with PtyBus("modbus", late_s=0.8) as bus:
         yield bus
 
 
 @pytest.fixture
 def dlt645_bus() -> Iterator[PtyBus]:
-    with PtyBus("dlt645", late_s=0.35) as bus:
+    with PtyBus("dlt645", late_s=0.8) as bus:
         yield bus
 
 
@@ -35,7 +35,7 @@ def config(port: str, **overrides: Any) -> MeterConfig:
         "address": 1,
         "profile": "sdm120",
         "parity": "N",  # ptys refuse even parity
-        "timeout_s": 0.2,
+        "timeout_s": 0.5,
         "retries": 2,
         "poll_interval_s": 1.0,
     }

@@ -99,7 +99,9 @@ async def test_garbage_on_the_line_between_polls_and_a_late_answer_are_shrugged_
         assert (await bus.read_meter(meter, h))["voltage_v"] == 230.1
     finally:
         bus.close()
-    assert h.timeouts >= 1
+    # The late answer costs an attempt: a timeout, or a bad frame if the noise was
+    # still arriving when the request went out.
+    assert h.timeouts + h.bad_frames >= 1
 
 
 class OldMeter(Dlt645Meter):
