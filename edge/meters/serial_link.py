@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 class Received:
     data: bytes
     complete: bool  # the caller's completeness check passed before the timeout
-    stray: int  # bytes that were waiting before the request went out (line noise)
 
 
 def open_serial(line: SerialLine, *, timeout: float | None = 0) -> serial.Serial:
@@ -72,10 +71,8 @@ class SerialLink:
     def open(self) -> None:
         if self._serial is None:
             self._serial = open_serial(self.line)
-            log.info("serial: opened %s at %d baud, parity %s", *self._describe())
-
-    def _describe(self) -> tuple[str, int, str]:
-        return self.line.port, self.line.baud, self.line.parity
+            line = self.line
+            log.info("serial: opened %s at %d baud, parity %s", line.port, line.baud, line.parity)
 
     def close(self) -> None:
         port, self._serial = self._serial, None
@@ -110,14 +107,16 @@ class SerialLink:
         """Send ``request`` and collect bytes until ``complete(data)`` or ``timeout``.
 
         The caller holds the bus lock. Bytes already waiting are line noise or a late
-        answer to an earlier request: they are drained first and counted as stray.
+        answer to an earlier request: they are drained first, so they cannot be taken
+        for this request's answer.
         """
         self.open()
         port = self._serial
         assert port is not None
         loop = asyncio.get_running_loop()
         try:
-            stray = len(port.read(port.in_waiting)) if port.in_waiting else 0
+            if port.in_waiting:
+                port.read(port.in_waiting)
             self._buffer.clear()
             self._error = None
             self._arrived.clear()
@@ -135,10 +134,10 @@ class SerialLink:
                     self.close()
                     raise PortError(f"{self.line.port} failed: {error}")
                 if complete(bytes(self._buffer)):
-                    return Received(bytes(self._buffer), True, stray)
+                    return Received(bytes(self._buffer), True)
                 remaining = deadline - loop.time()
                 if remaining <= 0:
-                    return Received(bytes(self._buffer), False, stray)
+                    return Received(bytes(self._buffer), False)
                 self._arrived.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._arrived.wait(), remaining)
