@@ -153,12 +153,13 @@ class PtyBus:
             answer = station.meter.respond(request)
             answer = self._spoil(answer, fault)
             time.sleep(self.late_s if fault is Fault.LATE else self.response_delay_s)
+            # Counted before the bytes leave, so a test that has the answer sees the count.
+            station.answered += 1
+            answered = True
             try:
                 os.write(self.master, answer)
             except OSError:
                 return
-            station.answered += 1
-            answered = True
         if not answered:
             self.unanswered += 1
 

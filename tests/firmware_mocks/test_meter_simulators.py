@@ -2,6 +2,7 @@
 
 import os
 import select
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -75,18 +76,30 @@ def test_a_dlt645_meter_answers_its_own_and_the_wildcard_address_only():
     assert refusal.control == 0xD1
 
 
+def read_exactly(fd: int, size: int, timeout: float = 5.0) -> bytes:
+    data = b""
+    deadline = time.monotonic() + timeout
+    while (
+        len(data) < size and select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]
+    ):
+        data += os.read(fd, size - len(data))
+    return data
+
+
 def test_the_pty_bus_carries_bytes_and_counts_requests_nobody_answers():
     with PtyBus("modbus") as bus:
         bus.add(ModbusMeter(1, lambda: {"voltage_v": 1.0, "power_w": 1.0, "energy_kwh": 1.0}))
         fd = os.open(bus.port, os.O_RDWR | os.O_NOCTTY)
         try:
             os.write(fd, with_crc(bytes.fromhex("010400000002")))
-            assert select.select([fd], [], [], 5)[0]
-            assert os.read(fd, 64)[:3] == bytes.fromhex("010404")
+            answer = read_exactly(fd, 9)  # id, function, byte count, 4 data bytes, CRC
+            assert answer[:3] == bytes.fromhex("010404")
             os.write(fd, with_crc(bytes.fromhex("070400000002")))  # nobody is 7
+            deadline = time.monotonic() + 5
+            while bus.requests < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
             noise = bus.noise(8)
-            assert select.select([fd], [], [], 5)[0]
-            assert os.read(fd, 64) == noise
+            assert read_exactly(fd, 8) == noise
         finally:
             os.close(fd)
         assert (bus.requests, bus.unanswered) == (2, 1)
