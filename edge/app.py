@@ -9,6 +9,7 @@ from collections.abc import Callable
 from edge.ble.scanner import Scanner
 from edge.decode.bthome import BTHomeDecoder
 from edge.device_store import DeviceStore
+from edge.meters.service import MeterService
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
 from edge.settings import GatewaySettings
@@ -50,6 +51,14 @@ class Gateway:
         self.pipeline.devices.update(self.store.load_states())
         self._saves = 0
         self.scanner = Scanner(settings.radio, settings.gateway_id, self.pipeline.on_advert)
+        self.meters = MeterService(
+            settings.gateway_id,
+            settings.meters,
+            settings.routine,
+            state_path=data / "routine.json",
+            on_reading=self.pipeline.add_reading,
+            on_event=self.pipeline.store_event,
+        )
 
     def health(self) -> dict[str, FieldValue]:
         depth = self.outbox.depth()
@@ -63,6 +72,7 @@ class Gateway:
         }
         for reason, n in self.pipeline.rejects.items():
             figures[f"rejected_{reason}"] = n
+        figures.update(self.meters.health())
         return figures
 
     async def _every(self, seconds: float, action: Callable[[], object]) -> None:
@@ -81,6 +91,7 @@ class Gateway:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.scanner.run())
                 tasks.create_task(self.uplink.run())
+                tasks.create_task(self.meters.run())
                 tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
                 tasks.create_task(self._every(1.0, self.pipeline.on_tick))
                 tasks.create_task(self._every(_SAVE_COUNTERS_S, self._save_state))
