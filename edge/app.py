@@ -11,6 +11,7 @@ from edge.ble.scanner import Scanner
 from edge.commands import BandCommandQueue
 from edge.decode.bthome import BTHomeDecoder
 from edge.device_store import DeviceStore
+from edge.meters.service import MeterService
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
 from edge.rules.engine import RuleEngine
@@ -56,6 +57,16 @@ class Gateway:
         self.pipeline.devices.update(self.store.load_states())
         self._saves = 0
         self.scanner = Scanner(settings.radio, settings.gateway_id, self.pipeline.on_advert)
+        self.meters = MeterService(
+            settings.gateway_id,
+            settings.meters,
+            settings.routine,
+            state_path=data / "routine.json",
+            on_reading=self.pipeline.add_reading,
+            on_event=self.pipeline.store_event,
+        )
+        # The flat's meters are the inactivity rule's second witness.
+        self.rules.set_usage(self.meters.recent_usage)
 
     def health(self) -> dict[str, FieldValue]:
         depth = self.outbox.depth()
@@ -72,6 +83,7 @@ class Gateway:
         }
         for reason, n in self.pipeline.rejects.items():
             figures[f"rejected_{reason}"] = n
+        figures.update(self.meters.health())
         return figures
 
     async def _every(self, seconds: float, action: Callable[[], object]) -> None:
@@ -90,6 +102,7 @@ class Gateway:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.scanner.run())
                 tasks.create_task(self.uplink.run())
+                tasks.create_task(self.meters.run())
                 tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
                 tasks.create_task(self._every(1.0, self._tick))
                 tasks.create_task(self._every(_SAVE_COUNTERS_S, self._save_state))

@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "silverguard.commands.demo",
     "silverguard.commands.bench",
     "silverguard.commands.falls",
+    "silverguard.commands.meters",
 )
 
 

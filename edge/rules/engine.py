@@ -60,6 +60,10 @@ class RuleEngine:
         """Apply a new config at once; running windows and spans carry on under it."""
         self.config = config
 
+    def set_usage(self, usage: UsageProvider) -> None:
+        """Where the inactivity rule asks about the flats' meters (the meter service)."""
+        self.inactivity.usage = usage
+
     def on_frame(self, frame: WristbandFrame, now: float) -> list[Event]:
         self._watch_clock(now)
         cfg = self.config

@@ -276,7 +276,8 @@ class Stack:
         return result
 
     async def start_gateway(self, gateway_id: str, **extra: Any) -> None:
-        """Start a gateway process; ``extra`` adds settings (e.g. ``rules={...}``)."""
+        """Start a gateway process; ``extra`` settings (e.g. ``meters=[...]``,
+        ``rules={...}``) go into its config file."""
         config = self.write_gateway_config(gateway_id, **extra)
         process = ChildProcess(
             f"gateway {gateway_id}",
