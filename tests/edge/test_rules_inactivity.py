@@ -162,3 +162,12 @@ def test_clock_steps_neither_advance_nor_delay_the_alarm():
     day.t -= 3 * 3600  # and back again
     day.until(day.t + 15 * 60)
     assert len(day.inactivity()) == 1
+
+
+def test_the_meter_service_can_be_plugged_in_after_the_engine_is_built():
+    rules = RuleEngine("gw-01", config())
+    rules.set_usage(lambda flat, now, span_s: UsageSummary(water=False, power=False))
+    day = Day(rules, at(1, 8))
+    day.until(at(1, 11))
+    (event,) = day.inactivity()
+    assert event.severity is Severity.HIGH
