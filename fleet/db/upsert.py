@@ -6,22 +6,36 @@ instances can receive the same event and exactly one insert wins.
 
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, TextClause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
-def insert_ignore(session: Session, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
-    """Insert one row unless ``keys`` collide; True when this call inserted it."""
+def insert_ignore(
+    session: Session,
+    table: Table,
+    values: dict[str, Any],
+    keys: list[str],
+    *,
+    where: ColumnElement[bool] | TextClause | None = None,
+) -> bool:
+    """Insert one row unless ``keys`` collide; True when this call inserted it.
+
+    ``where`` names the predicate of a partial unique index over ``keys``.
+    """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         pg_stmt = (
-            postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+            postgresql.insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=keys, index_where=where)
         )
         result = session.execute(pg_stmt)
     elif dialect == "sqlite":
         lite_stmt = (
-            sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+            sqlite.insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=keys, index_where=where)
         )
         result = session.execute(lite_stmt)
     else:  # pragma: no cover - only the two supported backends

@@ -67,8 +67,10 @@ class Ingest:
         on_gateway: OnGatewayMessage | None = None,
         on_config_report: OnConfigReport | None = None,
         telemetry_shared: bool = True,
+        instance: str = "fleet",
     ) -> None:
         self._settings = settings
+        self._instance = instance
         self._sessions = sessions
         self._on_alert = on_alert
         self._on_telemetry = on_telemetry
@@ -183,17 +185,23 @@ class Ingest:
         self.counts["events"] += 1
         if not recorded.new_event:
             self.counts["events_duplicate"] += 1
+        if recorded.deliveries:
+            # Committed: the notifier may send at once, before the ack round trip.
+            self._on_alert(recorded)
+        if recorded.new_event and recorded.alert_id is not None:
+            log.info(
+                "ingest: %s event %s %s alert %s",
+                event.kind,
+                event.id,
+                recorded.disposition,
+                recorded.alert_id,
+            )
         ack = EventAck(ids=[event.id])
         await self.publish(str(Topic(topic.gateway_id, TopicKind.EVENT_ACK)), encode(ack))
-        if recorded.new_alert:
-            log.info(
-                "ingest: alert %s opened for %s event %s", recorded.alert_id, event.kind, event.id
-            )
-            self._on_alert(recorded)
 
     def _store_event(self, event: Event) -> Recorded:
         with self._sessions.begin() as session:
-            return record_event(session, event, utcnow())
+            return record_event(session, event, utcnow(), instance=self._instance)
 
     def _park(self, topic: str, payload: bytes, error: str) -> None:
         try:

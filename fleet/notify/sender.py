@@ -1,7 +1,8 @@
-"""Sending one message over a contact's channels — the only module that imports apprise.
+"""Sending one message over one channel — the only module that imports apprise.
 
 apprise covers SMS gateways, push (ntfy, Gotify, FCM ...), WeCom and DingTalk bots,
-e-mail and generic webhooks behind one URL scheme per channel.
+e-mail and generic webhooks behind one URL scheme per channel. Each delivery is one
+channel, so a failing channel is retried on its own and never holds up the others.
 """
 
 import logging
@@ -35,18 +36,13 @@ logging.getLogger("apprise").addFilter(_NoUrls())
 
 def validate_channel(url: str) -> None:
     if not apprise.Apprise().add(url):
-        raise ChannelError("not a channel URL apprise understands (see docs/notifications.md)")
+        raise ChannelError("not a channel URL apprise understands (see docs/alerting.md)")
 
 
-async def send(urls: list[str], title: str, body: str) -> SendResult:
-    if not urls:
-        return SendResult(False, "no channels")
-    targets = apprise.Apprise()
-    for url in urls:
-        if not targets.add(url):
-            # Never log the URL itself: it holds tokens and phone numbers.
-            log.warning("notify: a channel URL was not understood and is skipped")
-    if not len(targets):
-        return SendResult(False, "no usable channels")
-    ok = await targets.async_notify(body=body, title=title, notify_type=apprise.NotifyType.FAILURE)
-    return SendResult(bool(ok), "" if ok else "delivery failed on at least one channel")
+async def send(url: str, title: str, body: str) -> SendResult:
+    """Send over one channel; the error text never contains the URL (a secret)."""
+    target = apprise.Apprise()
+    if not target.add(url):
+        return SendResult(False, "channel URL not understood (was it changed to a bad one?)")
+    ok = await target.async_notify(body=body, title=title, notify_type=apprise.NotifyType.FAILURE)
+    return SendResult(bool(ok), "" if ok else "the channel's service refused or did not answer")
