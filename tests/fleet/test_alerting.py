@@ -3,8 +3,9 @@ PostgreSQL), with the clock in the test's hand."""
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import time, timedelta
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -25,6 +26,8 @@ from fleet.db.session import make_engine, make_sessionmaker
 from silverguard.wire import EventKind, Severity
 from tests.fleet.alerting_seed import T0, Clock, band_event, seed
 
+T = TypeVar("T")
+
 SHORT = {
     "steps": [
         {"after_s": 0, "targets": ["caregivers"]},
@@ -42,6 +45,32 @@ def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
         yield make_sessionmaker(engine)
     finally:
         engine.dispose()
+
+
+def together(calls: list[Callable[[], T]]) -> list[T]:
+    """Run the calls in threads released at the same moment; raise what any raised."""
+    barrier = threading.Barrier(len(calls))
+    results: list[T] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(call: Callable[[], T]) -> None:
+        try:
+            barrier.wait()
+            result = call()
+            with lock:
+                results.append(result)
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    if errors:
+        raise errors[0]
+    return results
 
 
 def record(sessions: sessionmaker[Session], event, at=T0) -> service.Recorded:  # type: ignore[no-untyped-def]
@@ -151,7 +180,8 @@ def test_inactivity_and_an_emergency_are_separate_incidents(sessions):
     still = record(sessions, band_event(band, EventKind.INACTIVITY, severity=Severity.HIGH))
     water = record(sessions, band_event(band, EventKind.NO_WATER, severity=Severity.MEDIUM))
     fall = record(sessions, band_event(band, EventKind.FALL, key=2))
-    assert still.new_alert and fall.new_alert
+    assert still.new_alert
+    assert fall.new_alert
     assert water.alert_id == still.alert_id  # no water either: the same worry
     assert fall.alert_id != still.alert_id
 
@@ -289,22 +319,7 @@ def test_two_instances_fire_each_step_exactly_once(sessions):
     instances = [Escalator(sessions, instance=name, clock=clock) for name in ("a", "b")]
     for _ in range(7):  # two rounds and a bit, every instance racing at each moment
         clock.advance(150)
-        barrier = threading.Barrier(len(instances))
-        errors: list[BaseException] = []
-
-        def run(escalator: Escalator) -> None:
-            try:
-                barrier.wait()
-                escalator.tick()
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=run, args=(e,)) for e in instances]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert not errors
+        together([e.tick for e in instances])
     with sessions() as session:
         fired = Counter(
             (entry.alert_id, entry.detail["round"], entry.detail["step"])
@@ -326,33 +341,13 @@ def test_two_instances_fire_each_step_exactly_once(sessions):
 def test_two_instances_racing_on_one_incident_open_one_alert(sessions):
     with sessions.begin() as session:
         s = seed(session, residents=8)
-    errors: list[BaseException] = []
     results: list[service.Recorded] = []
-    lock = threading.Lock()
     for n, band in enumerate(s.bands.values(), start=1):
         # Two gateways decide two different events of one incident at the same moment,
         # and two fleet instances store them at the same moment.
-        barrier = threading.Barrier(2)
-
-        def store(kind: EventKind, band: str = band, n: int = n) -> None:
-            try:
-                event = band_event(band, kind, key=n)
-                barrier.wait()
-                recorded = record(sessions, event)
-                with lock:
-                    results.append(recorded)
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [
-            threading.Thread(target=store, args=(kind,)) for kind in (EventKind.FALL, EventKind.SOS)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-    assert not errors
+        events = [band_event(band, kind, key=n) for kind in (EventKind.FALL, EventKind.SOS)]
+        results += together([lambda e=e: record(sessions, e) for e in events])
     with sessions() as session:
         per_resident = Counter(session.execute(select(Alert.resident_id)).scalars())
-    assert per_resident == {rid: 1 for rid in s.residents}
+    assert per_resident == dict.fromkeys(s.residents, 1)
     assert sorted(r.disposition for r in results) == ["folded"] * 8 + ["opened"] * 8
