@@ -29,8 +29,7 @@ from fleet.auth import Caller
 from fleet.db.models import Caregiver, Community, EscalationPolicyRow
 from fleet.db.session import utcnow
 from fleet.registry import audit, scope
-from fleet.registry.bands import visible_community
-from fleet.registry.errors import Invalid
+from fleet.registry.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1/communities", tags=["escalation"])
 
@@ -104,6 +103,15 @@ def _out(session: Session, community: Community) -> PolicyOut:
     )
 
 
+def _community(session: Session, caller: Caller, community_id: str) -> Community:
+    community = session.execute(
+        select(Community).where(Community.id == community_id, scope.communities(caller))
+    ).scalar_one_or_none()
+    if community is None:
+        raise NotFound(f"community {community_id} not found")
+    return community
+
+
 def _check_contact(session: Session, caller: Caller, contact_id: str) -> None:
     visible = session.execute(
         select(Caregiver.id).where(Caregiver.id == contact_id, scope.caregivers(caller))
@@ -114,7 +122,7 @@ def _check_contact(session: Session, caller: Caller, contact_id: str) -> None:
 
 @router.get("/{community_id}/escalation-policy", response_model=PolicyOut)
 def get_policy(community_id: IdPath, session: SessionDep, caller: StaffDep) -> PolicyOut:
-    return _out(session, visible_community(session, caller, community_id))
+    return _out(session, _community(session, caller, community_id))
 
 
 @router.put("/{community_id}/escalation-policy", response_model=PolicyOut)
@@ -123,7 +131,7 @@ def put_policy(
 ) -> PolicyOut:
     """Set the community's policy, e.g. family at once, the grid worker after 300 s,
     the duty line after 600 s, everything again every 900 s."""
-    community = visible_community(session, caller, community_id)
+    community = _community(session, caller, community_id)
     for step in body.steps:
         for target in step.targets:
             if target.startswith(CONTACT_PREFIX):
@@ -152,7 +160,7 @@ def put_policy(
 @router.delete("/{community_id}/escalation-policy", response_model=PolicyOut)
 def delete_policy(community_id: IdPath, session: SessionDep, caller: StaffDep) -> PolicyOut:
     """Back to the default policy."""
-    community = visible_community(session, caller, community_id)
+    community = _community(session, caller, community_id)
     row = session.get(EscalationPolicyRow, community.id)
     if row is not None:
         session.delete(row)
@@ -167,7 +175,7 @@ def put_duty_line(
 ) -> PolicyOut:
     """The contact (registered like a caregiver, with its channels) that the
     ``duty_line`` target reaches: the community health center's duty phone."""
-    community = visible_community(session, caller, community_id)
+    community = _community(session, caller, community_id)
     if body.contact_id is not None:
         _check_contact(session, caller, body.contact_id)
     community.duty_contact_id = body.contact_id
