@@ -169,8 +169,11 @@ async def test_a_failing_channel_is_retried_while_the_others_and_the_escalation_
         failures = [e for e in alert["timeline"] if e["action"] == "delivery_failed"]
         assert len(failures) >= 3
         assert all(e["detail"]["channel"] == "json" and e["detail"]["retry_at"] for e in failures)
-        # No channel URL (a secret) anywhere in the alert's record.
+        # No channel URL (a secret) in the alert's record or the fleet's log.
         assert "127.0.0.1" not in str(alert)
+        log = (stack.fleet_dir / "fleet.log").read_text()
+        for secret in (flaky.url("sms"), receiver.url("push"), f":{flaky.port}/"):
+            assert secret not in log
     finally:
         flaky.stop()
 
