@@ -6,6 +6,7 @@ channel, so a failing channel is retried on its own and never holds up the other
 """
 
 import logging
+import re
 from dataclasses import dataclass
 
 import apprise
@@ -23,15 +24,35 @@ class ChannelError(ValueError):
     """A channel URL apprise does not understand."""
 
 
-class _NoUrls(logging.Filter):
-    """apprise logs a URL it cannot parse in full ("Unsupported URL: ..."), and channel
-    URLs hold tokens and phone numbers: such records are dropped."""
+# What in an apprise log line may be a secret: a URL (tokens, ntfy topics, numbers in
+# the path), an e-mail address, a phone number.
+_SECRETS = (
+    (re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S*"), "<url>"),
+    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "<address>"),
+    (re.compile(r"\+?\d[\d -]{6,}\d"), "<number>"),
+)
+
+
+class _Redact(logging.Filter):
+    """apprise logs channel URLs in full ("Unsupported URL: ...", "Sent ntfy
+    notification to 'https://…/topic'"), and channel URLs hold tokens and phone numbers.
+    Its records are kept, with anything that may be such a secret blanked out."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "URL" not in record.getMessage()
+        message = record.getMessage()
+        if "URL" in message:
+            message = "a channel URL was refused or logged by apprise (withheld)"
+        for pattern, blank in _SECRETS:
+            message = pattern.sub(blank, message)
+        record.msg, record.args = message, ()
+        return True
 
 
-logging.getLogger("apprise").addFilter(_NoUrls())
+_apprise_log = logging.getLogger("apprise")
+_apprise_log.addFilter(_Redact())
+# apprise reports every successful send at INFO (with the target); the notifier logs
+# its own line per delivery, so only apprise's warnings and errors are kept.
+_apprise_log.setLevel(logging.WARNING)
 
 
 def validate_channel(url: str) -> None:

@@ -165,3 +165,22 @@ async def test_movement_seen_in_telemetry_stops_an_inactivity_escalation(session
         assert pending == []
     await asyncio.to_thread(watch.refresh)
     assert watch.watched() == {}
+
+
+def test_apprise_log_lines_never_carry_a_channel_address(caplog):
+    import logging
+
+    from fleet.notify import sender  # installs the filter
+
+    apprise_log = logging.getLogger("apprise")
+    with caplog.at_level(logging.WARNING, logger="apprise"):
+        apprise_log.warning("Failed to send to %s.", "https://ntfy.example.org/secret-topic")
+        apprise_log.error("Invalid phone number %s for %s", "+86 139 1234 5678", "li@example.org")
+        apprise_log.error("Unsupported URL: %s", "wecombot://0123abcd")
+        apprise_log.info("Sent ntfy notification to 'https://ntfy.sh/secret-topic'.")
+    text = caplog.text
+    for secret in ("secret-topic", "139 1234", "li@example.org", "0123abcd"):
+        assert secret not in text
+    assert "Failed to send to <url>" in text
+    assert "Invalid phone number <number> for <address>" in text
+    assert sender.validate_channel is not None
