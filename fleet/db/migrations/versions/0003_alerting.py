@@ -50,6 +50,21 @@ def upgrade() -> None:
             ["community_id"],
             ["id"],
         )
+    # Existing alerts: their community (for staff scope and SLA figures) and their
+    # incident class. They get no incident key: an alert opened before this version
+    # is not folded into; new events open new alerts.
+    op.execute(
+        "UPDATE alerts SET community_id = "
+        "(SELECT community_id FROM residents WHERE residents.id = alerts.resident_id)"
+    )
+    op.execute(
+        "UPDATE alerts SET incident = CASE "
+        "WHEN kind IN ('sos', 'fall') THEN 'emergency' "
+        "WHEN kind IN ('inactivity', 'no_water', 'no_power_use') THEN 'inactivity' "
+        "WHEN kind = 'missed_dose' THEN 'medication' "
+        "WHEN kind = 'water_running' THEN 'water' "
+        "ELSE 'device' END"
+    )
     op.create_index(
         "uq_alerts_open_incident",
         "alerts",
