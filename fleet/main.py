@@ -6,6 +6,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -13,14 +14,20 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from fleet.alerts.ack_link import LinkSigner
+from fleet.alerts.activity import ActivityWatch
+from fleet.alerts.escalator import Escalator
 from fleet.alerts.service import Recorded
 from fleet.api.routes import (
+    ack_page,
     alerts,
     audit_log,
     caregivers,
+    escalation,
     gateways,
     geography,
     residents,
+    sla,
     users,
     wristbands,
 )
@@ -60,13 +67,25 @@ class Fleet:
         )
         self._encrypt_legacy_keys()
         self.influx = InfluxWriter(settings.influx)
+        self.links = LinkSigner(
+            self.vault.derive_key("ack-link"), timedelta(hours=settings.ack_link_ttl_h)
+        )
         self.dispatcher = Dispatcher(
             self.sessions,
             instance=self.instance,
             public_url=settings.resolved_public_url,
+            links=self.links,
             attempts=settings.notify_attempts,
             retry_s=settings.notify_retry_s,
         )
+        self.escalator = Escalator(
+            self.sessions,
+            instance=self.instance,
+            on_deliveries=self.dispatcher.wake.set,
+            poll_s=settings.escalation_poll_s,
+            digest_time=settings.digest_time,
+        )
+        self.activity = ActivityWatch(self.sessions, instance=self.instance)
         self.partition = Partition.parse(settings.mqtt.telemetry_partition)
         self.sources = SourceSelector()
         self.telemetry_counts = {"kept": 0, "other_source": 0, "other_partition": 0}
@@ -78,6 +97,7 @@ class Fleet:
             on_gateway=self._on_gateway,
             on_config_report=self._on_config_report,
             telemetry_shared=self.partition.count == 1,
+            instance=self.instance,
         )
         self.gateways: dict[str, dict[str, Any]] = {}
         prov = settings.provisioning
@@ -138,6 +158,7 @@ class Fleet:
         counts["kept"] += len(kept)
         if kept:
             self.influx.add(telemetry_lines(batch.gateway, kept))
+            self.activity.on_readings(kept)
 
     def _on_gateway(self, gateway_id: str, message: GatewayStatus | Health) -> None:
         entry = self.gateways.setdefault(gateway_id, {})
@@ -168,7 +189,16 @@ class Fleet:
             "influx_pending_lines": self.influx.pending,
             "ingest": dict(self.ingest.counts),
             "telemetry": {**self.telemetry_counts, "handovers": self.sources.handovers},
-            "notifications": {"sent": self.dispatcher.sent, "failed": self.dispatcher.failed},
+            "notifications": {
+                "sent": self.dispatcher.sent,
+                "failed": self.dispatcher.failed,
+                "cancelled": self.dispatcher.cancelled,
+            },
+            "escalation": {
+                "steps_fired": self.escalator.fired,
+                "errors": self.escalator.errors,
+                "activity_resumed": self.activity.resumed,
+            },
             "provisioning": {
                 "dynsec": "configured" if self.dynsec.configured else "not configured",
                 "configs_published": self.publisher.published,
@@ -189,6 +219,8 @@ class Fleet:
             asyncio.create_task(self.ingest.run(), name="ingest"),
             asyncio.create_task(self.influx.run(), name="influx"),
             asyncio.create_task(self.dispatcher.run(), name="dispatcher"),
+            asyncio.create_task(self.escalator.run(), name="escalator"),
+            asyncio.create_task(self.activity.run(), name="activity-watch"),
             asyncio.create_task(self.publisher.run(), name="config-publisher"),
         ]
         try:
@@ -228,7 +260,10 @@ def create_app(settings: FleetSettings) -> FastAPI:
         wristbands,
         gateways,
         alerts,
+        escalation,
+        sla,
         audit_log,
+        ack_page,
     ):
         app.include_router(module.router)
     _add_error_handlers(app)

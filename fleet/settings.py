@@ -1,5 +1,6 @@
 """The fleet's settings: one class, built once at start-up, passed down."""
 
+from datetime import time
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -88,6 +89,14 @@ class FleetSettings(BaseSettings):
     # Notification retries: attempts per delivery, first retry delay (doubles each time).
     notify_attempts: int = Field(5, ge=1, le=50)
     notify_retry_s: float = Field(5.0, gt=0)
+    # How long a one-click acknowledge link in a message works.
+    ack_link_ttl_h: float = Field(24.0, gt=0, le=24 * 14)
+    # Local time (China Standard Time) at which each contact's daily digest of
+    # low-priority notices (battery, band not worn ...) goes out.
+    digest_time: time = time(9, 0)
+    # How often each instance looks for due escalation steps (also woken early when
+    # the next one is due sooner).
+    escalation_poll_s: float = Field(1.0, gt=0, le=60)
     log_level: str = "INFO"
 
     @field_validator("public_url")

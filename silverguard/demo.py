@@ -8,11 +8,14 @@ caregivers' phones are a local HTTP receiver; what they get is printed.
 
 import asyncio
 import contextlib
+import re
 import shutil
 import signal
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
 
 from firmware_mocks.air import RadioModel
 from firmware_mocks.population import Population, district_layout
@@ -92,15 +95,8 @@ async def _narrate(
             text = f"{request.body.get('title', '')}\n{request.body.get('message', '')}"
             print("\n".join("    " + line for line in text.splitlines()), flush=True)
         shown = len(delivered)
-        if sos_at is not None and not acked and receiver.delivered():
-            alerts = (await stack.api.get("/api/v1/alerts")).json()
-            if alerts:
-                alert = alerts[0]
-                response = await stack.api.post(f"/api/v1/alerts/{alert['id']}/ack")
-                acked = response.status_code == 200
-                _say(
-                    f"alert {alert['id']} ({alert['kind']}) acknowledged through the API: state {response.json().get('state')}"
-                )
+        if sos_at is not None and not acked and delivered:
+            acked = await _acknowledge_by_link(delivered[0].body.get("message", ""))
         if now >= next_status:
             next_status = now + 10
             health = (await stack.api.get("/health")).json()
@@ -120,6 +116,21 @@ async def _narrate(
         f"try: curl -H 'Authorization: Bearer {stack.admin_token}' {stack.fleet_url}/api/v1/alerts"
     )
     return 0 if acked else 1
+
+
+async def _acknowledge_by_link(message: str) -> bool:
+    """The caregiver taps the one-click link in the message: the page, then the button."""
+    match = re.search(r"https?://\S+/ack/\S+", message)
+    if match is None:
+        return False
+    async with httpx.AsyncClient(timeout=10) as phone:
+        page = await phone.get(match[0])
+        done = await phone.post(match[0])
+    _say(
+        f"the caregiver opened the acknowledge link (page: HTTP {page.status_code}) and "
+        f"pressed the button: HTTP {done.status_code} / 照护人点击确认链接"
+    )
+    return done.status_code == 200
 
 
 def run_demo(*, duration_s: float | None, bands: int, gateways: int, keep_data: bool) -> int:

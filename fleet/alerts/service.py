@@ -1,6 +1,18 @@
-"""Events in, alerts out: dedup, lifecycle, and the notification jobs an alert starts.
+"""Events in, alerts out: dedup, incidents, lifecycle.
+
+An event id is stored once (primary key + insert-ignore). An event then opens an
+alert, folds into the open alert of its incident, attaches to it as a follow-up, goes
+into the caregivers' digest, or is only recorded (fleet.alerts.incidents decides).
+A new alert snapshots its community's escalation policy and fires the policy's first
+step in the same transaction, so its first deliveries exist when the event is
+acknowledged to the gateway.
+
+Lifecycle: open → notified (first delivery sent) → acknowledged → resolved (outcome
+and note). Every transition is written to ``alert_log`` with its time and actor.
 
 Every function takes a Session and the current time; the caller owns the transaction.
+Locks are taken in one order everywhere — escalation timers, then the alert, then
+deliveries — so concurrent acknowledgements, escalations and sends never deadlock.
 """
 
 from dataclasses import dataclass
@@ -9,12 +21,29 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from fleet.db.models import Alert, AlertLog, CareLink, Delivery, EventRecord, Wristband
+from fleet.alerts import escalation
+from fleet.alerts.incidents import (
+    Action,
+    FollowUpEffect,
+    IncidentClass,
+    dispose,
+    incident_key,
+)
+from fleet.db.models import (
+    OPEN_INCIDENT,
+    Alert,
+    AlertLog,
+    CareLink,
+    DigestEntry,
+    EscalationTimer,
+    EventRecord,
+    Resident,
+    Wristband,
+)
 from fleet.db.upsert import insert_ignore
-from silverguard.wire import Event, Severity
+from silverguard.wire import Event
 
-# Severities that open an alert and call a human; LOW events are only recorded.
-ALERTING = {Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM}
+_SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
 class AlertError(Exception):
@@ -27,14 +56,39 @@ class Recorded:
     new_event: bool  # False: a redelivery or another gateway's copy
     alert_id: int | None
     new_alert: bool
+    disposition: str = "recorded"  # opened | folded | follow_up | digest | recorded
+    deliveries: int = 0  # notification jobs created (wake the dispatcher)
+
+
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    resident_id: str | None
+    community_id: str | None
+    key: str  # resident id, or device:<mac> for a band nobody wears
 
 
 def _ts(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def record_event(session: Session, event: Event, now: datetime) -> Recorded:
-    """Store an event once; open an alert (and its notification jobs) if it calls for one."""
+def _subject(session: Session, device: str) -> _Subject:
+    band = session.get(Wristband, device)
+    resident = session.get(Resident, band.resident_id) if band and band.resident_id else None
+    if resident is not None:
+        return _Subject(resident.id, resident.community_id, resident.id)
+    return _Subject(None, band.community_id if band else None, f"device:{device}")
+
+
+def _log(
+    session: Session, alert_id: int, now: datetime, actor: str, action: str, **detail: object
+) -> None:
+    session.add(AlertLog(alert_id=alert_id, at=now, actor=actor, action=action, detail=detail))
+
+
+def record_event(
+    session: Session, event: Event, now: datetime, *, instance: str = "fleet"
+) -> Recorded:
+    """Store an event once and let it open, fold into or follow up an alert."""
     inserted = insert_ignore(
         session,
         EventRecord.__table__,  # type: ignore[arg-type]
@@ -54,69 +108,230 @@ def record_event(session: Session, event: Event, now: datetime) -> Recorded:
     )
     if not inserted:
         existing = session.get(EventRecord, event.id)
-        return Recorded(event.id, False, existing.alert_id if existing else None, False)
-    if event.severity not in ALERTING:
-        return Recorded(event.id, True, None, False)
+        return Recorded(
+            event.id,
+            False,
+            existing.alert_id if existing else None,
+            False,
+            (existing.disposition or "recorded") if existing else "recorded",
+        )
+    subject = _subject(session, event.device)
+    disposition = dispose(event.kind, event.severity)
+    actor = f"gateway:{event.gateway}"
+    incident = disposition.incident
+    assert incident is not None
+    key = incident_key(subject.key, incident)
 
-    band = session.get(Wristband, event.device)
-    resident_id = band.resident_id if band is not None else None
-    alert = Alert(
+    if disposition.action is Action.FOLLOW_UP:
+        alert = _open_alert(session, key)
+        if alert is not None:
+            return _follow_up(session, event, alert, disposition.effect, now=now, actor=actor)
+        if disposition.otherwise is Action.DIGEST:
+            return _digest(session, event, subject, now)
+        return _mark(session, event.id, None, "recorded")
+
+    alert = _open_alert(session, key)
+    if alert is not None:
+        return _fold(session, event, alert, now, actor)
+    if disposition.action is Action.DIGEST:
+        return _digest(session, event, subject, now)
+    return _open(
+        session, event, subject, incident=incident, key=key, now=now, actor=actor, instance=instance
+    )
+
+
+def _open_alert(session: Session, key: str) -> Alert | None:
+    """The unresolved alert of an incident, locked (FOR UPDATE on PostgreSQL)."""
+    alert_id = session.execute(
+        select(Alert.id).where(Alert.incident_key == key, OPEN_INCIDENT)
+    ).scalar_one_or_none()
+    if alert_id is None:
+        return None
+    return lock_alert(session, alert_id)
+
+
+def lock_alert(session: Session, alert_id: int) -> Alert | None:
+    """Lock an alert for a transition, after its pending timers (the lock order)."""
+    session.execute(
+        select(EscalationTimer.id)
+        .where(EscalationTimer.alert_id == alert_id, EscalationTimer.status == "pending")
+        .with_for_update()
+    ).all()
+    return session.get(Alert, alert_id, with_for_update=True, populate_existing=True)
+
+
+def _mark(
+    session: Session,
+    event_id: str,
+    alert_id: int | None,
+    disposition: str,
+    *,
+    new_alert: bool = False,
+    deliveries: int = 0,
+) -> Recorded:
+    session.execute(
+        update(EventRecord)
+        .where(EventRecord.id == event_id)
+        .values(alert_id=alert_id, disposition=disposition)
+    )
+    return Recorded(event_id, True, alert_id, new_alert, disposition, deliveries)
+
+
+def _open(
+    session: Session,
+    event: Event,
+    subject: _Subject,
+    *,
+    incident: IncidentClass,
+    key: str,
+    now: datetime,
+    actor: str,
+    instance: str,
+) -> Recorded:
+    policy = escalation.policy_for(session, subject.community_id)
+    inserted = insert_ignore(
+        session,
+        Alert.__table__,  # type: ignore[arg-type]
+        {
+            "event_id": event.id,
+            "kind": event.kind.value,
+            "severity": event.severity.value,
+            "device": event.device,
+            "resident_id": subject.resident_id,
+            "community_id": subject.community_id,
+            "incident_key": key,
+            "incident": incident.value,
+            "state": "open",
+            "opened_at": now,
+            "policy": policy.to_json(),
+        },
+        ["incident_key"],
+        where=OPEN_INCIDENT,
+    )
+    if not inserted:
+        # Another fleet instance opened this incident a moment ago (its transaction
+        # committed while ours waited on the unique index): fold into its alert.
+        alert = _open_alert(session, key)
+        if alert is None:  # resolved in between: a new incident after all
+            return _open(
+                session,
+                event,
+                subject,
+                incident=incident,
+                key=key,
+                now=now,
+                actor=actor,
+                instance=instance,
+            )
+        return _fold(session, event, alert, now, actor)
+    alert = session.execute(select(Alert).where(Alert.event_id == event.id)).scalar_one()
+    _log(session, alert.id, now, actor, "opened", event_id=event.id, kind=event.kind.value)
+    deliveries = escalation.start(session, alert, policy, now, f"fleet:{instance}")
+    return _mark(session, event.id, alert.id, "opened", new_alert=True, deliveries=deliveries)
+
+
+def _fold(session: Session, event: Event, alert: Alert, now: datetime, actor: str) -> Recorded:
+    """Another event of the same incident (a second SOS press, a fall during an SOS):
+    one alert, the event on its timeline; escalation goes on as it was."""
+    if _SEVERITY_RANK.get(event.severity.value, 0) > _SEVERITY_RANK.get(alert.severity, 0):
+        alert.severity = event.severity.value
+    _log(
+        session,
+        alert.id,
+        now,
+        actor,
+        "folded",
         event_id=event.id,
         kind=event.kind.value,
         severity=event.severity.value,
-        device=event.device,
-        resident_id=resident_id,
-        state="open",
-        opened_at=now,
     )
-    session.add(alert)
-    session.flush()
-    session.execute(update(EventRecord).where(EventRecord.id == event.id).values(alert_id=alert.id))
-    session.add(
-        AlertLog(
-            alert_id=alert.id,
-            at=now,
-            actor=f"gateway:{event.gateway}",
-            action="opened",
-            detail={"event_id": event.id, "kind": event.kind.value},
-        )
+    return _mark(session, event.id, alert.id, "folded")
+
+
+def _follow_up(
+    session: Session,
+    event: Event,
+    alert: Alert,
+    effect: FollowUpEffect | None,
+    *,
+    now: datetime,
+    actor: str,
+) -> Recorded:
+    _log(
+        session,
+        alert.id,
+        now,
+        actor,
+        "follow_up",
+        event_id=event.id,
+        kind=event.kind.value,
+        effect=(effect or FollowUpEffect.NOTE).value,
     )
-    caregivers = (
-        session.execute(
-            select(CareLink.caregiver_id)
-            .where(CareLink.resident_id == resident_id)
-            .order_by(CareLink.priority)
-        )
-        .scalars()
-        .all()
-        if resident_id
-        else []
-    )
+    if effect is FollowUpEffect.RESOLVE and alert.resolved_at is None:
+        _resolve(session, alert, actor=actor, outcome="resolved_by_resident", note="", now=now)
+    elif effect is FollowUpEffect.STOP_ESCALATION:
+        stop_escalation(session, alert, now, actor, reason=event.kind.value)
+    return _mark(session, event.id, alert.id, "follow_up")
+
+
+def _digest(session: Session, event: Event, subject: _Subject, now: datetime) -> Recorded:
+    """Low-priority news for each of the resident's caregivers' next digest."""
+    if subject.resident_id is None:
+        return _mark(session, event.id, None, "recorded")
+    caregivers = session.execute(
+        select(CareLink.caregiver_id).where(CareLink.resident_id == subject.resident_id)
+    ).scalars()
     for caregiver_id in caregivers:
-        session.add(
-            Delivery(
-                alert_id=alert.id,
-                caregiver_id=caregiver_id,
-                status="pending",
-                due_at=now,
-                created_at=now,
-            )
+        insert_ignore(
+            session,
+            DigestEntry.__table__,  # type: ignore[arg-type]
+            {"caregiver_id": caregiver_id, "event_id": event.id, "created_at": now},
+            ["caregiver_id", "event_id"],
         )
-    if not caregivers:
-        session.add(
-            AlertLog(
-                alert_id=alert.id,
-                at=now,
-                actor="fleet",
-                action="no_contact",
-                detail={"reason": "no caregiver registered for this wristband's resident"},
-            )
-        )
-    return Recorded(event.id, True, alert.id, True)
+    return _mark(session, event.id, None, "digest")
 
 
-def acknowledge(session: Session, alert_id: int, actor: str, now: datetime) -> Alert:
-    alert = session.get(Alert, alert_id, with_for_update=True)
+def stop_escalation(
+    session: Session, alert: Alert, now: datetime, actor: str, *, reason: str
+) -> int:
+    """Cancel the alert's pending escalation steps (the caller holds the alert's lock)."""
+    result = session.execute(
+        update(EscalationTimer)
+        .where(EscalationTimer.alert_id == alert.id, EscalationTimer.status == "pending")
+        .values(status="cancelled")
+    )
+    cancelled = int(getattr(result, "rowcount", 0) or 0)
+    if cancelled:
+        _log(session, alert.id, now, actor, "escalation_stopped", reason=reason)
+    return cancelled
+
+
+def activity_resumed(session: Session, alert_id: int, now: datetime, actor: str) -> bool:
+    """The band moves again during an inactivity incident: noted once, escalation
+    stopped; the alert stays open until a person resolves it."""
+    alert = lock_alert(session, alert_id)
+    if alert is None or alert.resolved_at is not None or alert.activity_resumed_at is not None:
+        return False
+    if alert.incident != IncidentClass.INACTIVITY.value:
+        return False
+    alert.activity_resumed_at = now
+    _log(
+        session,
+        alert.id,
+        now,
+        actor,
+        "follow_up",
+        kind="activity_resumed",
+        effect="stop_escalation",
+    )
+    stop_escalation(session, alert, now, actor, reason="activity_resumed")
+    return True
+
+
+def acknowledge(
+    session: Session, alert_id: int, actor: str, now: datetime, *, via: str = "api"
+) -> Alert:
+    alert = lock_alert(session, alert_id)
     if alert is None:
         raise AlertError(f"alert {alert_id} does not exist")
     if alert.state in ("acknowledged", "resolved"):
@@ -124,28 +339,36 @@ def acknowledge(session: Session, alert_id: int, actor: str, now: datetime) -> A
     alert.state = "acknowledged"
     alert.acknowledged_at = now
     alert.acknowledged_by = actor
-    session.add(AlertLog(alert_id=alert.id, at=now, actor=actor, action="acknowledged", detail={}))
+    _log(session, alert.id, now, actor, "acknowledged", via=via)
+    stop_escalation(session, alert, now, actor, reason="acknowledged")
     return alert
 
 
 def resolve(
     session: Session, alert_id: int, *, actor: str, outcome: str, note: str, now: datetime
 ) -> Alert:
-    alert = session.get(Alert, alert_id, with_for_update=True)
+    alert = lock_alert(session, alert_id)
     if alert is None:
         raise AlertError(f"alert {alert_id} does not exist")
     if alert.state == "resolved":
         raise AlertError(f"alert {alert_id} is already resolved")
-    if alert.acknowledged_at is None:
+    return _resolve(session, alert, actor=actor, outcome=outcome, note=note, now=now)
+
+
+def _resolve(
+    session: Session, alert: Alert, *, actor: str, outcome: str, note: str, now: datetime
+) -> Alert:
+    if alert.acknowledged_at is None and not actor.startswith("gateway:"):
+        # A person resolving an alert nobody acknowledged has answered it: for the
+        # response-time figures it is acknowledged then. A resident's own "taken"
+        # press is not a response.
         alert.acknowledged_at = now
         alert.acknowledged_by = actor
     alert.state = "resolved"
     alert.resolved_at = now
+    alert.resolved_by = actor
     alert.outcome = outcome
     alert.note = note
-    session.add(
-        AlertLog(
-            alert_id=alert.id, at=now, actor=actor, action="resolved", detail={"outcome": outcome}
-        )
-    )
+    _log(session, alert.id, now, actor, "resolved", outcome=outcome)
+    stop_escalation(session, alert, now, actor, reason="resolved")
     return alert

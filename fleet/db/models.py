@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -76,6 +77,8 @@ class Community(Base):
     town_id: Mapped[str] = mapped_column(ForeignKey("towns.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime]
+    # The community health center's duty line: the contact an escalation reaches last.
+    duty_contact_id: Mapped[str | None] = mapped_column(ForeignKey("caregivers.id"))
 
 
 class Grid(Base):
@@ -241,10 +244,25 @@ class EventRecord(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     notified_locally: Mapped[bool] = mapped_column(default=False)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    # What the event did: opened | folded | follow_up | digest | recorded (fleet.alerts.incidents)
+    disposition: Mapped[str | None] = mapped_column(String(12))
+
+
+# An incident is open until it is resolved; at most one open alert per incident key.
+OPEN_INCIDENT = text("resolved_at IS NULL")
 
 
 class Alert(Base):
     __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_incident",
+            "incident_key",
+            unique=True,
+            sqlite_where=OPEN_INCIDENT,
+            postgresql_where=OPEN_INCIDENT,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # The event that opened it; unique, so a redelivered event cannot open a second alert.
@@ -253,30 +271,123 @@ class Alert(Base):
     severity: Mapped[str] = mapped_column(String(10))
     device: Mapped[str] = mapped_column(String(40))
     resident_id: Mapped[str | None] = mapped_column(ForeignKey("residents.id"), index=True)
+    community_id: Mapped[str | None] = mapped_column(ForeignKey("communities.id"), index=True)
+    # "<resident or device>:<incident class>": later events of the same incident fold in.
+    incident_key: Mapped[str | None] = mapped_column(String(80))
+    incident: Mapped[str | None] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(20), default="open", index=True)
     opened_at: Mapped[datetime]
     notified_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(80))
     resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(80))
     outcome: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
+    # The escalation policy in force when the alert opened (fleet.alerts.policy), so a
+    # change of policy does not reshuffle the steps of an alert already escalating.
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    escalation_round: Mapped[int | None] = mapped_column(Integer)
+    escalation_step: Mapped[int | None] = mapped_column(Integer)
+    activity_resumed_at: Mapped[datetime | None]
 
 
-class Delivery(Base):
-    """One notification to one caregiver over their channels: a job and its history.
+class EscalationPolicyRow(Base):
+    """A community's own escalation policy; communities without one use the default."""
 
-    Pending rows are claimed by whichever fleet instance gets there first, so any
-    instance can send them and a restart loses none.
+    __tablename__ = "escalation_policies"
+
+    community_id: Mapped[str] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    repeat_every_s: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(80))
+
+
+class EscalationTimer(Base):
+    """One escalation step of one alert, due at a time: fired once by any fleet instance.
+
+    Claimed under ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) and switched from pending to
+    fired by a compare-and-set in the same transaction that creates the step's
+    deliveries, so a step fires exactly once whichever instance gets there.
     """
 
-    __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "due_at"),)
+    __tablename__ = "escalation_timers"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "round", "step", name="uq_escalation_timers_step"),
+        Index("ix_escalation_timers_due", "status", "due_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|fired|cancelled
+    fired_at: Mapped[datetime | None]
+    fired_by: Mapped[str | None] = mapped_column(String(60))
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Digest(Base):
+    """One day's digest of low-priority events for one contact (made once: unique)."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("caregiver_id", "day", name="uq_digests_caregiver_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     caregiver_id: Mapped[str] = mapped_column(ForeignKey("caregivers.id"))
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|sent|failed
+    day: Mapped[str] = mapped_column(String(10))  # local date, YYYY-MM-DD
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class DigestEntry(Base):
+    """A low-priority event waiting for a contact's next digest."""
+
+    __tablename__ = "digest_entries"
+    __table_args__ = (
+        UniqueConstraint("caregiver_id", "event_id", name="uq_digest_entries_caregiver_event"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    caregiver_id: Mapped[str] = mapped_column(ForeignKey("caregivers.id"), index=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
+    created_at: Mapped[datetime]
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id"), index=True)
+
+
+class Delivery(Base):
+    """One message to one contact over one channel: a job and its history.
+
+    Pending rows are claimed by whichever fleet instance gets there first, so any
+    instance can send them and a restart loses none. One row per channel, so a
+    failing channel is retried on its own without holding up the others.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "due_at"),
+        UniqueConstraint(
+            "alert_id", "round", "step", "caregiver_id", "channel_ref", name="uq_deliveries_step"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id"), index=True)
+    caregiver_id: Mapped[str] = mapped_column(ForeignKey("caregivers.id"))
+    # Which escalation step made it (alerts) — None for digests and older rows.
+    round: Mapped[int | None] = mapped_column(Integer)
+    step: Mapped[int | None] = mapped_column(Integer)
+    # The channel: a fingerprint of its apprise URL (the URL itself is a secret and
+    # stays in caregivers.channels) and its scheme (sms, wecombot, ntfy ...) for people.
+    channel_ref: Mapped[str | None] = mapped_column(String(16))
+    channel_scheme: Mapped[str | None] = mapped_column(String(20))
+    # The policy target that reached this contact (caregivers, grid_worker, duty_line ...).
+    target: Mapped[str | None] = mapped_column(String(50))
+    # pending | sent | failed (attempts used up) | cancelled (acknowledged before sending)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(60))
@@ -298,6 +409,17 @@ class AlertLog(Base):
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AckLinkUse(Base):
+    """A one-click acknowledge link that has been used: each link works once."""
+
+    __tablename__ = "ack_link_uses"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    caregiver_id: Mapped[str] = mapped_column(String(40))
+    used_at: Mapped[datetime]
 
 
 class ApiToken(Base):

@@ -12,7 +12,8 @@ import logging
 import random
 import socket
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -67,8 +68,10 @@ class Ingest:
         on_gateway: OnGatewayMessage | None = None,
         on_config_report: OnConfigReport | None = None,
         telemetry_shared: bool = True,
+        instance: str = "fleet",
     ) -> None:
         self._settings = settings
+        self._instance = instance
         self._sessions = sessions
         self._on_alert = on_alert
         self._on_telemetry = on_telemetry
@@ -79,6 +82,7 @@ class Ingest:
         self.counts: Counter[str] = Counter()
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
+        self._acks: set[asyncio.Task[None]] = set()
 
     def _make_client(self) -> aiomqtt.Client:
         s = self._settings
@@ -128,6 +132,8 @@ class Ingest:
             finally:
                 self._client = None
                 self.connected.clear()
+                for task in list(self._acks):  # their connection is gone
+                    task.cancel()
             delay = backoff / 2 + random.uniform(0, backoff / 2)  # noqa: S311
             backoff = min(backoff * 2, _BACKOFF_MAX_S)
             await asyncio.sleep(delay)
@@ -183,17 +189,36 @@ class Ingest:
         self.counts["events"] += 1
         if not recorded.new_event:
             self.counts["events_duplicate"] += 1
-        ack = EventAck(ids=[event.id])
-        await self.publish(str(Topic(topic.gateway_id, TopicKind.EVENT_ACK)), encode(ack))
-        if recorded.new_alert:
-            log.info(
-                "ingest: alert %s opened for %s event %s", recorded.alert_id, event.kind, event.id
-            )
+        if recorded.deliveries:
+            # Committed: the notifier may send at once, before the ack round trip.
             self._on_alert(recorded)
+        if recorded.new_event and recorded.alert_id is not None:
+            log.info(
+                "ingest: %s event %s %s alert %s",
+                event.kind,
+                event.id,
+                recorded.disposition,
+                recorded.alert_id,
+            )
+        # The ack is published without waiting for the broker's PUBACK before the next
+        # message is handled: a lost ack only makes the gateway send the event again,
+        # which the event id makes harmless.
+        ack = EventAck(ids=[event.id])
+        self._spawn(self.publish(str(Topic(topic.gateway_id, TopicKind.EVENT_ACK)), encode(ack)))
+
+    def _spawn(self, publishing: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(publishing)
+        self._acks.add(task)
+        task.add_done_callback(self._ack_done)
+
+    def _ack_done(self, task: "asyncio.Task[None]") -> None:
+        self._acks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.counts["ack_failed"] += 1
 
     def _store_event(self, event: Event) -> Recorded:
         with self._sessions.begin() as session:
-            return record_event(session, event, utcnow())
+            return record_event(session, event, utcnow(), instance=self._instance)
 
     def _park(self, topic: str, payload: bytes, error: str) -> None:
         try:

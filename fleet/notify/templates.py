@@ -1,17 +1,26 @@
-"""What a caregiver reads: who, what, where, when, and how to acknowledge — zh-CN or en."""
+"""What a contact reads: who, what, where, when, and how to acknowledge — zh-CN or en.
+
+Messages go out over SMS as well as chat apps, so the first line says everything
+that matters and the acknowledge link comes last, on its own line.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-# The district runs on China Standard Time; messages show local time.
-CST = timezone(timedelta(hours=8), "CST")
+# The district runs on China Standard Time (no daylight saving); messages, digest
+# times and the SLA's days are in local time.
+LOCAL_TIME = timezone(timedelta(hours=8), "CST")
+CST = LOCAL_TIME
 
-_KIND_NAMES = {
+KIND_NAMES = {
     "zh-CN": {
         "sos": "紧急求助（SOS）",
         "fall": "跌倒",
+        "fall_cancelled": "跌倒报警已被本人取消",
         "inactivity": "长时间无活动",
+        "activity_resumed": "已恢复活动",
         "missed_dose": "漏服药物",
+        "medication_taken": "已服药",
         "low_battery": "手环电量低",
         "not_worn": "手环未佩戴",
         "not_seen": "手环失联",
@@ -23,8 +32,11 @@ _KIND_NAMES = {
     "en": {
         "sos": "SOS call",
         "fall": "fall",
+        "fall_cancelled": "fall alarm cancelled by the resident",
         "inactivity": "no movement for a long time",
+        "activity_resumed": "moving again",
         "missed_dose": "missed medication",
+        "medication_taken": "medication taken",
         "low_battery": "wristband battery low",
         "not_worn": "wristband not worn",
         "not_seen": "wristband not heard",
@@ -35,6 +47,19 @@ _KIND_NAMES = {
     },
 }
 
+_ROLE = {
+    "zh-CN": {
+        "caregivers": "您是该居民登记的照护人。",
+        "grid_worker": "您是该居民所在网格的网格员。",
+        "duty_line": "社区卫生服务中心值班电话。",
+    },
+    "en": {
+        "caregivers": "You are registered as this resident's caregiver.",
+        "grid_worker": "You are the grid worker of this resident's grid.",
+        "duty_line": "Community health center duty line.",
+    },
+}
+
 
 @dataclass(frozen=True, slots=True)
 class AlertMessage:
@@ -42,8 +67,29 @@ class AlertMessage:
     body: str
 
 
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    kind: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    resident_name: str
+    kind: str
+    at: datetime
+
+
 def supported_locale(locale: str) -> str:
     return "en" if locale.lower().startswith("en") else "zh-CN"
+
+
+def local(at: datetime, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return at.astimezone(LOCAL_TIME).strftime(fmt)
+
+
+def kind_name(locale: str, kind: str) -> str:
+    return KIND_NAMES[supported_locale(locale)].get(kind, kind)
 
 
 def render(
@@ -54,22 +100,63 @@ def render(
     address: str,
     opened_at: datetime,
     ack_url: str,
+    community: str = "",
+    escalated: bool = False,
+    role: str = "",
+    follow_ups: tuple[FollowUp, ...] = (),
 ) -> AlertMessage:
     lang = supported_locale(locale)
-    what = _KIND_NAMES[lang].get(kind, kind)
-    when = opened_at.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
+    what = kind_name(lang, kind)
+    when = local(opened_at)
+    where = " ".join(part for part in (community, address) if part)
+    role_line = _ROLE[lang].get(role.split(":", 1)[0], "")
     if lang == "zh-CN":
+        lines = [
+            f"{resident_name}（{where or '地址未登记'}）于 {when} 触发“{what}”警报。"
+            "请立即联系或前往查看。"
+        ]
+        if escalated:
+            lines.append("【升级通知】此前通知的人员尚未确认。")
+        if role_line:
+            lines.append(role_line)
+        lines += [f"后续：{local(f.at, '%H:%M:%S')} {kind_name(lang, f.kind)}" for f in follow_ups]
+        lines.append(f"确认接单：{ack_url}")
+        title = f"【银护警报】{resident_name}：{what}"
+        if escalated:
+            title = f"【银护警报·升级】{resident_name}：{what}"
+        return AlertMessage(title=title, body="\n".join(lines))
+    lines = [
+        f"{resident_name} ({where or 'no address on file'}) raised '{what}' at {when} "
+        "(Beijing time). Please call or go there now."
+    ]
+    if escalated:
+        lines.append("ESCALATED: nobody called before has acknowledged yet.")
+    if role_line:
+        lines.append(role_line)
+    lines += [
+        f"Since then: {local(f.at, '%H:%M:%S')} {kind_name(lang, f.kind)}" for f in follow_ups
+    ]
+    lines.append(f"Acknowledge: {ack_url}")
+    prefix = "[Silverguard ESCALATED]" if escalated else "[Silverguard]"
+    return AlertMessage(title=f"{prefix} {resident_name}: {what}", body="\n".join(lines))
+
+
+def render_digest(*, locale: str, day: str, items: list[DigestItem]) -> AlertMessage:
+    lang = supported_locale(locale)
+    if lang == "zh-CN":
+        lines = [
+            f"- {local(i.at, '%m-%d %H:%M')} {i.resident_name}：{kind_name(lang, i.kind)}"
+            for i in items
+        ]
         return AlertMessage(
-            title=f"【银护警报】{resident_name}：{what}",
-            body=(
-                f"{resident_name}（{address or '地址未登记'}）于 {when} 触发“{what}”警报。"
-                f"请立即联系或前往查看。\n确认接单：{ack_url}"
-            ),
+            title=f"【银护日报】{day} 共 {len(items)} 条提醒",
+            body="以下提醒无需紧急处理，请在方便时查看：\n" + "\n".join(lines),
         )
+    lines = [
+        f"- {local(i.at, '%m-%d %H:%M')} {i.resident_name}: {kind_name(lang, i.kind)}"
+        for i in items
+    ]
     return AlertMessage(
-        title=f"[Silverguard] {resident_name}: {what}",
-        body=(
-            f"{resident_name} ({address or 'no address on file'}) raised '{what}' at {when} "
-            f"(Beijing time). Please call or go there now.\nAcknowledge: {ack_url}"
-        ),
+        title=f"[Silverguard digest] {day}: {len(items)} notice(s)",
+        body="Nothing urgent; please look when convenient:\n" + "\n".join(lines),
     )

@@ -8,6 +8,8 @@ key stored in clear before encryption existed, still readable and re-encrypted a
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import re
 from pathlib import Path
@@ -29,6 +31,12 @@ class Vault:
         if len(key) != SecretBox.KEY_SIZE:
             raise VaultError(f"the registry key must be {SecretBox.KEY_SIZE} bytes")
         self._box = SecretBox(key)
+        self._key = key
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for another purpose (e.g. signing acknowledge links), derived from the
+        registry key so that fleet instances sharing ``secret_key`` share it too."""
+        return hmac.new(self._key, f"silverguard/{purpose}".encode(), hashlib.sha256).digest()
 
     @classmethod
     def from_setting(cls, text: str) -> "Vault":

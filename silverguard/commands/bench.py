@@ -13,6 +13,20 @@ def _edge_radio(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alert_latency(args: argparse.Namespace) -> int:
+    from silverguard.bench import emit
+    from silverguard.bench.alert_latency import run
+
+    figures = run(
+        incidents=args.incidents,
+        gateways=args.gateways,
+        interval_s=args.interval,
+        workdir=args.workdir,
+    )
+    emit("alert-latency", figures, args.out)
+    return 0
+
+
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
     bench = commands.add_parser("bench", help="benchmarks (print one JSON line, save JSON)")
     which = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
@@ -26,3 +40,17 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     )
     radio.add_argument("--out", type=Path, help="where to save the JSON (default bench-results/)")
     radio.set_defaults(func=_edge_radio)
+    latency = which.add_parser(
+        "alert-latency",
+        help="SOS decided on a gateway -> first notification at the provider, real stack",
+    )
+    latency.add_argument("--incidents", type=int, default=200, help="SOS presses (one per band)")
+    latency.add_argument("--gateways", type=int, default=2)
+    latency.add_argument(
+        "--interval", type=float, default=0.1, help="seconds between two residents' presses"
+    )
+    latency.add_argument(
+        "--workdir", type=Path, help="keep the servers' files and logs here (default: temporary)"
+    )
+    latency.add_argument("--out", type=Path, help="where to save the JSON (default bench-results/)")
+    latency.set_defaults(func=_alert_latency)

@@ -6,6 +6,7 @@ gets a free port and a directory under ``workdir``.
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -74,8 +75,13 @@ class Stack:
         radio: RadioModel | None = None,
         telemetry_interval_s: float = 2.0,
         event_resend_s: float = 5.0,
+        fleet_settings: dict[str, Any] | None = None,
     ) -> None:
         self.workdir = Path(workdir)
+        # Extra fleet settings (e.g. a PostgreSQL database_url and a shared secret_key
+        # for several instances, or short notification retries for a test).
+        self.fleet_settings = fleet_settings or {}
+        self.extra_fleets: dict[str, ChildProcess] = {}
         self.specs = {spec.gateway_id: spec for spec in gateways}
         self.telemetry_interval_s = telemetry_interval_s
         self.event_resend_s = event_resend_s
@@ -119,6 +125,8 @@ class Stack:
     async def stop(self) -> None:
         for gateway_id in list(self.gateway_processes):
             await asyncio.to_thread(self.stop_gateway, gateway_id)
+        for process in self.extra_fleets.values():
+            await asyncio.to_thread(process.stop)
         if self.fleet_process is not None:
             await asyncio.to_thread(self.fleet_process.stop)
         if self.api is not None:
@@ -136,35 +144,43 @@ class Stack:
 
     # -- fleet ---------------------------------------------------------------------------
 
-    def _write_fleet_config(self) -> None:
+    def _write_fleet_config(
+        self, name: str = "fleet", port: int | None = None, client_id: str = "fleet-sim-1"
+    ) -> Path:
         assert self.fleet_credentials is not None
-        write_toml(
-            self.fleet_dir / "fleet.toml",
-            {
-                "data_dir": str(self.fleet_dir),
-                "host": "127.0.0.1",
-                "port": self.fleet_port,
-                "log_level": "INFO",
-                "notify_retry_s": 1.0,
-                "mqtt": {
-                    "host": self.mosquitto.host,
-                    "port": self.mosquitto.port,
-                    "username": self.fleet_credentials.username,
-                    "password": self.fleet_credentials.password,
-                    "client_id": "fleet-sim-1",
-                },
-                "influx": {
-                    "url": self.influx.url,
-                    "database": "silverguard",
-                    "flush_interval_s": 0.2,
-                },
-                # The fleet creates enrolled gateways' broker clients itself.
-                "provisioning": {
-                    "dynsec_username": self.mosquitto.admin.username,
-                    "dynsec_password": self.mosquitto.admin.password,
-                },
+        data_dir = self.fleet_dir if name == "fleet" else self.fleet_dir / name
+        values: dict[str, Any] = {
+            "data_dir": str(data_dir),
+            "host": "127.0.0.1",
+            "port": port or self.fleet_port,
+            "log_level": "INFO",
+            "notify_retry_s": 1.0,
+            "mqtt": {
+                "host": self.mosquitto.host,
+                "port": self.mosquitto.port,
+                "username": self.fleet_credentials.username,
+                "password": self.fleet_credentials.password,
+                "client_id": client_id,
             },
-        )
+            "influx": {
+                "url": self.influx.url,
+                "database": "silverguard",
+                "flush_interval_s": 0.2,
+            },
+            # The fleet creates enrolled gateways' broker clients itself.
+            "provisioning": {
+                "dynsec_username": self.mosquitto.admin.username,
+                "dynsec_password": self.mosquitto.admin.password,
+            },
+        }
+        for key, value in self.fleet_settings.items():
+            if isinstance(value, dict) and isinstance(values.get(key), dict):
+                values[key] = {**values[key], **value}
+            else:
+                values[key] = value
+        path = data_dir / "fleet.toml"
+        write_toml(path, values)
+        return path
 
     def _issue_admin_token(self) -> str:
         from fleet.auth import Role, issue_token
@@ -212,6 +228,31 @@ class Stack:
     async def stop_fleet(self) -> None:
         if self.fleet_process is not None:
             await asyncio.to_thread(self.fleet_process.stop)
+
+    async def start_extra_fleet(self, name: str, timeout: float = 60.0) -> str:
+        """Another fleet instance on the same database and broker (the database must be
+        one both can reach, i.e. ``fleet_settings`` names a PostgreSQL ``database_url``
+        and a shared ``secret_key``); return its base URL."""
+        port = free_port()
+        config = self._write_fleet_config(name, port, client_id=f"fleet-sim-{name}")
+        process = ChildProcess(
+            name,
+            _silverguard_argv("fleet", "serve", "--config", str(config)),
+            config.parent / "fleet.log",
+        )
+        process.start()
+        self.extra_fleets[name] = process
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+            while time.monotonic() < deadline:
+                if not process.running:
+                    raise RuntimeError(f"{name} exited:\n{process.log_tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get("/health")).json().get("broker") == "ok":
+                        return url
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"{name} not healthy after {timeout}s:\n{process.log_tail()}")
 
     # -- gateways ------------------------------------------------------------------------
 

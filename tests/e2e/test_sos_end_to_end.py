@@ -73,7 +73,7 @@ async def test_sos_press_reaches_the_caregiver_once(stack: Stack, receiver: Rece
             f"\nSOS press -> caregiver notification: {1000 * (notification.at - pressed_at):.0f} ms"
         )
         assert "SOS" in notification.body["title"]
-        assert "/alerts/" in notification.body["message"]
+        assert "/ack/v1." in notification.body["message"]
 
         alerts = (await api.get("/api/v1/alerts")).json()
         assert len(alerts) == 1

@@ -71,6 +71,12 @@ class As:
     def patch(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
         return self.client.patch(path, json=json, headers=self._headers(), **kw)
 
+    def put(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return self.client.put(path, json=json, headers=self._headers(), **kw)
+
+    def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return self.client.delete(path, headers=self._headers(), **kw)
+
     def ok(self, method: str, path: str, json: Any = None, status: int = 200) -> Any:
         response = (
             getattr(self, method)(path, json=json)

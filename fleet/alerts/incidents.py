@@ -1,0 +1,132 @@
+"""Which events make one incident, and what each event does to it (pure).
+
+An *incident* is one situation of one resident that calls for one human response:
+"she fell", "no sign of life since breakfast", "the evening pills were not taken".
+Every event belongs to an incident class; while an alert of that class is open
+(not resolved) for the resident, further events of the class fold into it instead of
+opening another alert. The open alert is found through its incident key
+(``<resident>:<class>``), unique among unresolved alerts by a partial unique index,
+so two fleet instances racing on two events of one incident still make one alert.
+
+The table (docs/alerting.md explains the choices):
+
+============  ==========================================  ===================================
+class         kinds that open or fold in                  follow-ups (attach, never open)
+============  ==========================================  ===================================
+emergency     sos, fall                                   fall_cancelled: noted, escalation
+                                                          goes on (a human confirms)
+inactivity    inactivity, no_water, no_power_use          movement seen again (telemetry):
+                                                          noted, further escalation stopped
+medication    missed_dose                                 medication_taken: resolves it
+water         water_running                               —
+device        low_battery, not_worn, not_seen,            —
+              meter_offline (daily digest unless
+              critical)
+============  ==========================================  ===================================
+
+A follow-up with no open alert of its class is a near-miss: ``fall_cancelled`` goes
+to the daily digest, ``medication_taken`` is only recorded.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from silverguard.wire import EventKind, Severity
+
+
+class IncidentClass(StrEnum):
+    EMERGENCY = "emergency"
+    INACTIVITY = "inactivity"
+    MEDICATION = "medication"
+    WATER = "water"
+    DEVICE = "device"
+
+
+class FollowUpEffect(StrEnum):
+    NOTE = "note"  # recorded on the alert's timeline, nothing else changes
+    STOP_ESCALATION = "stop_escalation"  # no further steps; the alert stays for a human
+    RESOLVE = "resolve"  # the situation is over (the resident confirmed it)
+
+
+class Action(StrEnum):
+    OPEN = "open"  # open an alert (or fold into the open one of the class)
+    FOLLOW_UP = "follow_up"  # attach to the open alert of the class, if any
+    DIGEST = "digest"  # into the caregivers' next digest
+    RECORD = "record"  # stored, nothing else
+
+
+@dataclass(frozen=True, slots=True)
+class Disposition:
+    action: Action
+    incident: IncidentClass | None = None
+    effect: FollowUpEffect | None = None  # FOLLOW_UP only
+    # FOLLOW_UP only: what to do when no alert of the class is open.
+    otherwise: "Action | None" = None
+
+
+_CLASS_OF: dict[EventKind, IncidentClass] = {
+    EventKind.SOS: IncidentClass.EMERGENCY,
+    EventKind.FALL: IncidentClass.EMERGENCY,
+    EventKind.INACTIVITY: IncidentClass.INACTIVITY,
+    EventKind.NO_WATER: IncidentClass.INACTIVITY,
+    EventKind.NO_POWER_USE: IncidentClass.INACTIVITY,
+    EventKind.MISSED_DOSE: IncidentClass.MEDICATION,
+    EventKind.WATER_RUNNING: IncidentClass.WATER,
+    EventKind.LOW_BATTERY: IncidentClass.DEVICE,
+    EventKind.NOT_WORN: IncidentClass.DEVICE,
+    EventKind.NOT_SEEN: IncidentClass.DEVICE,
+    EventKind.METER_OFFLINE: IncidentClass.DEVICE,
+}
+
+_FOLLOW_UPS: dict[EventKind, Disposition] = {
+    # A cancel pressed after the gateway already raised the fall: it may be a
+    # confused or accidental press, so the people called keep being called until one
+    # of them acknowledges. Falls and SOS are never silenced by a device.
+    EventKind.FALL_CANCELLED: Disposition(
+        Action.FOLLOW_UP, IncidentClass.EMERGENCY, FollowUpEffect.NOTE, Action.DIGEST
+    ),
+    # "Taken" pressed after the missed-dose alert: the dose is taken, nobody needs to go.
+    EventKind.MEDICATION_TAKEN: Disposition(
+        Action.FOLLOW_UP, IncidentClass.MEDICATION, FollowUpEffect.RESOLVE, Action.RECORD
+    ),
+}
+
+# Kinds about the equipment rather than the person: a daily digest is enough, unless a
+# gateway rule marks one critical.
+DIGEST_CLASSES = frozenset({IncidentClass.DEVICE})
+
+# Classes that may never be silenced, batched or stopped by a device's follow-up.
+NEVER_SILENCED = frozenset({IncidentClass.EMERGENCY})
+
+
+def class_of(kind: EventKind) -> IncidentClass:
+    follow_up = _FOLLOW_UPS.get(kind)
+    if follow_up is not None and follow_up.incident is not None:
+        return follow_up.incident
+    return _CLASS_OF[kind]
+
+
+def dispose(kind: EventKind, severity: Severity) -> Disposition:
+    """What an event of this kind and severity does (before looking at open alerts)."""
+    follow_up = _FOLLOW_UPS.get(kind)
+    if follow_up is not None:
+        return follow_up
+    incident = _CLASS_OF[kind]
+    if incident in NEVER_SILENCED:
+        return Disposition(Action.OPEN, incident)
+    if severity is Severity.CRITICAL:
+        return Disposition(Action.OPEN, incident)
+    if incident in DIGEST_CLASSES or severity is Severity.LOW:
+        # Still folded into an open alert of the class if there is one (the caller
+        # checks), otherwise batched.
+        return Disposition(Action.DIGEST, incident)
+    return Disposition(Action.OPEN, incident)
+
+
+def incident_key(subject: str, incident: IncidentClass) -> str:
+    """``subject`` is the resident id, or ``device:<mac>`` for an unassigned band."""
+    return f"{subject}:{incident.value}"[:80]
+
+
+# What stops an inactivity incident: telemetry showing the band moving again.
+ACTIVITY_FOLLOW_UP = FollowUpEffect.STOP_ESCALATION
