@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 class _Link:
     rssi: float  # exponentially smoothed
     last_ts: float
+    readings: int = 1
 
 
 @dataclass(slots=True)
@@ -25,6 +26,9 @@ class _Device:
     links: dict[str, _Link] = field(default_factory=dict)
     last_kept: float = float("-inf")
     last_kept_from: str | None = None
+
+
+_SETTLED = 3  # readings before a source's smoothed RSSI is trusted
 
 
 class SourceSelector:
@@ -65,10 +69,18 @@ class SourceSelector:
                 return False  # an older reading than one already seen from this gateway
             link.rssi += self.alpha * (level - link.rssi)
             link.last_ts = ts
+            link.readings += 1
         current = entry.links.get(entry.source) if entry.source else None
         lost = current is None or ts - current.last_ts > self.stale_s
-        if lost or (gateway != entry.source and link.rssi > current.rssi + self.deadband_db):  # type: ignore[union-attr]
+        if lost:
             self._switch(entry, gateway)
+        elif gateway != entry.source:
+            assert current is not None
+            # Until the source has a few readings its smoothed RSSI is one noisy sample:
+            # the better link wins outright. The dead-band guards established links.
+            margin = self.deadband_db if current.readings >= _SETTLED else 0.0
+            if link.rssi > current.rssi + margin:
+                self._switch(entry, gateway)
         if entry.source != gateway:
             return False
         if entry.last_kept_from != gateway and ts - entry.last_kept < self.min_gap_s:
