@@ -71,9 +71,15 @@ def _ts(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _subject(session: Session, device: str) -> _Subject:
+def _subject(session: Session, device: str, flat: object = None) -> _Subject:
+    """Whose alert: the wristband's wearer, or for a meter's event the resident of the
+    flat the meter belongs to (events from meters name the flat in their evidence)."""
     band = session.get(Wristband, device)
     resident = session.get(Resident, band.resident_id) if band and band.resident_id else None
+    if resident is None and band is None and isinstance(flat, str) and flat:
+        resident = session.execute(
+            select(Resident).where(Resident.flat == flat).order_by(Resident.id).limit(1)
+        ).scalar_one_or_none()
     if resident is not None:
         return _Subject(resident.id, resident.community_id, resident.id)
     return _Subject(None, band.community_id if band else None, f"device:{device}")
@@ -115,7 +121,7 @@ def record_event(
             False,
             (existing.disposition or "recorded") if existing else "recorded",
         )
-    subject = _subject(session, event.device)
+    subject = _subject(session, event.device, event.evidence.get("flat"))
     disposition = dispose(event.kind, event.severity)
     actor = f"gateway:{event.gateway}"
     incident = disposition.incident

@@ -365,7 +365,7 @@ class Stack:
         on first use.
         """
         assert self.api is not None
-        await self._ensure_place()
+        await self.ensure_place()
         for i, sim in enumerate(population.bands, start=1):
             mac = sim.band.mac
             self.band_keys[mac] = sim.band.bind_key
@@ -406,7 +406,7 @@ class Stack:
     community_id = "c-xingfu"
     town_id = "t-demo"
 
-    async def _ensure_place(self) -> None:
+    async def ensure_place(self) -> None:
         assert self.api is not None
         for path, body in (
             ("/api/v1/towns", {"id": self.town_id, "name": "演示街道 Demo town"}),

@@ -12,6 +12,7 @@ import pytest
 
 from firmware_mocks.meters.modbus_slave import ModbusMeter, water_registers
 from firmware_mocks.meters.pty_bus import PtyBus
+from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -30,8 +31,32 @@ async def eventually(check: Any, timeout: float = 40.0, what: str = "condition")
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
-async def test_meter_readings_reach_influxdb_and_a_running_tap_reaches_the_fleet(stack: Stack):
+async def test_meter_readings_reach_influxdb_and_a_running_tap_reaches_the_fleet(
+    stack: Stack, receiver: Receiver
+):
     opened = time.time()
+    api = stack.api
+    assert api is not None
+    # The flat's resident and their caregiver, so the meter's alert reaches a person.
+    await stack.ensure_place()
+    for path, body in (
+        (
+            "/api/v1/caregivers",
+            {"id": "c-flat1", "display_name": "照护人", "channels": [receiver.url("flat1")]},
+        ),
+        (
+            "/api/v1/residents",
+            {
+                "id": "r-flat1",
+                "display_name": "居民",
+                "community_id": stack.community_id,
+                "flat": "f-0001",
+                "caregivers": ["c-flat1"],
+            },
+        ),
+    ):
+        response = await api.post(path, json=body)
+        assert response.status_code == 201, response.text
 
     def running_tap() -> dict[str, float]:
         # A tap left open since the test began: 0.3 m3/h, 5 litres a minute.
@@ -62,9 +87,6 @@ async def test_meter_readings_reach_influxdb_and_a_running_tap_reaches_the_fleet
         volume = await eventually(lambda: last("volume_m3", "m-0001-w"), what="water volume")
         assert volume >= 321.0
 
-        api = stack.api
-        assert api is not None
-
         async def running_alerts() -> list[dict[str, Any]]:
             alerts = (await api.get("/api/v1/alerts")).json()
             return [a for a in alerts if a["kind"] == "water_running"]
@@ -72,3 +94,7 @@ async def test_meter_readings_reach_influxdb_and_a_running_tap_reaches_the_fleet
         (alert,) = await eventually(running_alerts, what="the water_running alert")
         assert alert["device"] == "m-0001-w"
         assert alert["severity"] == "high"
+        # Linked to the flat's resident through the meter's flat, and their caregiver called.
+        assert alert["resident_id"] == "r-flat1"
+        (message,) = await asyncio.to_thread(receiver.wait_for, 1, path="flat1", timeout=30)
+        assert message.body["title"]
