@@ -4,32 +4,18 @@
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 
 from firmware_mocks.population import Population
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import Stack
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
 # A short confirmation window keeps the test quick; the rule is the same.
 WINDOW_S = 3.0
-
-
-async def _eventually(
-    check: Callable[[], Awaitable[Any]], timeout: float = 30.0, what: str = "condition"
-) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
 async def test_a_fall_during_a_broker_outage_is_delivered_once_it_returns(
@@ -55,7 +41,7 @@ async def test_a_fall_during_a_broker_outage_is_delivered_once_it_returns(
             )
             return bool(result["results"][0].get("series"))
 
-        await _eventually(band_heard, what="the band's telemetry through the broker")
+        await eventually(band_heard, what="the band's telemetry through the broker")
 
         await asyncio.to_thread(stack.mosquitto.stop)
         population.fall(band.mac)
@@ -66,7 +52,7 @@ async def test_a_fall_during_a_broker_outage_is_delivered_once_it_returns(
             return "event fall " in log and "stored for upload" in log.split("event fall ", 1)[1]
 
         # Detected and stored on the gateway after the confirmation window, broker or not.
-        await _eventually(fall_stored, timeout=WINDOW_S + 20, what="the fall in the outbox")
+        await eventually(fall_stored, timeout=WINDOW_S + 20, what="the fall in the outbox")
         assert time.monotonic() - fell_at >= WINDOW_S - 0.5
         await asyncio.sleep(2.0)
         assert receiver.delivered("caregiver") == []  # nothing can have left yet

@@ -14,21 +14,11 @@ from firmware_mocks.meters.modbus_slave import ModbusMeter, water_registers
 from firmware_mocks.meters.pty_bus import PtyBus
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import Stack
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
 ENERGY = {"voltage_v": 230.1, "power_w": 512.5, "energy_kwh": 12345.67}
-
-
-async def eventually(check: Any, timeout: float = 40.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
 async def test_meter_readings_reach_influxdb_and_a_running_tap_reaches_the_fleet(

@@ -13,19 +13,9 @@ from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import Stack
 from silverguard.wire import EventAck, Topic, TopicKind, decode, encode
 from tests.factories import event
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-
-
-async def _eventually(check, timeout: float = 30.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
 async def test_sos_press_reaches_the_caregiver_once(stack: Stack, receiver: Receiver):
@@ -49,7 +39,7 @@ async def test_sos_press_reaches_the_caregiver_once(stack: Stack, receiver: Rece
             series = result["results"][0].get("series")
             return series[0]["values"][0][1] if series else None
 
-        battery = await _eventually(battery_in_influx, what="the band's battery in InfluxDB")
+        battery = await eventually(battery_in_influx, what="the band's battery in InfluxDB")
         assert battery == sos_band.battery
         # Both gateways report the band; the fleet keeps the nearer one's readings only
         # (the farther one's may be kept once, if it was heard first).
@@ -80,7 +70,7 @@ async def test_sos_press_reaches_the_caregiver_once(stack: Stack, receiver: Rece
             listed = (await api.get("/api/v1/alerts")).json()
             return listed if listed and listed[0]["state"] == "notified" else None
 
-        alerts = await _eventually(notified, what="the alert marked notified")
+        alerts = await eventually(notified, what="the alert marked notified")
         assert len(alerts) == 1
         alert = alerts[0]
         assert alert["kind"] == "sos"
@@ -91,7 +81,7 @@ async def test_sos_press_reaches_the_caregiver_once(stack: Stack, receiver: Rece
             health = (await api.get("/health")).json()
             return health["ingest"].get("events_duplicate", 0) >= 1
 
-        await _eventually(both_gateways_sent_it, what="a duplicate copy of the event")
+        await eventually(both_gateways_sent_it, what="a duplicate copy of the event")
 
         acked = await api.post(f"/api/v1/alerts/{alert['id']}/ack")
         assert acked.status_code == 200
