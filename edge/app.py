@@ -3,21 +3,32 @@
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import time
 from collections.abc import Callable
+from typing import Any
 
 from edge.ble.scanner import Scanner
+from edge.config_push import ConfigApplier, DesiredConfig
 from edge.decode.bthome import BTHomeDecoder
 from edge.device_store import DeviceStore
+from edge.health import RateMeter, SystemProbe
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
 from edge.settings import GatewaySettings
+from edge.status import OUTBOX_FILE, write_status
 from edge.uplink.mqtt import Uplink
+from edge.watchdog import Liveness, SystemdNotifier, keep_alive
+from silverguard import __version__
 from silverguard.wire import FieldValue
 
 log = logging.getLogger(__name__)
 
 _SAVE_COUNTERS_S = 5.0
+_TICK_S = 1.0
+# The tick loop runs every second; ten missed ticks mean the loop or a rule is stuck.
+_TICK_STALE_S = 10.0
 
 
 class Gateway:
@@ -25,16 +36,29 @@ class Gateway:
         self.settings = settings
         data = settings.data_dir
         data.mkdir(parents=True, exist_ok=True)
+        self.started_at = time.time()
         self.store = DeviceStore(data / "gateway.db")
-        self.outbox = Outbox(data / "outbox.db")
-        keys = {band.mac: band.key_bytes for band in settings.bands}
-        self.decoder = BTHomeDecoder(keys, self.store.load_counters())
+        bound = settings.outbox
+        self.outbox = Outbox(
+            data / OUTBOX_FILE,
+            max_bytes=int(bound.max_mb * 2**20),
+            max_telemetry_age_s=bound.max_telemetry_age_h * 3600,
+            max_file_bytes=int(bound.max_file_mb * 2**20) if bound.max_file_mb else None,
+        )
+        self.static_keys = {band.mac: band.key_bytes for band in settings.bands}
+        self.decoder = BTHomeDecoder(self.static_keys, self.store.load_counters())
+        self.config = ConfigApplier(
+            settings.gateway_id, settings.private_key.get_secret_value(), data
+        )
         self.uplink = Uplink(
             settings.mqtt,
             settings.gateway_id,
             self.outbox,
             resend_after_s=settings.event_resend_s,
+            heartbeat_s=settings.heartbeat_s,
             health=self.health,
+            on_config=self.config.receive,
+            config_report=self.config.report,
         )
         self.pipeline = Pipeline(
             settings.gateway_id,
@@ -43,46 +67,209 @@ class Gateway:
             on_event=lambda _event: self.uplink.wake.set(),
         )
         self.scanner = Scanner(settings.radio, settings.gateway_id, self.pipeline.on_advert)
+        self.system = SystemProbe(data)
+        self.advert_rate = RateMeter(lambda: self.scanner.adverts_seen, time.monotonic)
+        self._status_rate = RateMeter(lambda: self.scanner.adverts_seen, time.monotonic)
+        self.notifier = SystemdNotifier()
+        self.liveness = Liveness(time.monotonic)
+        self.alerter = None
+        self.config.register("bands", self._apply_bands)
+        if settings.modem is not None:
+            from edge.offline.alerter import OfflineAlerter
+            from edge.offline.modem import Modem, SmsModem
+
+            self.alerter = OfflineAlerter(
+                settings.modem,
+                self.outbox,
+                SmsModem(Modem(settings.modem)),
+                self.uplink.offline_for,
+            )
+            self.config.register("offline_sms", self.alerter.apply_config)
+        # Sections of other parts (rules, meters) register here, before the last good
+        # config is loaded, so that they start with it.
+        self.config.load_persisted()
+
+    # -- config sections -----------------------------------------------------------------
+
+    def _apply_bands(self, desired: DesiredConfig) -> None:
+        # Bands in the local settings win over pushed ones (a technician's override).
+        self.decoder.set_keys({**desired.band_keys, **self.static_keys})
+
+    # -- figures -------------------------------------------------------------------------
 
     def health(self) -> dict[str, FieldValue]:
-        depth = self.outbox.depth()
+        backlog = self.outbox.backlog()
+        now = time.time()
         figures: dict[str, FieldValue] = {
+            "version": __version__,
             "adverts_seen": self.scanner.adverts_seen,
             "adverts_accepted": self.pipeline.accepted,
+            "adverts_per_s": self.advert_rate.rate(),
             "devices_heard": len(self.pipeline.devices),
-            "outbox_events": depth["event"],
-            "outbox_telemetry": depth["telemetry"],
+            "bands_configured": len(list(self.decoder.known())),
+            "meters_configured": len(self.config.current.config.meters)
+            if self.config.current
+            else 0,
+            "outbox_events": backlog["event"].count,
+            "outbox_telemetry": backlog["telemetry"].count,
+            "outbox_bytes": self.outbox.size_bytes(),
             "telemetry_thinned": self.outbox.thinned,
+            "config_version": self.config.version or 0,
         }
+        oldest = backlog["event"].oldest_age_s(now)
+        if oldest is not None:
+            figures["outbox_oldest_event_s"] = round(oldest, 1)
         for reason, n in self.pipeline.rejects.items():
             figures[f"rejected_{reason}"] = n
+        if self.alerter is not None:
+            figures["sms_sent"] = self.alerter.counters.sent
+            figures["sms_failed"] = self.alerter.counters.failed
+        figures.update(self.system.figures())
         return figures
 
-    async def _every(self, seconds: float, action: Callable[[], object]) -> None:
+    def status(self) -> dict[str, Any]:
+        """What data_dir/status.json says (read by `silverguard gateway status`)."""
+        s = self.settings
+        up = self.uplink.state
+        rejected = self.config.rejected
+        status: dict[str, Any] = {
+            "gateway": s.gateway_id,
+            "version": __version__,
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "written_at": time.time(),
+            "interval_s": s.status_interval_s,
+            "uplink": {
+                "state": up.state,
+                "since": up.since,
+                "broker": f"{s.mqtt.host}:{s.mqtt.port}",
+                "tls": s.mqtt.tls,
+                "last_connected": up.last_connected,
+                "last_heartbeat": up.last_heartbeat,
+                "last_error": up.last_error,
+                "backoff_s": up.backoff_s,
+                "reconnects": up.reconnects,
+                "publish_refused": up.publish_refused,
+                "events_published": up.events_published,
+                "events_acked": up.acks_received,
+                "telemetry_published": up.telemetry_published,
+                "offline_for_s": round(self.uplink.offline_for(), 1),
+            },
+            "config": {
+                "version": self.config.version,
+                "applied": self.config.applied,
+                "refused": self.config.refused,
+                "rejected_version": rejected.rejected_version if rejected else None,
+                "error": rejected.error if rejected else "",
+            },
+            "radio": {
+                "adverts_seen": self.scanner.adverts_seen,
+                "adverts_accepted": self.pipeline.accepted,
+                "adverts_per_s": self._status_rate.rate(),
+                "devices_heard": len(self.pipeline.devices),
+                "bands_configured": len(list(self.decoder.known())),
+                "rejects": dict(self.pipeline.rejects),
+            },
+            "outbox": {
+                "bytes": self.outbox.size_bytes(),
+                "thinned_since_start": self.outbox.thinned,
+                "full_errors": self.outbox.full_errors,
+                "events_unstored": len(self.pipeline.unstored),
+            },
+            "events_stored": self.pipeline.events_stored,
+            "watchdog": {
+                "systemd": self.notifier.watchdog_s is not None,
+                "healthy": not self.liveness.stale(),
+                "stale": self.liveness.stale(),
+            },
+            "sms": None,
+        }
+        if self.alerter is not None and s.modem is not None:
+            c = self.alerter.counters
+            status["sms"] = {
+                "port": s.modem.port,
+                "offline_after_s": s.modem.offline_after_s,
+                "sent": c.sent,
+                "failed": c.failed,
+                "events_notified": c.events_notified,
+                "events_without_contacts": c.events_without_contacts,
+                "last_error": c.last_error,
+                "last_sent_at": c.last_sent_at,
+            }
+        return status
+
+    def _systemd_status(self) -> str:
+        depth = self.outbox.depth()
+        return (
+            f"uplink {self.uplink.state.state}; outbox {depth['event']} events, "
+            f"{depth['telemetry']} telemetry; config v{self.config.version or 0}"
+        )
+
+    # -- running -------------------------------------------------------------------------
+
+    async def _every(self, seconds: float, action: Callable[[], object], beat: str = "") -> None:
+        if beat:
+            self.liveness.expect(beat, max(_TICK_STALE_S, 3 * seconds))
         while True:
             await asyncio.sleep(seconds)
-            action()
+            try:
+                action()
+            except Exception:
+                # One failed pass must not end the gateway; a stuck one stops the
+                # watchdog's keep-alives and systemd restarts us.
+                log.exception("periodic task %s failed", getattr(action, "__name__", action))
+                continue
+            if beat:
+                self.liveness.beat(beat)
+
+    def _write_status(self) -> None:
+        write_status(self.settings.data_dir, self.status())
 
     async def run(self) -> None:
         log.info(
-            "gateway %s starting: %d bands configured, radio %s",
+            "gateway %s starting: %d bands configured (%d local), config version %s, radio %s, "
+            "broker %s:%d%s",
             self.settings.gateway_id,
-            len(self.settings.bands),
+            len(list(self.decoder.known())),
+            len(self.static_keys),
+            self.config.version,
             self.settings.radio.backend,
+            self.settings.mqtt.host,
+            self.settings.mqtt.port,
+            " over TLS" if self.settings.mqtt.tls else "",
         )
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.scanner.run())
                 tasks.create_task(self.uplink.run())
                 tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
-                tasks.create_task(self._every(1.0, self.pipeline.on_tick))
+                tasks.create_task(self._every(_TICK_S, self.pipeline.on_tick, beat="tick"))
                 tasks.create_task(
                     self._every(
                         _SAVE_COUNTERS_S, lambda: self.store.save_counters(self.decoder.counters)
                     )
                 )
+                tasks.create_task(
+                    self._every(self.settings.status_interval_s, self._write_status, beat="status")
+                )
+                if self.alerter is not None:
+                    tasks.create_task(self.alerter.run())
+                self._write_status()
+                self.notifier.notify("READY=1", f"STATUS={self._systemd_status()}")
+                tasks.create_task(
+                    keep_alive(
+                        self.notifier,
+                        self.liveness,
+                        probe=self.outbox.probe,
+                        status=self._systemd_status,
+                    )
+                )
         finally:
-            self.store.save_counters(self.decoder.counters)
+            self.notifier.notify("STOPPING=1")
+            with contextlib.suppress(Exception):
+                self.store.save_counters(self.decoder.counters)
+            with contextlib.suppress(Exception):
+                self._write_status()
             self.store.close()
             self.outbox.close()
 
