@@ -184,8 +184,15 @@ class ConfigApplier:
             return
         log.info("config: version %d loaded from %s", desired.version, self.path)
 
-    def receive(self, payload: bytes) -> ConfigReport:
-        """A desired config from the fleet: apply it or refuse it; return the report."""
+    def receive(self, payload: bytes) -> ConfigReport | None:
+        """A desired config from the fleet: apply it or refuse it; return the report.
+
+        An empty payload clears a retained message on the broker (the fleet withdrew
+        the config): the running config stays and nothing is reported.
+        """
+        if not payload:
+            log.info("config: the fleet cleared the retained config; keeping the running one")
+            return None
         try:
             desired = self._validate(payload)
             if self.current is not None and desired.version == self.current.version:

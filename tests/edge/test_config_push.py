@@ -49,6 +49,7 @@ def applier(tmp_path: Path, private: str = PRIVATE) -> tuple[ConfigApplier, Reco
 def test_a_new_version_is_opened_applied_persisted_and_reported(tmp_path: Path):
     a, bands = applier(tmp_path)
     report = a.receive(encode(config(1)))
+    assert report is not None
     assert report.ok
     assert report.version == 1
     (desired,) = bands.applied
@@ -64,8 +65,16 @@ def test_the_retained_copy_delivered_again_changes_nothing(tmp_path: Path):
     a, bands = applier(tmp_path)
     a.receive(encode(config(1)))
     report = a.receive(encode(config(1)))
+    assert report is not None
     assert report.ok
     assert len(bands.applied) == 1
+
+
+def test_a_cleared_retained_config_leaves_the_running_one(tmp_path: Path):
+    a, _bands = applier(tmp_path)
+    a.receive(encode(config(1)))
+    assert a.receive(b"") is None
+    assert a.version == 1
 
 
 @pytest.mark.parametrize(
@@ -107,6 +116,7 @@ def test_a_bad_config_is_refused_with_its_reason_and_the_previous_keeps_running(
     a, bands = applier(tmp_path)
     a.receive(encode(config(1)))
     report = a.receive(bad)
+    assert report is not None
     assert not report.ok
     assert reason in report.error
     assert report.version == 1  # still running
@@ -126,6 +136,7 @@ def test_a_refusal_never_quotes_a_number(tmp_path: Path):
         ],
     )
     report = a.receive(encode(bad))
+    assert report is not None
     assert not report.ok
     assert "138" not in report.error
 
@@ -138,8 +149,9 @@ def test_a_section_can_refuse_a_value_it_owns(tmp_path: Path):
             raise ValueError("inactivity_h must be positive")
 
     a.register("rules", lambda desired: None, check_rules)
-    assert a.receive(encode(config(1, rules={"inactivity_h": 6}))).ok
+    assert a.receive(encode(config(1, rules={"inactivity_h": 6})))
     report = a.receive(encode(config(2, rules={"inactivity_h": -1})))
+    assert report is not None
     assert not report.ok
     assert report.error == "rules: inactivity_h must be positive"
     assert report.rejected_version == 2
@@ -156,6 +168,7 @@ def test_a_section_that_fails_to_apply_is_rolled_back(tmp_path: Path):
 
     a.register("meters", explode)
     report = a.receive(encode(config(2)))
+    assert report is not None
     assert not report.ok
     assert "boom" in report.error
     assert [d.version for d in bands.applied] == [1, 2, 1]  # applied, tried, put back
@@ -184,6 +197,7 @@ def test_a_corrupt_saved_config_is_ignored(tmp_path: Path, caplog: pytest.LogCap
 def test_without_a_private_key_sealed_keys_are_refused(tmp_path: Path):
     a, _ = applier(tmp_path, private="")
     report = a.receive(encode(config(1)))
+    assert report is not None
     assert not report.ok
     assert "no private key" in report.error
 
