@@ -6,7 +6,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from edge.ble.scanner import Scanner
@@ -222,6 +222,25 @@ class Gateway:
             if beat:
                 self.liveness.beat(beat)
 
+    async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a task that talks to hardware; if it fails, log it and start it again.
+
+        A radio that BlueZ lost (adapter reset, bluetoothd restarted) must not take the
+        outbox, the uplink and offline alerting down with it.
+        """
+        delay = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                await run()
+                return
+            except Exception:
+                log.exception("%s failed; starting it again in %.0f s", name, delay)
+            if time.monotonic() - started > 60:
+                delay = 1.0  # it ran for a while: a new fault, not the same one again
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
     def _write_status(self) -> None:
         write_status(self.settings.data_dir, self.status())
 
@@ -240,7 +259,7 @@ class Gateway:
         )
         try:
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self.scanner.run())
+                tasks.create_task(self._supervise("radio", self.scanner.run))
                 tasks.create_task(self.uplink.run())
                 tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
                 tasks.create_task(self._every(_TICK_S, self.pipeline.on_tick, beat="tick"))
