@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge.config_push import ConfigApplier, ConfigRejected, DesiredConfig
 from silverguard.sealing import generate_keypair, seal
@@ -204,3 +206,38 @@ def test_without_a_private_key_sealed_keys_are_refused(tmp_path: Path):
 
 def test_config_rejected_is_a_value_error():
     assert issubclass(ConfigRejected, ValueError)
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    payload=st.one_of(
+        st.binary(max_size=200),
+        _JSONISH.map(lambda value: json.dumps(value).encode()),
+        st.fixed_dictionaries(
+            {"gateway": st.just("gw-01"), "version": st.integers(-5, 5)},
+            optional={"bands": _JSONISH, "residents": _JSONISH, "rules": _JSONISH},
+        ).map(lambda value: json.dumps(value).encode()),
+    )
+)
+def test_any_payload_gets_a_report_never_an_exception(tmp_path_factory, payload: bytes):
+    a, _ = applier(tmp_path_factory.mktemp("cfg"))
+    a.receive(encode(config(1)))
+    report = a.receive(payload)
+    if not payload:
+        assert report is None
+        return
+    assert report is not None
+    if report.ok:
+        assert a.version == report.version
+    else:
+        assert report.error
+        assert report.version == a.version == 1  # the previous config still runs
