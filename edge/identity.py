@@ -12,6 +12,7 @@ point a gateway at another broker without re-enrolling.
 """
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from pydantic import SecretStr
 
 from edge.settings import GatewaySettings
 from silverguard.wire.topics import GATEWAY_ID_RE
+
+log = logging.getLogger(__name__)
 
 ENROLLMENT_FILE = "enrollment.json"
 CA_FILE = "ca.crt"
@@ -51,6 +54,9 @@ def read_enrollment(data_dir: Path) -> Enrollment | None:
         raise IdentityError(f"{path} cannot be read: {exc}; enroll the gateway again") from None
     if not isinstance(raw, dict):
         raise IdentityError(f"{path} is not a JSON object; enroll the gateway again")
+    if path.stat().st_mode & 0o077:
+        # It holds the MQTT password and the private key that opens sealed secrets.
+        log.warning("%s is readable by other users: chmod 600 it", path)
     gateway_id = raw.get("gateway_id")
     if not isinstance(gateway_id, str) or not GATEWAY_ID_RE.match(gateway_id):
         raise IdentityError(f"{path}: 'gateway_id' is missing or not a valid gateway id")

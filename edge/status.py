@@ -52,6 +52,7 @@ class GatewayStatusReport:
     backlog: dict[str, KindBacklog] | None  # None: no readable outbox
     thinned_total: int
     outbox_error: str = ""
+    status_error: str = ""  # why status.json could not be read, if it exists
 
     def as_json(self, now: float) -> dict[str, Any]:
         outbox: dict[str, Any] = {"error": self.outbox_error} if self.outbox_error else {}
@@ -66,6 +67,7 @@ class GatewayStatusReport:
             "data_dir": str(self.data_dir),
             "running": self.running,
             "status_age_s": self.age_s,
+            "status_error": self.status_error,
             "outbox": outbox,
             "status": self.status,
         }
@@ -75,14 +77,19 @@ def read_gateway_status(data_dir: Path, now: float | None = None) -> GatewayStat
     now = now if now is not None else time.time()
     status: dict[str, Any] | None = None
     age: float | None = None
+    status_error = ""
     try:
         loaded = json.loads((data_dir / STATUS_FILE).read_text(encoding="utf-8"))
         if isinstance(loaded, dict):
             status = loaded
             written = loaded.get("written_at")
             age = max(0.0, now - written) if isinstance(written, int | float) else None
-    except (OSError, ValueError):
+    except FileNotFoundError:
         pass
+    except PermissionError:
+        status_error = "permission denied: run as root or as the gateway's user"
+    except (OSError, ValueError) as exc:
+        status_error = str(exc)
     running = False
     if status is not None and age is not None:
         interval = status.get("interval_s", 5.0)
@@ -95,7 +102,9 @@ def read_gateway_status(data_dir: Path, now: float | None = None) -> GatewayStat
         backlog, thinned = read_backlog(data_dir / OUTBOX_FILE)
     except Exception as exc:  # sqlite3.Error, permissions: say so, show the rest
         error = str(exc)
-    return GatewayStatusReport(data_dir, status, running, age, backlog, thinned, error)
+    return GatewayStatusReport(
+        data_dir, status, running, age, backlog, thinned, error, status_error
+    )
 
 
 def _ago(seconds: float | None) -> str:
@@ -125,6 +134,8 @@ def render(report: GatewayStatusReport, now: float | None = None) -> str:
     gateway = s.get("gateway", "?")
     if report.running:
         state = f"running / 运行中 (pid {s.get('pid')}, status written {_ago(report.age_s)} ago)"
+    elif report.status_error:
+        state = f"unknown / 未知 (status.json: {report.status_error})"
     elif report.status is None:
         state = "not running / 未运行 (it never wrote a status file here)"
     else:

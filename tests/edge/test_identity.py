@@ -83,3 +83,16 @@ def test_a_damaged_enrollment_file_is_named(tmp_path: Path, content: str, proble
     (tmp_path / "data" / "enrollment.json").write_text(content)
     with pytest.raises(IdentityError, match=problem):
         resolve_identity(load_settings(GatewaySettings, settings_file(tmp_path)))
+
+
+def test_an_enrollment_file_others_can_read_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    enroll(tmp_path / "data")
+    (tmp_path / "data" / "enrollment.json").chmod(0o644)
+    resolve_identity(load_settings(GatewaySettings, settings_file(tmp_path)))
+    assert "readable by other users" in caplog.text
+    caplog.clear()
+    (tmp_path / "data" / "enrollment.json").chmod(0o600)
+    resolve_identity(load_settings(GatewaySettings, settings_file(tmp_path)))
+    assert "readable" not in caplog.text
