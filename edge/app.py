@@ -25,7 +25,10 @@ from silverguard.wire import FieldValue
 
 log = logging.getLogger(__name__)
 
+# Replay counters are saved often (the replay window after a crash is this long);
+# the rest of the device state, which only feeds "last seen" after a restart, less so.
 _SAVE_COUNTERS_S = 5.0
+_SAVE_STATES_EVERY = 12  # x 5 s = one minute
 _TICK_S = 1.0
 # The tick loop runs every second; ten missed ticks mean the loop or a rule is stuck.
 _TICK_STALE_S = 10.0
@@ -45,7 +48,9 @@ class Gateway:
             max_telemetry_age_s=bound.max_telemetry_age_h * 3600,
             max_file_bytes=int(bound.max_file_mb * 2**20) if bound.max_file_mb else None,
         )
-        self.static_keys = {band.mac: band.key_bytes for band in settings.bands}
+        # Devices from the local settings; the fleet's pushed bands join them.
+        self.static_keys: dict[str, bytes | None] = {s.mac: s.key_bytes for s in settings.sensors}
+        self.static_keys.update({band.mac: band.key_bytes for band in settings.bands})
         self.decoder = BTHomeDecoder(self.static_keys, self.store.load_counters())
         self.config = ConfigApplier(
             settings.gateway_id, settings.private_key.get_secret_value(), data
@@ -65,7 +70,10 @@ class Gateway:
             self.decoder,
             self.outbox,
             on_event=lambda _event: self.uplink.wake.set(),
+            sensors={s.mac for s in settings.sensors},
         )
+        self.pipeline.devices.update(self.store.load_states())
+        self._saves = 0
         self.scanner = Scanner(settings.radio, settings.gateway_id, self.pipeline.on_advert)
         self.system = SystemProbe(data)
         self.advert_rate = RateMeter(lambda: self.scanner.adverts_seen, time.monotonic)
@@ -263,11 +271,7 @@ class Gateway:
                 tasks.create_task(self.uplink.run())
                 tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
                 tasks.create_task(self._every(_TICK_S, self.pipeline.on_tick, beat="tick"))
-                tasks.create_task(
-                    self._every(
-                        _SAVE_COUNTERS_S, lambda: self.store.save_counters(self.decoder.counters)
-                    )
-                )
+                tasks.create_task(self._every(_SAVE_COUNTERS_S, self._save_state))
                 tasks.create_task(
                     self._every(self.settings.status_interval_s, self._write_status, beat="status")
                 )
@@ -286,11 +290,18 @@ class Gateway:
         finally:
             self.notifier.notify("STOPPING=1")
             with contextlib.suppress(Exception):
-                self.store.save_counters(self.decoder.counters)
+                self._save_state(everything=True)
             with contextlib.suppress(Exception):
                 self._write_status()
             self.store.close()
             self.outbox.close()
+
+    def _save_state(self, *, everything: bool = False) -> None:
+        self._saves += 1
+        with_states = everything or self._saves % _SAVE_STATES_EVERY == 0
+        self.store.save(
+            self.decoder.counters, self.pipeline.devices.values() if with_states else ()
+        )
 
     def _telemetry(self) -> None:
         if self.pipeline.flush_telemetry():

@@ -10,7 +10,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 
 from edge.ble.advert import Advert
-from edge.decode.bthome import BTHomeDecoder, Reject
+from edge.decode.bthome import BTHomeDecoder, Decoded, Reject
 from edge.decode.profile import interpret
 from edge.outbox import Outbox, OutboxFull
 from edge.rules.engine import RuleEngine
@@ -34,10 +34,14 @@ class Pipeline:
         clock: Callable[[], float] = time.time,
         on_event: Callable[[Event], None] = lambda event: None,
         rules: RuleEngine | None = None,
+        sensors: set[str] | None = None,
     ) -> None:
         self.gateway_id = gateway_id
         self.decoder = decoder
         self.rules = rules or RuleEngine(gateway_id)
+        # MACs of the flats' other BTHome devices: decoded the same way, reported as
+        # devices of their own, not read with the wristband profile.
+        self.sensors: set[str] = set(sensors or ())
         self.outbox = outbox
         self._clock = clock
         self._on_event = on_event
@@ -59,6 +63,9 @@ class Pipeline:
             return
         self.accepted += 1
         now = self._clock()
+        if result.address in self.sensors:
+            self._on_sensor(result, now)
+            return
         frame = interpret(result)
         state = self.devices.get(frame.address)
         if state is None:
@@ -66,6 +73,12 @@ class Pipeline:
         state.update(frame, now)
         for event in self.rules.on_frame(frame, now):
             self.store_event(event)
+
+    def _on_sensor(self, decoded: Decoded, now: float) -> None:
+        state = self.devices.get(decoded.address)
+        if state is None:
+            state = self.devices[decoded.address] = DeviceState(decoded.address, kind="sensor")
+        state.update_values(decoded.values, decoded.rssi, now)
 
     def on_tick(self) -> None:
         """Run the time-driven rules; the app calls this about once a second."""
@@ -108,6 +121,7 @@ class Pipeline:
             readings.append(
                 Reading(
                     device=state.address,
+                    kind=state.kind,
                     ts=state.last_seen,
                     rssi=state.rssi,
                     fields=dict(state.fields),

@@ -103,6 +103,30 @@ class BandSettings(BaseModel):
         return parse_bind_key(self.key.get_secret_value())
 
 
+class SensorSettings(BaseModel):
+    """Another BTHome device in a flat: door contact, motion or temperature sensor."""
+
+    mac: str
+    key: SecretStr | None = None  # None: the sensor advertises in plaintext
+    flat: str | None = None
+
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, value: str) -> str:
+        return normalise_mac(value)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_bind_key(value.get_secret_value())
+        return value
+
+    @property
+    def key_bytes(self) -> bytes | None:
+        return parse_bind_key(self.key.get_secret_value()) if self.key is not None else None
+
+
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SG_GATEWAY_", env_nested_delimiter="__", extra="forbid"
@@ -118,6 +142,7 @@ class GatewaySettings(BaseSettings):
     radio: RadioSettings = RadioSettings()
     # Bands configured locally; the fleet's pushed config adds to them (local wins).
     bands: list[BandSettings] = []
+    sensors: list[SensorSettings] = []
     outbox: OutboxSettings = OutboxSettings()
     modem: ModemSettings | None = None
     # Telemetry: one batch per interval with the latest reading of each device heard.

@@ -1,6 +1,7 @@
 """What the gateway knows about each device it hears."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from edge.decode.profile import WristbandFrame
 from silverguard.wire import FieldValue
@@ -9,6 +10,7 @@ from silverguard.wire import FieldValue
 @dataclass(slots=True)
 class DeviceState:
     address: str
+    kind: str = "wristband"  # wristband | sensor
     last_seen: float = 0.0  # wall clock
     rssi: int = 0
     adverts: int = 0
@@ -39,3 +41,13 @@ class DeviceState:
                 # The largest peak since the last batch, so no impact hides between batches.
                 peak = round(frame.peak_g, 3)
                 f["peak_g"] = max(peak, float(f.get("peak_g", 0.0))) if was_dirty else peak
+
+    def update_values(self, values: dict[str, Any], rssi: int, now: float) -> None:
+        """A sensor's values as bthome-ble names them (door, motion, temperature ...)."""
+        self.last_seen = now
+        self.rssi = rssi
+        self.adverts += 1
+        self.dirty = True
+        for name, value in values.items():
+            if name != "packet_id" and isinstance(value, bool | int | float | str):
+                self.fields[name] = value

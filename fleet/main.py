@@ -5,20 +5,39 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from fastapi import FastAPI
-from sqlalchemy import text
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from fleet.alerts.service import Recorded
-from fleet.api.routes import alerts, registry
-from fleet.db.session import make_engine, make_sessionmaker, migrate
+from fleet.api.routes import (
+    alerts,
+    audit_log,
+    caregivers,
+    gateways,
+    geography,
+    residents,
+    users,
+    wristbands,
+)
+from fleet.db.models import Gateway, Wristband
+from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow
 from fleet.ingest.consumer import Ingest
+from fleet.ingest.source import Partition, SourceSelector
 from fleet.notify.dispatcher import Dispatcher
+from fleet.provisioning.dynsec import Dynsec
+from fleet.provisioning.publisher import ConfigPublisher
+from fleet.registry.errors import RegistryError
+from fleet.registry.vault import Vault
 from fleet.settings import FleetSettings
-from fleet.timeseries.influx import InfluxWriter, telemetry_lines
+from fleet.timeseries.influx import InfluxWriter, health_lines, telemetry_lines
 from silverguard import __version__
 from silverguard.wire import GatewayStatus, Health, TelemetryBatch
+from silverguard.wire.config import ConfigReport
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +53,12 @@ class Fleet:
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
         self.instance = f"fleet-{secrets.token_hex(3)}"
+        self.vault = (
+            Vault.from_setting(settings.secret_key.get_secret_value())
+            if settings.secret_key.get_secret_value()
+            else Vault.from_file(settings.resolved_secret_key_file)
+        )
+        self._encrypt_legacy_keys()
         self.influx = InfluxWriter(settings.influx)
         self.dispatcher = Dispatcher(
             self.sessions,
@@ -42,20 +67,77 @@ class Fleet:
             attempts=settings.notify_attempts,
             retry_s=settings.notify_retry_s,
         )
+        self.partition = Partition.parse(settings.mqtt.telemetry_partition)
+        self.sources = SourceSelector()
+        self.telemetry_counts = {"kept": 0, "other_source": 0, "other_partition": 0}
         self.ingest = Ingest(
             settings.mqtt,
             self.sessions,
             on_alert=self._on_alert,
             on_telemetry=self._on_telemetry,
             on_gateway=self._on_gateway,
+            on_config_report=self._on_config_report,
+            telemetry_shared=self.partition.count == 1,
         )
         self.gateways: dict[str, dict[str, Any]] = {}
+        prov = settings.provisioning
+        self.dynsec = Dynsec(
+            settings.mqtt.host,
+            settings.mqtt.port,
+            prov.dynsec_username,
+            prov.dynsec_password.get_secret_value(),
+            ca_file=settings.mqtt.ca_file,
+            timeout=prov.broker_timeout_s,
+        )
+        self.publisher = ConfigPublisher(
+            self.sessions,
+            self.vault,
+            lambda topic, payload, retain: self.ingest.publish(topic, payload, retain=retain),
+            self.dynsec,
+        )
+
+    def _encrypt_legacy_keys(self) -> None:
+        """Bind keys stored in clear by an older version get encrypted once."""
+        with self.sessions.begin() as session:
+            for band in session.execute(select(Wristband)).scalars():
+                if Vault.is_legacy(band.bind_key):
+                    band.bind_key = self.vault.seal(self.vault.open(band.bind_key))
+
+    async def _on_config_report(self, report: ConfigReport) -> None:
+        await asyncio.to_thread(self._store_config_report, report)
+
+    def _store_config_report(self, report: ConfigReport) -> None:
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Gateway)
+                .where(Gateway.id == report.gateway)
+                .values(
+                    reported_version=report.version,
+                    reported_ok=report.ok,
+                    reported_error=(report.error or None) and report.error[:2000],
+                    reported_at=utcnow(),
+                )
+            )
 
     def _on_alert(self, recorded: Recorded) -> None:
         self.dispatcher.wake.set()
 
     def _on_telemetry(self, batch: TelemetryBatch) -> None:
-        self.influx.add(telemetry_lines(batch))
+        """Keep each device's reading from the gateway that hears it best, once."""
+        kept = []
+        counts = self.telemetry_counts
+        for reading in batch.readings:
+            if not self.partition.owns(reading.device):
+                counts["other_partition"] += 1
+            elif reading.rssi is None or self.sources.accept(
+                reading.device, batch.gateway, reading.rssi, reading.ts
+            ):
+                kept.append(reading)
+            else:
+                counts["other_source"] += 1
+        counts["kept"] += len(kept)
+        if kept:
+            self.influx.add(telemetry_lines(batch.gateway, kept))
 
     def _on_gateway(self, gateway_id: str, message: GatewayStatus | Health) -> None:
         entry = self.gateways.setdefault(gateway_id, {})
@@ -63,6 +145,7 @@ class Fleet:
             entry.update(state=message.state, status_ts=message.ts, version=message.version)
         else:
             entry.update(health_ts=message.ts, uptime_s=message.uptime_s, figures=message.figures)
+            self.influx.add(health_lines(message))
 
     def health(self) -> dict[str, Any]:
         database = "ok"
@@ -84,15 +167,29 @@ class Fleet:
             **parts,
             "influx_pending_lines": self.influx.pending,
             "ingest": dict(self.ingest.counts),
+            "telemetry": {**self.telemetry_counts, "handovers": self.sources.handovers},
             "notifications": {"sent": self.dispatcher.sent, "failed": self.dispatcher.failed},
+            "provisioning": {
+                "dynsec": "configured" if self.dynsec.configured else "not configured",
+                "configs_published": self.publisher.published,
+                "publish_failures": self.publisher.failures,
+            },
         }
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        # Background tasks do their database work in worker threads (asyncio.to_thread).
+        # Cancelling a task does not stop its thread, so at shutdown the threads are
+        # waited for before the engine is disposed: a connection still checked out
+        # would otherwise outlive its pool and be dropped unclosed.
+        loop = asyncio.get_running_loop()
+        workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-db")
+        loop.set_default_executor(workers)
         tasks = [
             asyncio.create_task(self.ingest.run(), name="ingest"),
             asyncio.create_task(self.influx.run(), name="influx"),
             asyncio.create_task(self.dispatcher.run(), name="dispatcher"),
+            asyncio.create_task(self.publisher.run(), name="config-publisher"),
         ]
         try:
             yield
@@ -103,6 +200,7 @@ class Fleet:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.influx.flush(), timeout=5)
             await self.influx.aclose()
+            workers.shutdown(wait=True)
             self.engine.dispose()
 
 
@@ -122,14 +220,55 @@ def create_app(settings: FleetSettings) -> FastAPI:
     )
     app.state.fleet = fleet
     app.state.sessions = fleet.sessions
-    app.include_router(alerts.router)
-    app.include_router(registry.router)
+    for module in (
+        users,
+        geography,
+        residents,
+        caregivers,
+        wristbands,
+        gateways,
+        alerts,
+        audit_log,
+    ):
+        app.include_router(module.router)
+    _add_error_handlers(app)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:
         return fleet.health()
 
     return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Registry errors carry their status; database refusals become 409/422/503, not 500."""
+
+    @app.exception_handler(RegistryError)
+    async def _registry_error(request: Request, exc: RegistryError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Two requests raced for the same id, or a reference vanished meanwhile.
+        return JSONResponse(
+            {"detail": "the change conflicts with the registry as it is now; reload and retry"},
+            status_code=status.HTTP_409_CONFLICT,
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "a value was refused by the database (too long or out of range)"},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", type(exc.orig).__name__)
+        return JSONResponse(
+            {"detail": "the registry database is unavailable; try again shortly"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
 
 
 def serve(settings: FleetSettings) -> None:

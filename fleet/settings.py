@@ -15,7 +15,18 @@ class FleetMqttSettings(BaseModel):
     # Consumers in one group share the gateways' messages (MQTT 5 shared subscription),
     # so any number of fleet instances can run side by side.
     share_group: str = "fleet"
-    client_id: str = ""  # default: fleet-<random>
+    client_id: str = ""  # default: fleet-<host name>
+    # With several fleet instances: "i/N" — this instance keeps the telemetry of 1/N of
+    # the devices (see fleet/ingest/source.py). "0/1" for a single instance.
+    telemetry_partition: str = "0/1"
+
+    @field_validator("telemetry_partition")
+    @classmethod
+    def _partition(cls, value: str) -> str:
+        from fleet.ingest.source import Partition
+
+        Partition.parse(value)
+        return value
 
 
 class InfluxSettings(BaseModel):
@@ -28,6 +39,28 @@ class InfluxSettings(BaseModel):
     flush_interval_s: float = Field(1.0, gt=0)
     # Lines kept while InfluxDB is down; past this the oldest are dropped and counted.
     buffer_lines: int = Field(500_000, ge=1000)
+
+
+class ProvisioningSettings(BaseModel):
+    """How gateways are enrolled: broker address handed out, CA, dynamic-security admin."""
+
+    # The broker address gateways use (may differ from the fleet's own connection, e.g.
+    # a public name or a TLS port); default: the fleet's mqtt host and port.
+    broker_host: str = ""
+    broker_port: int | None = Field(None, ge=1, le=65535)
+    # Whether gateways must use TLS; default: yes when a CA file is configured.
+    broker_tls: bool | None = None
+    # The broker's CA certificate (PEM), handed to gateways at enrollment; empty when
+    # the broker has no TLS (a test or a closed network).
+    ca_file: Path | None = None
+    # A client of Mosquitto's dynamic-security plugin allowed to publish to
+    # $CONTROL/dynamic-security/v1; the fleet creates and disables gateways' clients.
+    dynsec_username: str = ""
+    dynsec_password: SecretStr = SecretStr("")
+    # Default lifetime of a one-time enrollment token.
+    enrollment_ttl_h: float = Field(72.0, gt=0, le=24 * 30)
+    # How long a broker command may take before enrollment gives up (HTTP 503).
+    broker_timeout_s: float = Field(10.0, gt=0, le=120)
 
 
 class FleetSettings(BaseSettings):
@@ -44,6 +77,14 @@ class FleetSettings(BaseSettings):
     public_url: str = ""
     mqtt: FleetMqttSettings = FleetMqttSettings()
     influx: InfluxSettings = InfluxSettings()
+    provisioning: ProvisioningSettings = ProvisioningSettings()
+    # Key that encrypts wristband bind keys at rest (32 bytes, base64). Default: made
+    # once and kept in data_dir/secret.key (mode 0600). Fleet instances that share one
+    # database must share this key: set it here or point secret_key_file at one copy.
+    secret_key: SecretStr = SecretStr("")
+    secret_key_file: Path | None = None
+    # Lifetime of a bearer token issued by a password sign-in.
+    session_ttl_h: float = Field(12.0, gt=0, le=24 * 90)
     # Notification retries: attempts per delivery, first retry delay (doubles each time).
     notify_attempts: int = Field(5, ge=1, le=50)
     notify_retry_s: float = Field(5.0, gt=0)
@@ -59,6 +100,10 @@ class FleetSettings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'registry.db'}"
+
+    @property
+    def resolved_secret_key_file(self) -> Path:
+        return self.secret_key_file or self.data_dir / "secret.key"
 
     @property
     def resolved_public_url(self) -> str:

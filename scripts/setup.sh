@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 apt_packages=(python3 python3-venv python3-dev gcc mosquitto mosquitto-clients influxdb)
 if [[ $profile == test ]]; then
-  apt_packages+=(postgresql chromium fonts-wqy-microhei)
+  apt_packages+=(postgresql chromium fonts-wqy-microhei docker-compose)
 fi
 
 sudo=""

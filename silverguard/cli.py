@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "silverguard.commands.gateway",
     "silverguard.commands.fleet",
     "silverguard.commands.demo",
+    "silverguard.commands.bench",
 )
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from firmware_mocks.air import RadioModel
-from firmware_mocks.population import Population
+from firmware_mocks.population import Population, district_layout
 from firmware_mocks.wristband import Button
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import GatewaySpec, Stack
@@ -29,11 +29,8 @@ def _say(message: str) -> None:
 
 async def _demo(workdir: Path, duration_s: float | None, bands: int, gateways: int) -> int:
     receiver = Receiver().start()
-    area = (max(20.0, bands * 1.5), 30.0)
-    specs = [
-        GatewaySpec(f"gw-{i + 1:02d}", (area[0] * (i + 0.5) / gateways, area[1] / 2))
-        for i in range(gateways)
-    ]
+    homes, positions = district_layout(bands, gateways)
+    specs = [GatewaySpec(f"gw-{i + 1:02d}", pos) for i, pos in enumerate(positions)]
     stack = Stack(workdir, specs, radio=RadioModel(loss_rate=0.05))
     _say("银护 Silverguard demo — a simulated community on real servers / 模拟社区演示")
     _say(f"work directory: {workdir}")
@@ -47,7 +44,10 @@ async def _demo(workdir: Path, duration_s: float | None, bands: int, gateways: i
         _say(f"InfluxDB 1.x on {stack.influx.url} (database 'silverguard')")
         _say(f"fleet API on {stack.fleet_url}  (OpenAPI docs: {stack.fleet_url}/docs)")
         _say(f"admin bearer token: {stack.admin_token}")
-        population = Population.generate(stack.air, bands, area_m=area, interval_s=1.0)
+        _say(
+            f"while it runs: curl -H 'Authorization: Bearer {stack.admin_token}' {stack.fleet_url}/api/v1/alerts"
+        )
+        population = Population.generate(stack.air, bands, homes=homes, interval_s=1.0)
         channels = {
             sim.band.mac: [receiver.url(f"caregiver-{i + 1:05d}")]
             for i, sim in enumerate(population.bands)
@@ -74,9 +74,12 @@ async def _narrate(
 ) -> int:
     assert stack.api is not None
     started = time.monotonic()
-    sos_band = population.bands[min(6, len(population.bands) - 1)]
+    # Someone at home (not out of the gateways' range) presses SOS.
+    at_home = [b for b in population.bands if b.in_range(time.time())] or population.bands
+    sos_band = at_home[min(6, len(at_home) - 1)]
     sos_at: float | None = None
     acked = False
+    shown = 0
     next_status = started + 5
     while duration_s is None or time.monotonic() - started < duration_s:
         now = time.monotonic()
@@ -86,16 +89,13 @@ async def _narrate(
             )
             sos_at = time.time()
             population.press(sos_band.band.mac, Button.LONG)
-        for request in receiver.delivered()[len(getattr(receiver, "_shown", [])) :]:
-            shown = getattr(receiver, "_shown", [])
-            shown.append(request)
-            receiver._shown = shown  # type: ignore[attr-defined]
+        delivered = receiver.delivered()
+        for request in delivered[shown:]:
             latency = f" {1000 * (request.at - sos_at):.0f} ms after the press" if sos_at else ""
             _say(f"caregiver's phone ({request.path.strip('/')}) got{latency}:")
-            print(
-                f"    {request.body.get('title', '')}\n    {request.body.get('message', '')}",
-                flush=True,
-            )
+            text = f"{request.body.get('title', '')}\n{request.body.get('message', '')}"
+            print("\n".join("    " + line for line in text.splitlines()), flush=True)
+        shown = len(delivered)
         if sos_at is not None and not acked and receiver.delivered():
             alerts = (await stack.api.get("/api/v1/alerts")).json()
             if alerts:
@@ -111,9 +111,12 @@ async def _narrate(
             points = await stack.influx_query("SELECT count(battery) FROM wristband")
             series = points.get("results", [{}])[0].get("series", [])
             battery_points = series[0]["values"][0][1] if series else 0
+            telemetry = health.get("telemetry", {})
             _say(
                 f"status: {population.adverts} adverts sent; fleet ingest {health.get('ingest')}; "
-                f"{battery_points} battery readings in InfluxDB; influx {health.get('influxdb')}"
+                f"telemetry kept {telemetry.get('kept', 0)}, duplicates from other gateways "
+                f"dropped {telemetry.get('other_source', 0)}; {battery_points} battery readings "
+                f"in InfluxDB; influx {health.get('influxdb')}"
             )
         await asyncio.sleep(0.2)
     _say("demo finished / 演示结束")

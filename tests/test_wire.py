@@ -78,3 +78,14 @@ def test_sealed_secrets_open_only_with_the_gateways_key():
         unseal(other_private, sealed)
     with pytest.raises(SealError):
         unseal(private, "not base64!")
+
+
+def test_the_asyncapi_document_matches_the_code():
+    from pathlib import Path
+
+    from silverguard.wire.asyncapi import render
+
+    committed = (Path(__file__).parent.parent / "docs" / "asyncapi.yaml").read_text()
+    assert committed == render(), (
+        "regenerate: python -m silverguard.wire.asyncapi > docs/asyncapi.yaml"
+    )

@@ -1,15 +1,20 @@
-"""Dependencies shared by the routes: the database session and the caller."""
+"""Dependencies shared by the routes: the database session, the caller, the fleet."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from fleet import auth
-from fleet.auth import Role
+from fleet.auth import Caller, Role
+from fleet.db.session import utcnow
+
+if TYPE_CHECKING:
+    from fleet.main import Fleet
+
+__all__ = ["AdminDep", "Caller", "CallerDep", "FleetDep", "SessionDep", "StaffDep"]
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -22,10 +27,12 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    subject: str
-    role: Role
+def get_fleet(request: Request) -> "Fleet":
+    fleet: Fleet = request.app.state.fleet
+    return fleet
+
+
+FleetDep = Annotated["Fleet", Depends(get_fleet)]
 
 
 def get_caller(
@@ -35,15 +42,16 @@ def get_caller(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "a bearer token is required (silverguard fleet token --role admin prints one)",
+            "a bearer token is required: sign in at /api/v1/auth/token, or print one with "
+            "'silverguard fleet token --role admin'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = auth.lookup(session, credentials.credentials)
-    if token is None:
+    try:
+        return auth.resolve_caller(session, credentials.credentials, utcnow())
+    except auth.AuthError as exc:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "unknown or revoked token", {"WWW-Authenticate": "Bearer"}
-        )
-    return Caller(token.subject, Role(token.role))
+            status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "Bearer"}
+        ) from None
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -52,7 +60,21 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 def require_staff(caller: CallerDep) -> Caller:
     if caller.role not in (Role.ADMIN, Role.STAFF):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "health-center staff or admin only")
+    if caller.role is Role.STAFF and caller.town_id is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "this staff account has no town; an admin must assign one (PATCH /api/v1/users/...)",
+        )
     return caller
 
 
 StaffDep = Annotated[Caller, Depends(require_staff)]
+
+
+def require_admin(caller: CallerDep) -> Caller:
+    if caller.role is not Role.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "admin only")
+    return caller
+
+
+AdminDep = Annotated[Caller, Depends(require_admin)]

@@ -57,26 +57,77 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
+class Town(Base):
+    """A town or sub-district: the unit a health center serves."""
+
+    __tablename__ = "towns"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # opaque, e.g. t-huayuan
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+
+
+class Community(Base):
+    """A village or residential community inside a town."""
+
+    __tablename__ = "communities"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    town_id: Mapped[str] = mapped_column(ForeignKey("towns.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+
+
+class Grid(Base):
+    """A grid inside a community, looked after by one grid worker."""
+
+    __tablename__ = "grids"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    community_id: Mapped[str] = mapped_column(ForeignKey("communities.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    worker_id: Mapped[str | None] = mapped_column(ForeignKey("caregivers.id"), index=True)
+    created_at: Mapped[datetime]
+
+
 class Resident(Base):
     __tablename__ = "residents"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # opaque, e.g. r-000123
     display_name: Mapped[str] = mapped_column(String(120))
     address: Mapped[str] = mapped_column(String(300), default="")
-    community: Mapped[str] = mapped_column(String(80), default="")
+    community_id: Mapped[str | None] = mapped_column(ForeignKey("communities.id"), index=True)
+    grid_id: Mapped[str | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    lives_alone: Mapped[bool] = mapped_column(default=True)
+    health_notes: Mapped[str] = mapped_column(Text, default="")
+    # Opaque id of the flat, linking the resident's band to the flat's meters.
+    flat: Mapped[str | None] = mapped_column(String(40))
+    # Active hours, inactivity span, medication times: fed to the gateways' rules.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
 
-    caregivers: Mapped[list["CareLink"]] = relationship(back_populates="resident")
+    caregivers: Mapped[list["CareLink"]] = relationship(
+        back_populates="resident", order_by="CareLink.priority"
+    )
 
 
 class Caregiver(Base):
+    """A family member, neighbour or grid worker who is called when something happens."""
+
     __tablename__ = "caregivers"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # opaque, e.g. c-000045
     display_name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20), default="family")  # family | grid_worker
     locale: Mapped[str] = mapped_column(String(10), default="zh-CN")  # zh-CN | en
     # apprise URL(s), one per line: sms, push, WeCom, DingTalk, e-mail, webhook ...
+    # Secrets (they embed tokens and numbers): never logged, never returned by the API.
     channels: Mapped[str] = mapped_column(Text, default="")
+    # A phone number for the gateway's own SMS when its uplink is down (sealed in config).
+    phone: Mapped[str | None] = mapped_column(String(32))
+    # The town that registered them (health-center staff see their own town's).
+    town_id: Mapped[str | None] = mapped_column(ForeignKey("towns.id"), index=True)
     created_at: Mapped[datetime]
 
 
@@ -98,8 +149,79 @@ class Wristband(Base):
 
     mac: Mapped[str] = mapped_column(String(17), primary_key=True)
     resident_id: Mapped[str | None] = mapped_column(ForeignKey("residents.id"), index=True)
-    bind_key: Mapped[str] = mapped_column(String(32))  # never returned by the API
-    state: Mapped[str] = mapped_column(String(20), default="active")
+    # Where the band is: its resident's community, or the stock of one before assignment.
+    community_id: Mapped[str | None] = mapped_column(ForeignKey("communities.id"), index=True)
+    # The BTHome bind key, encrypted at rest (fleet.registry.vault); never returned.
+    bind_key: Mapped[str] = mapped_column(String(120))
+    firmware: Mapped[str] = mapped_column(String(40), default="")
+    state: Mapped[str] = mapped_column(String(20), default="active")  # active | retired
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
+    retired_at: Mapped[datetime | None]
+
+
+class Gateway(Base):
+    """A community gateway: where it stands, what it covers, its identity and config."""
+
+    __tablename__ = "gateways"
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)  # opaque, e.g. gw-0001
+    location: Mapped[str] = mapped_column(String(300), default="")
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(12), default="created")  # created|enrolled|revoked
+    # One-time enrollment token: only its SHA-256 is kept, cleared when used.
+    enrollment_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    enrollment_expires_at: Mapped[datetime | None]
+    mqtt_username: Mapped[str | None] = mapped_column(String(80))
+    public_key: Mapped[str | None] = mapped_column(String(64))  # Curve25519, base64
+    enrolled_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    # False while a revocation still has to reach the broker (retried in the background).
+    broker_synced: Mapped[bool] = mapped_column(default=True)
+    # Gateway-wide rule thresholds (GatewayConfig.rules); the gateway validates them.
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Desired config version (bumped by every change that affects this gateway), the
+    # version last published retained, and what the gateway reports running.
+    desired_version: Mapped[int] = mapped_column(Integer, default=0)
+    published_version: Mapped[int] = mapped_column(Integer, default=0)
+    reported_version: Mapped[int | None] = mapped_column(Integer)
+    reported_ok: Mapped[bool | None]
+    reported_error: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    communities: Mapped[list["GatewayCommunity"]] = relationship(
+        cascade="all, delete-orphan", order_by="GatewayCommunity.community_id"
+    )
+
+
+class GatewayCommunity(Base):
+    """The communities a gateway covers: their residents' bands go into its config."""
+
+    __tablename__ = "gateway_communities"
+
+    gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id"), primary_key=True)
+    community_id: Mapped[str] = mapped_column(
+        ForeignKey("communities.id"), primary_key=True, index=True
+    )
+
+
+class User(Base):
+    """Someone who signs in to the API: admin, health-center staff or caregiver.
+
+    A caregiver's user id is their caregiver id, so "their residents" is a join on
+    care_links. Staff belong to one town and see only it.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))  # admin | staff | caregiver
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    town_id: Mapped[str | None] = mapped_column(ForeignKey("towns.id"), index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2id; None: tokens only
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
 
 
@@ -186,13 +308,16 @@ class ApiToken(Base):
     subject: Mapped[str] = mapped_column(String(80))  # user or caregiver id
     role: Mapped[str] = mapped_column(String(20))  # admin | staff | caregiver
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]  # tokens from a password sign-in expire
 
 
 class AuditEntry(Base):
+    """Every change through the API: who, what, when (no secrets in ``detail``)."""
+
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime]
+    at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str] = mapped_column(String(120))

@@ -16,11 +16,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _make_sqlite_dir(url: str) -> None:
+    path = url.split("///", 1)[-1]
+    if url.startswith("sqlite") and path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _make_sqlite_dir(url)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -48,4 +52,5 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str) -> None:
     """Bring the database to the latest schema (idempotent)."""
+    _make_sqlite_dir(url)
     command.upgrade(alembic_config(url), "head")

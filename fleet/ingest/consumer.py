@@ -37,6 +37,7 @@ from silverguard.wire import (
     decode,
     encode,
 )
+from silverguard.wire.config import ConfigReport
 from silverguard.wire.topics import TopicError, parse_topic, subscription
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ _BACKOFF_MAX_S = 30.0
 OnAlert = Callable[[Recorded], None]
 OnTelemetry = Callable[[TelemetryBatch], None]
 OnGatewayMessage = Callable[[str, GatewayStatus | Health], Awaitable[None] | None]
+OnConfigReport = Callable[[ConfigReport], Awaitable[None] | None]
 
 
 def default_client_id() -> str:
@@ -63,12 +65,17 @@ class Ingest:
         on_alert: OnAlert,
         on_telemetry: OnTelemetry,
         on_gateway: OnGatewayMessage | None = None,
+        on_config_report: OnConfigReport | None = None,
+        telemetry_shared: bool = True,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._on_alert = on_alert
         self._on_telemetry = on_telemetry
         self._on_gateway = on_gateway
+        self._on_config_report = on_config_report
+        # Partitioned instances each need every telemetry batch (see source.Partition).
+        self._telemetry_shared = telemetry_shared
         self.counts: Counter[str] = Counter()
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
@@ -103,8 +110,12 @@ class Ingest:
             try:
                 async with self._make_client() as client:
                     self._client = client
-                    for kind in (TopicKind.EVENT, TopicKind.TELEMETRY, TopicKind.HEALTH):
+                    for kind in (TopicKind.EVENT, TopicKind.HEALTH, TopicKind.CONFIG_REPORTED):
                         await client.subscribe(f"$share/{group}/{subscription(kind)}", qos=1)
+                    telemetry = subscription(TopicKind.TELEMETRY)
+                    if self._telemetry_shared:
+                        telemetry = f"$share/{group}/{telemetry}"
+                    await client.subscribe(telemetry, qos=1)
                     # Retained status: every instance wants it, so not shared.
                     await client.subscribe(subscription(TopicKind.STATUS), qos=1)
                     self.connected.set()
@@ -143,6 +154,14 @@ class Ingest:
                     result = self._on_gateway(topic.gateway_id, message)
                     if result is not None:
                         await result
+            elif topic.kind is TopicKind.CONFIG_REPORTED:
+                report = decode(payload, ConfigReport)
+                self._check_gateway(topic, report.gateway)
+                self.counts["config_reports"] += 1
+                if self._on_config_report is not None:
+                    outcome = self._on_config_report(report)
+                    if outcome is not None:
+                        await outcome
         except SQLAlchemyError:
             # Not acknowledged: the gateway keeps the event and sends it again.
             self.counts["store_failed"] += 1

@@ -22,6 +22,17 @@ class ChannelError(ValueError):
     """A channel URL apprise does not understand."""
 
 
+class _NoUrls(logging.Filter):
+    """apprise logs a URL it cannot parse in full ("Unsupported URL: ..."), and channel
+    URLs hold tokens and phone numbers: such records are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "URL" not in record.getMessage()
+
+
+logging.getLogger("apprise").addFilter(_NoUrls())
+
+
 def validate_channel(url: str) -> None:
     if not apprise.Apprise().add(url):
         raise ChannelError("not a channel URL apprise understands (see docs/notifications.md)")

@@ -23,7 +23,7 @@ import httpx
 from influxdb_client.client.write.point import Point
 
 from fleet.settings import InfluxSettings
-from silverguard.wire import TelemetryBatch
+from silverguard.wire import Health, Reading
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +34,11 @@ class InfluxError(Exception):
     pass
 
 
-def telemetry_lines(batch: TelemetryBatch) -> list[str]:
+def telemetry_lines(gateway: str, readings: Iterable[Reading]) -> list[str]:
     lines = []
-    for reading in batch.readings:
+    for reading in readings:
         point = Point(reading.kind)
-        point.tag("device", reading.device).tag("gateway", batch.gateway)
+        point.tag("device", reading.device).tag("gateway", gateway)
         for name, value in reading.fields.items():
             point.field(name, value)
         if reading.rssi is not None:
@@ -48,6 +48,17 @@ def telemetry_lines(batch: TelemetryBatch) -> list[str]:
         point.time(round(reading.ts * 1000), "ms")
         lines.append(point.to_line_protocol())
     return lines
+
+
+def health_lines(health: Health) -> list[str]:
+    """A gateway's heartbeat as one point of ``gateway_health`` (for the dashboards)."""
+    point = Point("gateway_health").tag("gateway", health.gateway)
+    point.field("uptime_s", float(health.uptime_s))
+    for name, value in health.figures.items():
+        if isinstance(value, bool | int | float):
+            point.field(name, value)
+    point.time(round(health.ts * 1000), "ms")
+    return [point.to_line_protocol()]
 
 
 class InfluxWriter:

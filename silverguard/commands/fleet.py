@@ -1,6 +1,7 @@
 """``silverguard fleet ...``: run and manage the fleet service."""
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,15 +35,48 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     from fleet.auth import Role, issue_token
-    from fleet.db.session import make_engine, make_sessionmaker, migrate
+    from fleet.db.models import Caregiver, Town, User
+    from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow
+    from fleet.registry import audit
 
     settings = fleet_settings(args)
+    role = Role(args.role)
     url = settings.resolved_database_url
     migrate(url)
     engine = make_engine(url)
-    with make_sessionmaker(engine).begin() as session:
-        token = issue_token(session, subject=args.subject, role=Role(args.role))
-    engine.dispose()
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            user = session.get(User, args.subject)
+            if user is not None and user.role != role.value:
+                print(
+                    f"silverguard: {args.subject} is a {user.role} account, not {role.value}",
+                    file=sys.stderr,
+                )
+                return 2
+            if role is Role.STAFF and not (args.town or (user and user.town_id)):
+                print(
+                    "silverguard: a staff token needs --town (the town they serve)", file=sys.stderr
+                )
+                return 2
+            if args.town and session.get(Town, args.town) is None:
+                print(f"silverguard: town {args.town} does not exist", file=sys.stderr)
+                return 2
+            if role is Role.CAREGIVER and session.get(Caregiver, args.subject) is None:
+                print(
+                    f"silverguard: {args.subject} is not a registered caregiver id",
+                    file=sys.stderr,
+                )
+                return 2
+            if user is None:
+                user = User(id=args.subject, role=role.value, created_at=utcnow(), active=True)
+                session.add(user)
+            if args.town:
+                user.town_id = args.town
+            session.flush()
+            token = issue_token(session, subject=args.subject, role=role)
+            audit.record(session, "cli:fleet-token", "token.issue", args.subject, role=role.value)
+    finally:
+        engine.dispose()
     print(token)
     return 0
 
@@ -65,4 +99,5 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     token.add_argument(
         "--subject", default="admin", help="the user or caregiver id the token is for"
     )
+    token.add_argument("--town", help="staff only: the town (id) they serve")
     token.set_defaults(func=_token)

@@ -57,6 +57,33 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if report.running else 3
 
 
+def _enroll(args: argparse.Namespace) -> int:
+    from edge.enroll import EnrollError, enroll
+
+    data_dir = args.data_dir
+    if data_dir is None:
+        from edge.settings import GatewaySettings
+
+        data_dir = GatewaySettings.model_fields["data_dir"].default
+    # "-": read from stdin, so the token stays out of the shell history and ps output.
+    from_stdin = args.token.strip() == "-"
+    token = sys.stdin.readline().strip() if from_stdin else args.token
+    try:
+        result = enroll(args.fleet, token, data_dir, cafile=args.fleet_ca, force=args.force)
+    except EnrollError as exc:
+        print(f"silverguard: enrollment failed: {exc}", file=sys.stderr)
+        print(f"silverguard: 注册失败: {exc}", file=sys.stderr)
+        return 1
+    print(f"enrolled as gateway {result.gateway_id} / 网关注册成功: {result.gateway_id}")
+    print(f"  broker: {result.broker} ({'TLS' if result.tls else 'no TLS'})")
+    print(f"  first config: version {result.config_version}")
+    print(
+        f"  files (mode 0600) in {result.data_dir}: enrollment.json, config.json"
+        + (", ca.crt" if result.tls else "")
+    )
+    return 0
+
+
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
     gateway = commands.add_parser("gateway", help="run and inspect a community gateway")
     actions = gateway.add_subparsers(dest="gateway_command", required=True, metavar="ACTION")
@@ -81,3 +108,28 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=_status)
+    enroll = actions.add_parser(
+        "enroll",
+        help="enroll this gateway with the fleet using a one-time token",
+        description=(
+            "Make this gateway's key pair, present the one-time token to the fleet, and "
+            "store the MQTT credentials, the broker's CA and the first config in the data "
+            "directory (mode 0600)."
+        ),
+    )
+    enroll.add_argument(
+        "--fleet", required=True, help="the fleet's URL, e.g. https://fleet.example"
+    )
+    enroll.add_argument(
+        "--token", required=True, help="the one-time enrollment token ('-' reads it from stdin)"
+    )
+    enroll.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the gateway keeps its state (default /var/lib/silverguard/gateway)",
+    )
+    enroll.add_argument(
+        "--fleet-ca", type=Path, help="CA certificate of the fleet's HTTPS (if private)"
+    )
+    enroll.add_argument("--force", action="store_true", help="replace an existing enrollment")
+    enroll.set_defaults(func=_enroll)

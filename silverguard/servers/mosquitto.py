@@ -21,6 +21,15 @@ from pathlib import Path
 
 from silverguard.servers.process import ChildProcess, ServerError, free_port, port_open
 from silverguard.servers.tls import TlsFiles, write_server_tls
+from silverguard.wire.acl import fleet_acls, gateway_acls
+
+__all__ = [
+    "Credentials",
+    "MosquittoServer",
+    "find_dynsec_plugin",
+    "fleet_acls",
+    "gateway_acls",
+]
 
 DYNSEC_PLUGIN_CANDIDATES = (
     "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
@@ -43,29 +52,6 @@ def find_dynsec_plugin() -> str:
 class Credentials:
     username: str
     password: str
-
-
-def gateway_acls(gateway_id: str) -> list[tuple[str, str]]:
-    """The topics one gateway may use: its own, nothing else."""
-    base = f"sg/v1/gw/{gateway_id}"
-    acls = [
-        ("publishClientSend", f"{base}/{kind}")
-        for kind in ("event", "telemetry", "status", "health", "config/reported")
-    ]
-    for kind in ("event/ack", "config", "cmd"):
-        acls += [("subscribeLiteral", f"{base}/{kind}"), ("publishClientReceive", f"{base}/{kind}")]
-    return acls
-
-
-def fleet_acls(share_group: str = "fleet") -> list[tuple[str, str]]:
-    return [
-        ("subscribePattern", "sg/v1/gw/#"),
-        ("subscribePattern", f"$share/{share_group}/sg/v1/gw/#"),
-        ("publishClientReceive", "sg/v1/gw/#"),
-        ("publishClientSend", "sg/v1/gw/+/event/ack"),
-        ("publishClientSend", "sg/v1/gw/+/config"),
-        ("publishClientSend", "sg/v1/gw/+/cmd"),
-    ]
 
 
 class MosquittoServer:

@@ -104,6 +104,7 @@ class Stack:
         self.band_keys: dict[str, bytes] = {}
         self.gateway_keys: dict[str, tuple[str, str]] = {}  # id -> (private, public)
         self.gateway_extra: dict[str, dict[str, Any]] = {}  # id -> extra settings
+        self.enrolled: set[str] = set()  # gateways enrolled through the fleet's API
 
     @property
     def fleet_url(self) -> str:
@@ -154,6 +155,7 @@ class Stack:
 
     def _write_fleet_config(self) -> None:
         assert self.fleet_credentials is not None
+        assert self.mosquitto.tls_files is not None
         write_toml(
             self.fleet_dir / "fleet.toml",
             {
@@ -173,6 +175,15 @@ class Stack:
                     "url": self.influx.url,
                     "database": "silverguard",
                     "flush_interval_s": 0.2,
+                },
+                # The fleet creates enrolled gateways' broker clients itself, and hands
+                # them the broker's TLS listener and CA.
+                "provisioning": {
+                    "dynsec_username": self.mosquitto.admin.username,
+                    "dynsec_password": self.mosquitto.admin.password,
+                    "broker_host": self.mosquitto.host,
+                    "broker_port": self.mosquitto.tls_port,
+                    "ca_file": str(self.mosquitto.tls_files.ca_file),
                 },
             },
         )
@@ -262,7 +273,8 @@ class Stack:
     def write_gateway_config(self, gateway_id: str, **extra: Any) -> Path:
         spec = self.specs[gateway_id]
         path = self.gateway_dir(gateway_id) / "gateway.toml"
-        self.write_enrollment(gateway_id)
+        if gateway_id not in self.enrolled:
+            self.write_enrollment(gateway_id)  # as `gateway enroll` would have
         extra = {**self.gateway_extra.get(gateway_id, {}), **extra}
         mqtt = {"backoff_min_s": 0.5, "backoff_max_s": self.backoff_max_s, **extra.pop("mqtt", {})}
         values: dict[str, Any] = {
@@ -286,6 +298,36 @@ class Stack:
         write_toml(path, values)
         return path
 
+    async def enroll_gateway(self, gateway_id: str, communities: list[str] | None = None) -> Any:
+        """Create the gateway in the fleet and enroll it as a site engineer would.
+
+        The gateway's data dir then holds enrollment.json, config.json (and ca.crt with
+        TLS); its fleet-made MQTT credentials replace the ones the Stack made, so
+        ``start_gateway`` runs it with them.
+        """
+        assert self.api is not None
+        from edge.enroll import enroll
+
+        created = await self.api.post(
+            "/api/v1/gateways",
+            json={"id": gateway_id, "communities": communities or [self.community_id]},
+        )
+        if created.status_code != 201:
+            raise RuntimeError(
+                f"creating gateway {gateway_id}: {created.status_code} {created.text}"
+            )
+        data_dir = self.gateway_dir(gateway_id) / "data"
+        result = await asyncio.to_thread(
+            enroll, self.fleet_url, created.json()["enrollment_token"], data_dir, force=True
+        )
+        identity = json.loads((data_dir / "enrollment.json").read_text())
+        self.gateway_credentials[gateway_id] = Credentials(
+            identity["mqtt"]["username"], identity["mqtt"]["password"]
+        )
+        self.gateway_keys[gateway_id] = (identity["private_key"], identity["public_key"])
+        self.enrolled.add(gateway_id)
+        return result
+
     async def start_gateway(self, gateway_id: str) -> None:
         config = self.write_gateway_config(gateway_id)
         process = ChildProcess(
@@ -306,7 +348,25 @@ class Stack:
         await self.air.wait_for_gateways({gateway_id}, timeout=60)
 
     async def start_gateways(self) -> None:
-        await asyncio.gather(*(self.start_gateway(gateway_id) for gateway_id in self.specs))
+        """Start the gateways one after the other, in the order they were given.
+
+        In order, so the first one is first on the broker too: the fleet takes the first
+        gateway that reports a band as its source until another hears it clearly better,
+        and tests expect the nearer, first-listed gateway to be that source.
+        """
+        for gateway_id in self.specs:
+            await self.start_gateway(gateway_id)
+            await self.wait_gateway_connected(gateway_id)
+
+    async def wait_gateway_connected(self, gateway_id: str, timeout: float = 30.0) -> bool:
+        """Wait until the gateway's status file says its uplink is up; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.gateway_status(gateway_id).status or {}
+            if (status.get("uplink") or {}).get("state") == "connected":
+                return True
+            await asyncio.sleep(0.05)
+        return False
 
     def stop_gateway(self, gateway_id: str) -> None:
         process = self.gateway_processes.pop(gateway_id, None)
@@ -412,8 +472,13 @@ class Stack:
         *,
         locale: str = "zh-CN",
     ) -> None:
-        """Register one resident and one caregiver per band, through the fleet's API."""
+        """Register one resident and one caregiver per band, through the fleet's API.
+
+        All of them live in one community (``c-xingfu`` of town ``t-demo``), created
+        on first use.
+        """
         assert self.api is not None
+        await self._ensure_place()
         for i, sim in enumerate(population.bands, start=1):
             mac = sim.band.mac
             self.band_keys[mac] = sim.band.bind_key
@@ -436,7 +501,7 @@ class Stack:
                         "id": resident_id,
                         "display_name": f"居民{i}",
                         "address": f"幸福社区{(i - 1) // 12 + 1}号楼{i}室",
-                        "community": "xingfu",
+                        "community_id": self.community_id,
                         "caregivers": [caregiver_id],
                     },
                 ),
@@ -450,6 +515,24 @@ class Stack:
                     raise RuntimeError(
                         f"registering {path} failed: {response.status_code} {response.text}"
                     )
+
+    community_id = "c-xingfu"
+    town_id = "t-demo"
+
+    async def _ensure_place(self) -> None:
+        assert self.api is not None
+        for path, body in (
+            ("/api/v1/towns", {"id": self.town_id, "name": "演示街道 Demo town"}),
+            (
+                "/api/v1/communities",
+                {"id": self.community_id, "town_id": self.town_id, "name": "幸福社区 Xingfu"},
+            ),
+        ):
+            response = await self.api.post(path, json=body)
+            if response.status_code not in (201, 409):
+                raise RuntimeError(
+                    f"registering {path} failed: {response.status_code} {response.text}"
+                )
 
     async def influx_query(self, q: str) -> dict[str, Any]:
         async with httpx.AsyncClient() as client:

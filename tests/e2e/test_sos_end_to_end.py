@@ -29,7 +29,9 @@ async def _eventually(check, timeout: float = 30.0, what: str = "condition"):  #
 
 
 async def test_sos_press_reaches_the_caregiver_once(stack: Stack, receiver: Receiver):
-    population = Population.generate(stack.air, 4, area_m=(12.0, 4.0), interval_s=0.5)
+    # Between the two gateways (at x=0 and x=12): every band is heard by both.
+    homes = [(3.0, 0.0), (9.0, 1.0), (4.0, 2.0), (8.0, 2.0)]
+    population = Population.generate(stack.air, 4, homes=homes, interval_s=0.5, routines=False)
     sos_band = population.bands[0].band
     await stack.register_population(
         population, {sos_band.mac: [receiver.url("caregiver")]}, locale="en"
@@ -49,6 +51,14 @@ async def test_sos_press_reaches_the_caregiver_once(stack: Stack, receiver: Rece
 
         battery = await _eventually(battery_in_influx, what="the band's battery in InfluxDB")
         assert battery == sos_band.battery
+        # Both gateways report the band; the fleet keeps the better one's readings only.
+        series = await stack.influx_query(
+            f"SHOW SERIES FROM wristband WHERE device = '{sos_band.mac}'"
+        )
+        (keys,) = series["results"][0]["series"][0]["values"]
+        assert "gateway=gw-01" in keys[0]  # the nearer gateway, and only it
+        health = (await api.get("/health")).json()
+        assert health["telemetry"]["other_source"] > 0
 
         pressed_at = time.time()
         population.press(sos_band.mac, Button.LONG)
@@ -92,7 +102,7 @@ async def test_sos_press_reaches_the_caregiver_once(stack: Stack, receiver: Rece
 async def test_redelivered_event_creates_no_second_alert_and_is_acknowledged_again(
     stack: Stack, receiver: Receiver
 ):
-    population = Population.generate(stack.air, 1)
+    population = Population.generate(stack.air, 1, routines=False)
     band = population.bands[0].band
     await stack.register_population(population, {band.mac: [receiver.url("caregiver")]})
     creds = stack.gateway_credentials["gw-01"]
@@ -127,7 +137,7 @@ async def test_redelivered_event_creates_no_second_alert_and_is_acknowledged_aga
 async def test_invalid_payload_is_parked_and_the_consumer_keeps_going(
     stack: Stack, receiver: Receiver
 ):
-    population = Population.generate(stack.air, 1)
+    population = Population.generate(stack.air, 1, routines=False)
     band = population.bands[0].band
     await stack.register_population(population, {band.mac: [receiver.url("caregiver")]})
     creds = stack.gateway_credentials["gw-01"]

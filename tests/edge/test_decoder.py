@@ -71,3 +71,15 @@ def test_a_flipped_byte_in_a_real_advert_is_rejected(data: st.DataObject):
     decoder = BTHomeDecoder({MAC: KEY})
     result = decoder.decode(Advert(MAC, -70, bytes(mutated), 1.0))
     assert isinstance(result, Reject)
+
+
+def test_a_registered_plaintext_sensor_decodes_and_an_encrypted_one_without_key_does_not():
+    door = "C2:00:00:00:00:D0"
+    decoder = BTHomeDecoder({door: None})
+    plain = bthome.plain_service_data(bthome.encode_objects([(0x00, 7), (0x1A, 1), (0x02, 2150)]))
+    result = decoder.decode(Advert(door, -55, plain, 1.0))
+    assert isinstance(result, Decoded)
+    assert result.values["door"] is True
+    assert result.values["temperature"] == 21.5
+    encrypted = advert_from(wristband(mac=door))
+    assert decoder.decode(encrypted) is Reject.NO_KEY

@@ -1,5 +1,9 @@
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from edge.decode.bthome import BTHomeDecoder
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
@@ -87,3 +91,89 @@ def test_telemetry_carries_each_bands_latest_state_once(tmp_path: Path):
     assert reading.device == MAC
     assert reading.fields["battery"] == 77
     assert reading.fields["steps"] == 4242
+
+
+def test_flat_sensors_are_reported_as_devices_of_their_own(tmp_path: Path):
+    from edge.ble.advert import Advert
+    from firmware_mocks import bthome
+
+    door = "C2:00:00:00:00:D0"
+    p = Pipeline(
+        "gw-01",
+        BTHomeDecoder({MAC: KEY, door: None}),
+        Outbox(tmp_path / "o.db"),
+        clock=Clock(),
+        sensors={door},
+    )
+    payload = bthome.plain_service_data(bthome.encode_objects([(0x00, 1), (0x1A, 1)]))
+    p.on_advert(Advert(door, -58, payload, 1.0))
+    p.on_advert(advert_from(wristband()))
+    assert p.flush_telemetry() == 2
+    (entry,) = p.outbox.pending("telemetry")
+    readings = {r.device: r for r in decode(entry.payload, TelemetryBatch).readings}
+    assert readings[door].kind == "sensor"
+    assert readings[door].fields == {"door": True}
+    assert readings[MAC].kind == "wristband"
+
+
+def test_device_state_and_counters_survive_a_restart(tmp_path: Path):
+    from edge.device_store import DeviceStore
+
+    p = pipeline(tmp_path)
+    band = wristband(status_every=1, battery=64)
+    captured = advert_from(band)
+    p.on_advert(captured)
+    store = DeviceStore(tmp_path / "gateway.db")
+    store.save(p.decoder.counters, p.devices.values())
+    store.close()
+
+    store = DeviceStore(tmp_path / "gateway.db")
+    restarted = Pipeline(
+        "gw-01", BTHomeDecoder({MAC: KEY}, store.load_counters()), Outbox(tmp_path / "o2.db")
+    )
+    restarted.devices.update(store.load_states())
+    assert restarted.devices[MAC].fields["battery"] == 64
+    assert restarted.devices[MAC].last_seen == p.devices[MAC].last_seen
+    restarted.on_advert(captured)  # replayed after the restart
+    assert restarted.rejects["replay"] == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_random_and_mutated_adverts_never_crash_the_pipeline_and_every_reject_is_counted(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+):
+    from edge.ble.advert import Advert
+
+    p = pipeline(tmp_path_factory.mktemp("fuzz"))
+    band = wristband()
+    sent = 0
+    for _ in range(data.draw(st.integers(1, 12))):
+        choice = data.draw(st.sampled_from(["good", "mutated", "random", "stranger", "replay"]))
+        good = advert_from(band)
+        if choice == "good":
+            advert = good
+        elif choice == "mutated":
+            raw = bytearray(good.payload)
+            i = data.draw(st.integers(0, len(raw) - 1))
+            raw[i] ^= data.draw(st.integers(1, 255))
+            advert = Advert(MAC, -70, bytes(raw), 1.0)
+        elif choice == "random":
+            advert = Advert(MAC, -70, data.draw(st.binary(max_size=40)), 1.0)
+        elif choice == "stranger":
+            advert = Advert("C2:FF:FF:FF:FF:FF", -70, good.payload, 1.0)
+        else:
+            p.on_advert(good)
+            sent += 1
+            advert = good
+        p.on_advert(advert)
+        sent += 1
+    assert p.accepted + sum(p.rejects.values()) == sent
+    assert set(p.rejects) <= {
+        "unknown_device",
+        "malformed",
+        "not_encrypted",
+        "no_key",
+        "replay",
+        "wrong_key",
+    }

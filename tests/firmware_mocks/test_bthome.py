@@ -64,5 +64,5 @@ def test_motion_frame_round_trips_through_bthome_ble(peak: float, tilt: float, m
     )
     assert isinstance(result, Decoded)
     assert result.values["acceleration"] == pytest.approx(peak * 9.80665, abs=0.001)
-    assert result.values["rotation"] == pytest.approx(tilt, abs=0.05)
+    assert result.values["rotation"] == pytest.approx(tilt, abs=0.0501)  # 0.1° steps
     assert result.values["moving"] is moving

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -16,6 +16,8 @@ from fleet.db.session import utcnow
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 AlertState = Literal["open", "notified", "acknowledged", "resolved"]
+# Alert ids are 32-bit serials on PostgreSQL; a larger number is refused before any query.
+AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class AlertOut(BaseModel):
@@ -89,7 +91,7 @@ def list_alerts(
 
 
 @router.get("/{alert_id}", response_model=AlertDetail)
-def get_alert(alert_id: int, session: SessionDep, caller: CallerDep) -> AlertDetail:
+def get_alert(alert_id: AlertId, session: SessionDep, caller: CallerDep) -> AlertDetail:
     alert = _get_visible(session, caller, alert_id)
     timeline = (
         session.execute(select(AlertLog).where(AlertLog.alert_id == alert_id).order_by(AlertLog.id))
@@ -103,7 +105,9 @@ def get_alert(alert_id: int, session: SessionDep, caller: CallerDep) -> AlertDet
 
 
 @router.post("/{alert_id}/ack", response_model=AlertOut)
-def acknowledge(alert_id: int, session: SessionDep, caller: CallerDep, request: Request) -> Alert:
+def acknowledge(
+    alert_id: AlertId, session: SessionDep, caller: CallerDep, request: Request
+) -> Alert:
     _get_visible(session, caller, alert_id)
     alert = service.acknowledge(session, alert_id, f"{caller.role}:{caller.subject}", utcnow())
     session.commit()
@@ -111,7 +115,7 @@ def acknowledge(alert_id: int, session: SessionDep, caller: CallerDep, request: 
 
 
 @router.post("/{alert_id}/resolve", response_model=AlertOut)
-def resolve(alert_id: int, body: ResolveIn, session: SessionDep, caller: CallerDep) -> Alert:
+def resolve(alert_id: AlertId, body: ResolveIn, session: SessionDep, caller: CallerDep) -> Alert:
     _get_visible(session, caller, alert_id)
     try:
         alert = service.resolve(

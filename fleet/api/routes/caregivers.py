@@ -1,0 +1,182 @@
+"""Caregivers and grid workers, and how to reach them.
+
+Contact channels are apprise URLs that embed tokens and numbers: they are secrets,
+stored for the notifier, never returned (only how many there are) and never logged.
+A phone number, if given, travels to the gateways only sealed to their keys.
+"""
+
+from typing import Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleet.api.deps import CallerDep, FleetDep, SessionDep, StaffDep
+from fleet.api.schemas import IdPath, Name, OpaqueId, Phone
+from fleet.auth import Caller, Role
+from fleet.db.models import Caregiver, CareLink, Resident, Town
+from fleet.db.session import utcnow
+from fleet.notify.sender import ChannelError, validate_channel
+from fleet.registry import audit, config_push, scope
+from fleet.registry.errors import Conflict, Forbidden, Invalid, NotFound
+
+router = APIRouter(prefix="/api/v1/caregivers", tags=["caregivers"])
+
+Locale = Literal["zh-CN", "en"]
+Kind = Literal["family", "grid_worker"]
+
+
+def _check_channels(urls: list[str]) -> list[str]:
+    for i, url in enumerate(urls):
+        if len(url) > 2000 or any(ord(ch) < 32 for ch in url):
+            raise ValueError(f"channel {i + 1}: not a single-line URL of at most 2000 characters")
+        try:
+            validate_channel(url)
+        except ChannelError as exc:
+            raise ValueError(f"channel {i + 1}: {exc}") from None
+    return urls
+
+
+class CaregiverIn(BaseModel):
+    id: OpaqueId
+    display_name: Name
+    kind: Kind = "family"
+    locale: Locale = "zh-CN"
+    channels: list[str] = Field(
+        default_factory=list, max_length=10, description="apprise URLs; never shown again"
+    )
+    phone: Phone | None = Field(None, description="for the gateway's own SMS when offline")
+    town_id: OpaqueId | None = Field(None, description="default: the staff member's town")
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, urls: list[str]) -> list[str]:
+        return _check_channels(urls)
+
+
+class CaregiverPatch(BaseModel):
+    display_name: Name | None = None
+    kind: Kind | None = None
+    locale: Locale | None = None
+    channels: list[str] | None = Field(None, max_length=10)
+    phone: Phone | None = None
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, urls: list[str] | None) -> list[str] | None:
+        return None if urls is None else _check_channels(urls)
+
+
+class CaregiverOut(BaseModel):
+    id: str
+    display_name: str
+    kind: str
+    locale: str
+    channel_count: int
+    has_phone: bool
+    town_id: str | None
+    residents: list[str]
+
+
+def _out(session: Session, caregiver: Caregiver, caller: Caller) -> CaregiverOut:
+    residents = session.execute(
+        select(CareLink.resident_id)
+        .join(Resident, Resident.id == CareLink.resident_id)
+        .where(CareLink.caregiver_id == caregiver.id, scope.residents(caller))
+        .order_by(CareLink.resident_id)
+    ).scalars()
+    return CaregiverOut(
+        id=caregiver.id,
+        display_name=caregiver.display_name,
+        kind=caregiver.kind,
+        locale=caregiver.locale,
+        channel_count=len([c for c in caregiver.channels.splitlines() if c.strip()]),
+        has_phone=bool(caregiver.phone),
+        town_id=caregiver.town_id,
+        residents=list(residents),
+    )
+
+
+def _get(session: Session, caller: Caller, caregiver_id: str) -> Caregiver:
+    caregiver = session.execute(
+        select(Caregiver).where(Caregiver.id == caregiver_id, scope.caregivers(caller))
+    ).scalar_one_or_none()
+    if caregiver is None:
+        raise NotFound(f"caregiver {caregiver_id} not found")
+    return caregiver
+
+
+@router.post("", response_model=CaregiverOut, status_code=status.HTTP_201_CREATED)
+def create_caregiver(body: CaregiverIn, session: SessionDep, caller: StaffDep) -> CaregiverOut:
+    if session.get(Caregiver, body.id) is not None:
+        raise Conflict(f"caregiver {body.id} exists")
+    town_id = body.town_id or caller.town_id
+    if caller.role is Role.STAFF and town_id != caller.town_id:
+        raise Forbidden("staff register caregivers in their own town only")
+    if town_id is not None and session.get(Town, town_id) is None:
+        raise Invalid(f"town {town_id} does not exist")
+    caregiver = Caregiver(
+        id=body.id,
+        display_name=body.display_name,
+        kind=body.kind,
+        locale=body.locale,
+        channels="\n".join(body.channels),
+        phone=body.phone,
+        town_id=town_id,
+        created_at=utcnow(),
+    )
+    session.add(caregiver)
+    audit.record(
+        session, caller, "caregiver.create", body.id, kind=body.kind, channels=len(body.channels)
+    )
+    session.commit()
+    return _out(session, caregiver, caller)
+
+
+@router.get("", response_model=list[CaregiverOut])
+def list_caregivers(session: SessionDep, caller: CallerDep) -> list[CaregiverOut]:
+    rows = session.execute(
+        select(Caregiver).where(scope.caregivers(caller)).order_by(Caregiver.id)
+    ).scalars()
+    return [_out(session, c, caller) for c in rows]
+
+
+@router.get("/{caregiver_id}", response_model=CaregiverOut)
+def get_caregiver(caregiver_id: IdPath, session: SessionDep, caller: CallerDep) -> CaregiverOut:
+    return _out(session, _get(session, caller, caregiver_id), caller)
+
+
+@router.patch("/{caregiver_id}", response_model=CaregiverOut)
+def update_caregiver(
+    caregiver_id: IdPath,
+    body: CaregiverPatch,
+    session: SessionDep,
+    caller: CallerDep,
+    fleet: FleetDep,
+) -> CaregiverOut:
+    """Staff edit anyone in their town; a caregiver edits their own contact details."""
+    caregiver = _get(session, caller, caregiver_id)
+    changes = body.model_dump(exclude_unset=True)
+    if caller.role is Role.CAREGIVER and "kind" in changes:
+        raise Forbidden("only staff change whether someone is a grid worker")
+    for name in ("display_name", "kind", "locale"):
+        if changes.get(name) is not None:
+            setattr(caregiver, name, changes[name])
+    if body.channels is not None:
+        caregiver.channels = "\n".join(body.channels)
+    bumped: set[str] = set()
+    if "phone" in changes:
+        caregiver.phone = body.phone
+        # The number is in the sealed contacts of every gateway covering their residents.
+        communities = session.execute(
+            select(Resident.community_id)
+            .join(CareLink, CareLink.resident_id == Resident.id)
+            .where(CareLink.caregiver_id == caregiver.id)
+        ).scalars()
+        bumped = config_push.bump_communities(session, list(communities))
+    audit.record(session, caller, "caregiver.update", caregiver.id, fields=sorted(changes))
+    session.commit()
+    if bumped:
+        fleet.publisher.poke()
+    return _out(session, caregiver, caller)

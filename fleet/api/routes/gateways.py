@@ -1,0 +1,366 @@
+"""Gateways: create, enroll (one-time token), cover communities, push config, revoke."""
+
+import asyncio
+import json
+import logging
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleet.api.deps import FleetDep, SessionDep, StaffDep
+from fleet.api.schemas import Address, GatewayId, GatewayIdPath, OpaqueId
+from fleet.auth import Caller, Role
+from fleet.db.models import Gateway, GatewayCommunity
+from fleet.db.session import utcnow
+from fleet.provisioning import enrollment
+from fleet.provisioning.dynsec import DynsecError
+from fleet.registry import audit, config_push, scope
+from fleet.registry.bands import visible_community
+from fleet.registry.errors import Conflict, Invalid, NotFound, Unavailable
+from silverguard.wire.acl import gateway_acls
+
+if TYPE_CHECKING:
+    from fleet.main import Fleet
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1", tags=["gateways"])
+
+_MAX_RULES_BYTES = 16_384
+
+
+class GatewayIn(BaseModel):
+    id: GatewayId
+    location: Address = Field("", description="where it is mounted, e.g. 'block 3, stairwell'")
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    communities: list[OpaqueId] = Field(default_factory=list, max_length=50)
+    rules: dict[str, Any] = Field(default_factory=dict, description="gateway-wide thresholds")
+    enrollment_ttl_h: float | None = Field(None, gt=0, le=24 * 30)
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, rules: dict[str, Any]) -> dict[str, Any]:
+        return _check_rules(rules)
+
+
+class GatewayPatch(BaseModel):
+    location: Address | None = None
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    communities: list[OpaqueId] | None = Field(None, max_length=50)
+    rules: dict[str, Any] | None = None
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, rules: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if rules is None else _check_rules(rules)
+
+
+class TokenIn(BaseModel):
+    enrollment_ttl_h: float | None = Field(None, gt=0, le=24 * 30)
+
+
+class GatewayOut(BaseModel):
+    id: str
+    location: str
+    latitude: float | None
+    longitude: float | None
+    state: str = Field(description="created | enrolled | revoked")
+    communities: list[str]
+    rules: dict[str, Any]
+    mqtt_username: str | None
+    public_key: str | None
+    enrolled_at: datetime | None
+    revoked_at: datetime | None
+    enrollment_expires_at: datetime | None
+    desired_version: int
+    published_version: int
+    reported_version: int | None
+    reported_ok: bool | None
+    reported_error: str | None
+    reported_at: datetime | None
+    config_in_sync: bool = Field(description="the gateway reports running the desired version")
+    broker_synced: bool
+
+
+class GatewayCreated(GatewayOut):
+    enrollment_token: str = Field(description="shown once; give it to the site engineer")
+
+
+class EnrollIn(BaseModel):
+    token: str = Field(min_length=10, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
+    public_key: str = Field(
+        min_length=40, max_length=64, description="the gateway's Curve25519 public key, base64"
+    )
+
+
+class MqttOut(BaseModel):
+    host: str
+    port: int
+    username: str
+    password: str
+    tls: bool
+
+
+class EnrollOut(BaseModel):
+    gateway_id: str
+    mqtt: MqttOut
+    ca_cert: str = Field(description="PEM of the broker's CA; empty when the broker has no TLS")
+    config: dict[str, Any] = Field(description="the first GatewayConfig")
+
+
+def _check_rules(rules: dict[str, Any]) -> dict[str, Any]:
+    try:
+        size = len(json.dumps(rules, allow_nan=False))
+    except ValueError:
+        raise ValueError("rules must be plain JSON (no NaN or infinity)") from None
+    if size > _MAX_RULES_BYTES:
+        raise ValueError(f"rules are larger than {_MAX_RULES_BYTES} bytes")
+    return rules
+
+
+def _out(gateway: Gateway) -> GatewayOut:
+    return GatewayOut(
+        id=gateway.id,
+        location=gateway.location,
+        latitude=gateway.latitude,
+        longitude=gateway.longitude,
+        state=gateway.state,
+        communities=[link.community_id for link in gateway.communities],
+        rules=gateway.rules,
+        mqtt_username=gateway.mqtt_username,
+        public_key=gateway.public_key,
+        enrolled_at=gateway.enrolled_at,
+        revoked_at=gateway.revoked_at,
+        enrollment_expires_at=gateway.enrollment_expires_at,
+        desired_version=gateway.desired_version,
+        published_version=gateway.published_version,
+        reported_version=gateway.reported_version,
+        reported_ok=gateway.reported_ok,
+        reported_error=gateway.reported_error,
+        reported_at=gateway.reported_at,
+        config_in_sync=gateway.reported_version == gateway.desired_version,
+        broker_synced=gateway.broker_synced,
+    )
+
+
+def _get(session: Session, caller: Caller, gateway_id: str) -> Gateway:
+    gateway = session.execute(
+        select(Gateway).where(Gateway.id == gateway_id, scope.gateways(caller))
+    ).scalar_one_or_none()
+    if gateway is None:
+        raise NotFound(f"gateway {gateway_id} not found")
+    return gateway
+
+
+def _check_communities(session: Session, caller: Caller, ids: list[str]) -> list[str]:
+    unique = list(dict.fromkeys(ids))
+    for community_id in unique:
+        visible_community(session, caller, community_id)
+    if caller.role is Role.STAFF and not unique:
+        raise Invalid("staff create gateways for at least one community of their town")
+    return unique
+
+
+def _check_staff_may_edit(session: Session, caller: Caller, gateway: Gateway) -> None:
+    # A gateway on a town boundary may cover communities of two towns: only staff of a
+    # town that owns every covered community (or an admin) may change it.
+    for link in gateway.communities:
+        visible_community(session, caller, link.community_id)
+
+
+def _reserved_names(fleet: "Fleet") -> set[str]:
+    return {fleet.settings.mqtt.username, fleet.settings.provisioning.dynsec_username}
+
+
+@router.post("/gateways", response_model=GatewayCreated, status_code=status.HTTP_201_CREATED)
+def create_gateway(
+    body: GatewayIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
+) -> GatewayCreated:
+    if body.id in _reserved_names(fleet):
+        raise Invalid(f"{body.id} is the name of a broker account of the fleet; pick another id")
+    if session.get(Gateway, body.id) is not None:
+        raise Conflict(f"gateway {body.id} exists")
+    communities = _check_communities(session, caller, body.communities)
+    now = utcnow()
+    gateway = Gateway(
+        id=body.id,
+        location=body.location,
+        latitude=body.latitude,
+        longitude=body.longitude,
+        state="created",
+        rules=body.rules,
+        broker_synced=True,
+        desired_version=0,
+        published_version=0,
+        created_at=now,
+    )
+    gateway.communities = [GatewayCommunity(community_id=c) for c in communities]
+    ttl = timedelta(hours=body.enrollment_ttl_h or fleet.settings.provisioning.enrollment_ttl_h)
+    token = enrollment.new_token(gateway, ttl, now)
+    session.add(gateway)
+    audit.record(session, caller, "gateway.create", body.id, communities=communities)
+    session.commit()
+    return GatewayCreated(**_out(gateway).model_dump(), enrollment_token=token)
+
+
+@router.get("/gateways", response_model=list[GatewayOut])
+def list_gateways(session: SessionDep, caller: StaffDep) -> list[GatewayOut]:
+    rows = session.execute(select(Gateway).where(scope.gateways(caller)).order_by(Gateway.id))
+    return [_out(g) for g in rows.scalars()]
+
+
+@router.get("/gateways/{gateway_id}", response_model=GatewayOut)
+def get_gateway(gateway_id: GatewayIdPath, session: SessionDep, caller: StaffDep) -> GatewayOut:
+    return _out(_get(session, caller, gateway_id))
+
+
+@router.get("/gateways/{gateway_id}/config", summary="The desired config as published (sealed)")
+def get_gateway_config(
+    gateway_id: GatewayIdPath, session: SessionDep, caller: StaffDep, fleet: FleetDep
+) -> dict[str, Any]:
+    gateway = _get(session, caller, gateway_id)
+    if gateway.state != "enrolled":
+        raise Conflict(f"gateway {gateway_id} is {gateway.state}; it has no config to show")
+    config = config_push.build_config(session, gateway, fleet.vault)
+    result: dict[str, Any] = msgspec.to_builtins(config)
+    return result
+
+
+@router.patch("/gateways/{gateway_id}", response_model=GatewayOut)
+def update_gateway(
+    gateway_id: GatewayIdPath,
+    body: GatewayPatch,
+    session: SessionDep,
+    caller: StaffDep,
+    fleet: FleetDep,
+) -> GatewayOut:
+    gateway = _get(session, caller, gateway_id)
+    _check_staff_may_edit(session, caller, gateway)
+    changes = body.model_dump(exclude_unset=True)
+    for name in ("location", "latitude", "longitude"):
+        if name in changes and (changes[name] is not None or name != "location"):
+            setattr(gateway, name, changes[name])
+    if body.communities is not None:
+        wanted = _check_communities(session, caller, body.communities)
+        gateway.communities = [GatewayCommunity(community_id=c) for c in wanted]
+    if body.rules is not None:
+        gateway.rules = body.rules
+    bumped = set()
+    if {"communities", "rules"} & changes.keys():
+        bumped = config_push.bump_gateways(session, [gateway.id])
+    audit.record(session, caller, "gateway.update", gateway.id, fields=sorted(changes))
+    session.commit()
+    session.refresh(gateway)
+    if bumped:
+        fleet.publisher.poke()
+    return _out(gateway)
+
+
+@router.post("/gateways/{gateway_id}/enrollment-token", response_model=GatewayCreated)
+def new_enrollment_token(
+    gateway_id: GatewayIdPath,
+    body: TokenIn,
+    session: SessionDep,
+    caller: StaffDep,
+    fleet: FleetDep,
+) -> GatewayCreated:
+    """A new one-time token (the old one stops working), e.g. to re-enroll replaced
+    hardware or a revoked gateway. The current credentials work until it is used."""
+    gateway = _get(session, caller, gateway_id)
+    _check_staff_may_edit(session, caller, gateway)
+    ttl = timedelta(hours=body.enrollment_ttl_h or fleet.settings.provisioning.enrollment_ttl_h)
+    token = enrollment.new_token(gateway, ttl, utcnow())
+    audit.record(session, caller, "gateway.enrollment_token", gateway.id)
+    session.commit()
+    return GatewayCreated(**_out(gateway).model_dump(), enrollment_token=token)
+
+
+@router.post("/gateways/{gateway_id}/revoke", response_model=GatewayOut)
+async def revoke_gateway(
+    gateway_id: GatewayIdPath, caller: StaffDep, fleet: FleetDep
+) -> GatewayOut:
+    """Revoke at once: the broker refuses the gateway's credentials and disconnects it.
+    If the broker is unreachable, this is retried in the background (broker_synced
+    stays false until done)."""
+
+    def mark() -> str | None:
+        with fleet.sessions.begin() as session:
+            gateway = _get(session, caller, gateway_id)
+            _check_staff_may_edit(session, caller, gateway)
+            if gateway.state == "revoked" and gateway.broker_synced:
+                raise Conflict(f"gateway {gateway_id} is revoked already")
+            enrollment.revoke(session, gateway, utcnow())
+            audit.record(session, caller, "gateway.revoke", gateway.id)
+            return gateway.mqtt_username
+
+    username = await asyncio.to_thread(mark)
+    try:
+        await fleet.publisher.apply_revocation(gateway_id, username)
+    except Exception as exc:  # broker down or refusing: the publisher retries
+        log.warning("revocation of %s not yet applied in the broker: %s", gateway_id, exc)
+        fleet.publisher.poke()
+
+    def load() -> GatewayOut:
+        with fleet.sessions() as session:
+            return _out(_get(session, caller, gateway_id))
+
+    return await asyncio.to_thread(load)
+
+
+@router.post(
+    "/enroll",
+    response_model=EnrollOut,
+    tags=["gateways"],
+    summary="Enroll a gateway with its one-time token (called by 'silverguard gateway enroll')",
+)
+async def enroll(body: EnrollIn, fleet: FleetDep) -> EnrollOut:
+    """No bearer token: the one-time enrollment token is the credential."""
+    settings = fleet.settings
+    prov = settings.provisioning
+    now = utcnow()
+    try:
+        claim = await asyncio.to_thread(
+            enrollment.claim, fleet.sessions, body.token, body.public_key, now
+        )
+    except enrollment.EnrollmentRefused as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    username = claim.gateway_id
+    password = secrets.token_urlsafe(24)
+    ca_cert = ""
+    try:
+        if prov.ca_file is not None:
+            ca_cert = await asyncio.to_thread(Path(prov.ca_file).read_text)
+        await fleet.dynsec.provision(username, password, gateway_acls(claim.gateway_id))
+    except (DynsecError, OSError) as exc:
+        await asyncio.to_thread(enrollment.give_back, fleet.sessions, claim)
+        log.warning("enrollment of %s failed, token kept: %s", claim.gateway_id, exc)
+        raise Unavailable(
+            f"could not create the gateway's broker credentials ({exc}); "
+            "the token is still valid, try again shortly"
+        ) from None
+    config = await asyncio.to_thread(
+        enrollment.complete, fleet.sessions, claim, username, fleet.vault, utcnow()
+    )
+    fleet.publisher.poke()
+    tls = prov.broker_tls if prov.broker_tls is not None else prov.ca_file is not None
+    return EnrollOut(
+        gateway_id=claim.gateway_id,
+        mqtt=MqttOut(
+            host=prov.broker_host or settings.mqtt.host,
+            port=prov.broker_port or settings.mqtt.port,
+            username=username,
+            password=password,
+            tls=tls,
+        ),
+        ca_cert=ca_cert,
+        config=msgspec.to_builtins(config),
+    )

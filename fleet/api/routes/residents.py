@@ -1,0 +1,247 @@
+"""Residents: who lives where, their care plan, and who is called for them.
+
+Caregivers see only the residents they care for; anyone else's id answers 404.
+"""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from fleet.api.deps import CallerDep, FleetDep, SessionDep, StaffDep
+from fleet.api.schemas import Address, IdPath, Name, Notes, OpaqueId
+from fleet.auth import Caller
+from fleet.db.models import Caregiver, CareLink, Grid, Resident, Wristband
+from fleet.db.session import utcnow
+from fleet.registry import audit, config_push, scope
+from fleet.registry.bands import visible_community
+from fleet.registry.errors import Conflict, Invalid, NotFound
+from fleet.registry.schedules import ResidentSettings
+
+router = APIRouter(prefix="/api/v1/residents", tags=["residents"])
+
+
+class ResidentIn(BaseModel):
+    id: OpaqueId
+    display_name: Name
+    address: Address = ""
+    community_id: OpaqueId
+    grid_id: OpaqueId | None = None
+    lives_alone: bool = True
+    health_notes: Notes = ""
+    flat: OpaqueId | None = Field(None, description="opaque flat id linking meters to the band")
+    settings: ResidentSettings = ResidentSettings()
+    caregivers: list[OpaqueId] = Field(
+        default_factory=list, max_length=10, description="caregiver ids, first called first"
+    )
+
+
+class ResidentPatch(BaseModel):
+    display_name: Name | None = None
+    address: Address | None = None
+    community_id: OpaqueId | None = None
+    grid_id: OpaqueId | None = None
+    lives_alone: bool | None = None
+    health_notes: Notes | None = None
+    flat: OpaqueId | None = None
+    settings: ResidentSettings | None = None
+    caregivers: list[OpaqueId] | None = Field(None, max_length=10)
+
+
+class CareLinkOut(BaseModel):
+    caregiver_id: str
+    priority: int
+
+
+class ResidentOut(BaseModel):
+    id: str
+    display_name: str
+    address: str
+    community_id: str | None
+    grid_id: str | None
+    lives_alone: bool
+    health_notes: str
+    flat: str | None
+    settings: ResidentSettings
+    caregivers: list[CareLinkOut]
+    wristband: str | None = Field(description="MAC of the band the resident wears")
+    created_at: datetime
+    updated_at: datetime | None
+
+
+def _out(session: Session, resident: Resident) -> ResidentOut:
+    band = session.execute(
+        select(Wristband.mac).where(
+            Wristband.resident_id == resident.id, Wristband.state == "active"
+        )
+    ).scalar_one_or_none()
+    return ResidentOut(
+        id=resident.id,
+        display_name=resident.display_name,
+        address=resident.address,
+        community_id=resident.community_id,
+        grid_id=resident.grid_id,
+        lives_alone=resident.lives_alone,
+        health_notes=resident.health_notes,
+        flat=resident.flat,
+        settings=ResidentSettings.model_validate(resident.settings or {}),
+        caregivers=[
+            CareLinkOut(caregiver_id=link.caregiver_id, priority=link.priority)
+            for link in resident.caregivers
+        ],
+        wristband=band,
+        created_at=resident.created_at,
+        updated_at=resident.updated_at,
+    )
+
+
+def _get(session: Session, caller: Caller, resident_id: str) -> Resident:
+    resident = session.execute(
+        select(Resident)
+        .where(Resident.id == resident_id, scope.residents(caller))
+        .options(selectinload(Resident.caregivers))
+    ).scalar_one_or_none()
+    if resident is None:
+        raise NotFound(f"resident {resident_id} not found")
+    return resident
+
+
+def _check_caregivers(session: Session, caller: Caller, ids: list[str]) -> list[str]:
+    unique = list(dict.fromkeys(ids))
+    for caregiver_id in unique:
+        visible = session.execute(
+            select(Caregiver.id).where(Caregiver.id == caregiver_id, scope.caregivers(caller))
+        ).scalar_one_or_none()
+        if visible is None:
+            raise Invalid(f"caregiver {caregiver_id} does not exist or is outside your town")
+    return unique
+
+
+def _check_grid(session: Session, grid_id: str | None, community_id: str | None) -> None:
+    if grid_id is None:
+        return
+    grid = session.get(Grid, grid_id)
+    if grid is None or grid.community_id != community_id:
+        raise Invalid(f"grid {grid_id} is not a grid of community {community_id}")
+
+
+def _set_caregivers(session: Session, resident: Resident, ids: list[str]) -> None:
+    session.execute(delete(CareLink).where(CareLink.resident_id == resident.id))
+    session.add_all(
+        CareLink(resident_id=resident.id, caregiver_id=cid, priority=priority)
+        for priority, cid in enumerate(ids, start=1)
+    )
+    session.flush()
+    session.expire(resident, ["caregivers"])
+
+
+@router.post("", response_model=ResidentOut, status_code=status.HTTP_201_CREATED)
+def create_resident(
+    body: ResidentIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
+) -> ResidentOut:
+    if session.get(Resident, body.id) is not None:
+        raise Conflict(f"resident {body.id} exists")
+    visible_community(session, caller, body.community_id)
+    _check_grid(session, body.grid_id, body.community_id)
+    caregiver_ids = _check_caregivers(session, caller, body.caregivers)
+    resident = Resident(
+        id=body.id,
+        display_name=body.display_name,
+        address=body.address,
+        community_id=body.community_id,
+        grid_id=body.grid_id,
+        lives_alone=body.lives_alone,
+        health_notes=body.health_notes,
+        flat=body.flat,
+        settings=body.settings.model_dump(exclude_none=True),
+        created_at=utcnow(),
+    )
+    session.add(resident)
+    session.flush()
+    _set_caregivers(session, resident, caregiver_ids)
+    bumped = config_push.bump_communities(session, [body.community_id])
+    audit.record(session, caller, "resident.create", body.id, community_id=body.community_id)
+    session.commit()
+    if bumped:
+        fleet.publisher.poke()
+    return _out(session, resident)
+
+
+@router.get("", response_model=list[ResidentOut])
+def list_residents(
+    session: SessionDep,
+    caller: CallerDep,
+    community_id: OpaqueId | None = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[ResidentOut]:
+    query = (
+        select(Resident)
+        .where(scope.residents(caller))
+        .options(selectinload(Resident.caregivers))
+        .order_by(Resident.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if community_id is not None:
+        query = query.where(Resident.community_id == community_id)
+    return [_out(session, r) for r in session.execute(query).scalars()]
+
+
+@router.get("/{resident_id}", response_model=ResidentOut)
+def get_resident(resident_id: IdPath, session: SessionDep, caller: CallerDep) -> ResidentOut:
+    return _out(session, _get(session, caller, resident_id))
+
+
+@router.patch("/{resident_id}", response_model=ResidentOut)
+def update_resident(
+    resident_id: IdPath,
+    body: ResidentPatch,
+    session: SessionDep,
+    caller: StaffDep,
+    fleet: FleetDep,
+) -> ResidentOut:
+    resident = _get(session, caller, resident_id)
+    changes = body.model_dump(exclude_unset=True)
+    before = resident.community_id
+    community_id = body.community_id if body.community_id is not None else before
+    if body.community_id is not None and body.community_id != before:
+        visible_community(session, caller, body.community_id)
+    grid_id = changes.get("grid_id", resident.grid_id)
+    if body.community_id is not None and body.community_id != before and "grid_id" not in changes:
+        grid_id = None  # the old grid belongs to the old community
+    _check_grid(session, grid_id, community_id)
+    for name in ("display_name", "address", "health_notes"):
+        value = changes.get(name)
+        if value is not None:
+            setattr(resident, name, value)
+    if body.lives_alone is not None:
+        resident.lives_alone = body.lives_alone
+    if "flat" in changes:
+        resident.flat = body.flat
+    if body.settings is not None:
+        resident.settings = body.settings.model_dump(exclude_none=True)
+    if body.caregivers is not None:
+        _set_caregivers(session, resident, _check_caregivers(session, caller, body.caregivers))
+    resident.community_id = community_id
+    resident.grid_id = grid_id
+    resident.updated_at = utcnow()
+    if community_id != before:
+        # The band moves with its wearer: its key leaves the old community's gateways.
+        session.execute(
+            update(Wristband)
+            .where(Wristband.resident_id == resident.id, Wristband.state == "active")
+            .values(community_id=community_id, updated_at=utcnow())
+        )
+    affects_gateways = {"community_id", "flat", "settings", "caregivers"} & changes.keys()
+    bumped = (
+        config_push.bump_communities(session, [before, community_id]) if affects_gateways else set()
+    )
+    audit.record(session, caller, "resident.update", resident.id, fields=sorted(changes))
+    session.commit()
+    if bumped:
+        fleet.publisher.poke()
+    return _out(session, resident)

@@ -1,0 +1,265 @@
+"""Wristbands: register one, import many from CSV, assign, retire.
+
+A bind key is accepted once, stored encrypted, and never returned; it leaves the
+fleet only sealed to the gateways that cover the wearer's community.
+"""
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleet.api.deps import CallerDep, FleetDep, SessionDep, StaffDep
+from fleet.api.schemas import BindKeyText, Firmware, MacPath, MacText, OpaqueId
+from fleet.auth import Caller
+from fleet.db.models import Wristband
+from fleet.db.session import utcnow
+from fleet.registry import audit, band_import, bands, scope
+from fleet.registry.vault import Vault
+
+router = APIRouter(prefix="/api/v1/wristbands", tags=["wristbands"])
+
+
+class WristbandIn(BaseModel):
+    mac: MacText
+    bind_key: BindKeyText = Field(description="32 hexadecimal characters; never shown again")
+    resident_id: OpaqueId | None = None
+    community_id: OpaqueId | None = Field(
+        None, description="where the band is kept; default: the resident's community"
+    )
+    firmware: Firmware = ""
+
+
+class WristbandPatch(BaseModel):
+    firmware: Firmware | None = None
+
+
+class AssignIn(BaseModel):
+    resident_id: OpaqueId | None = Field(description="the new wearer; null takes it back to stock")
+
+
+class WristbandOut(BaseModel):
+    mac: str
+    resident_id: str | None
+    community_id: str | None
+    firmware: str
+    state: str
+    created_at: datetime
+    updated_at: datetime | None
+    retired_at: datetime | None
+    model_config = {"from_attributes": True}
+
+
+class RowErrorOut(BaseModel):
+    row: int = Field(description="spreadsheet row; the header is row 1")
+    column: str
+    mac: str
+    message: str
+
+
+class ImportReportOut(BaseModel):
+    dry_run: bool
+    rows: int
+    valid_rows: int
+    error_rows: int
+    errors: list[RowErrorOut]
+    applied: bool
+    created: int
+
+
+def _mac(text: str) -> str:
+    try:
+        return bands.parse_mac(text)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+
+
+@router.post("", response_model=WristbandOut, status_code=status.HTTP_201_CREATED)
+def register_wristband(
+    body: WristbandIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
+) -> Wristband:
+    try:
+        key = bands.parse_bind_key(body.bind_key)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bind_key: {exc}") from None
+    band, bumped = bands.register(
+        session,
+        caller,
+        fleet.vault,
+        mac=_mac(body.mac),
+        key=key,
+        community_id=body.community_id,
+        resident_id=body.resident_id,
+        firmware=body.firmware,
+        now=utcnow(),
+    )
+    audit.record(
+        session,
+        caller,
+        "wristband.register",
+        band.mac,
+        resident_id=band.resident_id,
+        community_id=band.community_id,
+    )
+    session.commit()
+    if bumped:
+        fleet.publisher.poke()
+    return band
+
+
+@router.get("", response_model=list[WristbandOut])
+def list_wristbands(
+    *,
+    session: SessionDep,
+    caller: CallerDep,
+    community_id: OpaqueId | None = None,
+    state: Annotated[str | None, Query(pattern="^(active|retired)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[Wristband]:
+    query = (
+        select(Wristband)
+        .where(scope.wristbands(caller))
+        .order_by(Wristband.mac)
+        .limit(limit)
+        .offset(offset)
+    )
+    if community_id is not None:
+        query = query.where(Wristband.community_id == community_id)
+    if state is not None:
+        query = query.where(Wristband.state == state)
+    return list(session.execute(query).scalars())
+
+
+@router.get("/{mac}", response_model=WristbandOut)
+def get_wristband(mac: MacPath, session: SessionDep, caller: CallerDep) -> Wristband:
+    return bands.get_band(session, caller, _mac(mac))
+
+
+@router.patch("/{mac}", response_model=WristbandOut)
+def update_wristband(
+    mac: MacPath, body: WristbandPatch, session: SessionDep, caller: StaffDep
+) -> Wristband:
+    band = bands.get_band(session, caller, _mac(mac))
+    if body.firmware is not None:
+        band.firmware = body.firmware
+        band.updated_at = utcnow()
+    audit.record(session, caller, "wristband.update", band.mac, fields=["firmware"])
+    session.commit()
+    return band
+
+
+@router.post("/{mac}/assign", response_model=WristbandOut)
+def assign_wristband(
+    mac: MacPath, body: AssignIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
+) -> Wristband:
+    band = bands.get_band(session, caller, _mac(mac))
+    previous = band.resident_id
+    bumped = bands.assign(session, caller, band, body.resident_id, utcnow())
+    audit.record(
+        session,
+        caller,
+        "wristband.assign",
+        band.mac,
+        previous=previous,
+        resident_id=body.resident_id,
+    )
+    session.commit()
+    if bumped:
+        fleet.publisher.poke()
+    return band
+
+
+@router.post("/{mac}/retire", response_model=WristbandOut)
+def retire_wristband(
+    mac: MacPath, session: SessionDep, caller: StaffDep, fleet: FleetDep
+) -> Wristband:
+    band = bands.get_band(session, caller, _mac(mac))
+    bumped = bands.retire(session, band, utcnow())
+    audit.record(session, caller, "wristband.retire", band.mac, resident_id=band.resident_id)
+    session.commit()
+    if bumped:
+        fleet.publisher.poke()
+    return band
+
+
+def _import(
+    sessions: sessionmaker[Session],
+    caller: Caller,
+    vault: Vault,
+    data: bytes,
+    dry_run: bool,
+) -> tuple[ImportReportOut, set[str]]:
+    report = band_import.parse(data)
+    with sessions() as session:
+        band_import.check_registry(session, caller, report)
+        created, bumped = 0, set[str]()
+        applied = not dry_run and not report.errors
+        if applied:
+            # One transaction: every row or none.
+            created, bumped = band_import.apply(session, report, vault, utcnow())
+            audit.record(session, caller, "wristband.import", f"{created} bands", rows=report.rows)
+            session.commit()
+    out = ImportReportOut(
+        dry_run=dry_run,
+        rows=report.rows,
+        valid_rows=report.rows - report.bad_rows,
+        error_rows=report.bad_rows,
+        errors=[
+            RowErrorOut(row=e.row, column=e.column, mac=e.mac, message=e.message)
+            for e in report.errors
+        ],
+        applied=applied,
+        created=created,
+    )
+    return out, bumped
+
+
+_CSV_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "the CSV file itself (header: mac,bind_key,community_id,resident_id,firmware)",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.post(
+    "/import",
+    response_model=ImportReportOut,
+    openapi_extra=_CSV_BODY,
+    responses={422: {"model": ImportReportOut, "description": "errors found; nothing applied"}},
+    summary="Register many wristbands from a CSV file (dry run by default)",
+)
+async def import_wristbands(
+    request: Request,
+    caller: StaffDep,
+    fleet: FleetDep,
+    dry_run: bool = True,
+) -> Any:
+    """Check every row and report every problem. With ``dry_run=false`` and no errors,
+    register all rows in one transaction; with any error, register none (HTTP 422)."""
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > band_import.MAX_BYTES:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"the file is larger than {band_import.MAX_BYTES // (1024 * 1024)} MB",
+            )
+    try:
+        report, bumped = await asyncio.to_thread(
+            _import, fleet.sessions, caller, fleet.vault, bytes(data), dry_run
+        )
+    except band_import.ImportFileError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    if bumped:
+        fleet.publisher.poke()
+    if not dry_run and report.errors:
+        return JSONResponse(report.model_dump(), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return report

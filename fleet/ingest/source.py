@@ -1,0 +1,95 @@
+"""Which gateway's telemetry counts for a device heard by several gateways.
+
+Every gateway in range reports the band; the fleet keeps one reading per device per
+batch, from the gateway that hears it best. RSSI is smoothed per (device, gateway)
+and a challenger must beat the current source by a dead-band before the fleet
+switches, so two gateways that hear a band about equally do not take turns (the
+flapping people complain about with Home Assistant's Bluetooth proxies). The source
+also changes when the current one has not heard the device for ``stale_s``: the
+resident walked away, or the gateway went down.
+"""
+
+import zlib
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class _Link:
+    rssi: float  # exponentially smoothed
+    last_ts: float
+
+
+@dataclass(slots=True)
+class _Device:
+    source: str | None = None
+    links: dict[str, _Link] = field(default_factory=dict)
+
+
+class SourceSelector:
+    def __init__(
+        self, *, deadband_db: float = 6.0, stale_s: float = 30.0, alpha: float = 0.3
+    ) -> None:
+        # 6 dB: twice the typical per-advert fading spread, so noise alone rarely crosses it.
+        self.deadband_db = deadband_db
+        self.stale_s = stale_s
+        self.alpha = alpha
+        self._devices: dict[str, _Device] = {}
+        self.handovers = 0
+
+    def source_of(self, device: str) -> str | None:
+        entry = self._devices.get(device)
+        return entry.source if entry else None
+
+    def accept(self, device: str, gateway: str, rssi: float | None, ts: float) -> bool:
+        """Record a reading's link quality; True if this gateway's reading is the one to keep."""
+        entry = self._devices.get(device)
+        if entry is None:
+            entry = self._devices[device] = _Device()
+        link = entry.links.get(gateway)
+        level = rssi if rssi is not None else -100.0
+        if link is None:
+            link = entry.links[gateway] = _Link(level, ts)
+        else:
+            if ts < link.last_ts:
+                return False  # an older reading than one already seen from this gateway
+            link.rssi += self.alpha * (level - link.rssi)
+            link.last_ts = ts
+        current = entry.links.get(entry.source) if entry.source else None
+        lost = current is None or ts - current.last_ts > self.stale_s
+        if lost or (gateway != entry.source and link.rssi > current.rssi + self.deadband_db):  # type: ignore[union-attr]
+            self._switch(entry, gateway)
+        return entry.source == gateway
+
+    def _switch(self, entry: _Device, gateway: str) -> None:
+        if entry.source is not None and entry.source != gateway:
+            self.handovers += 1
+        entry.source = gateway
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """This instance's share of the devices when several fleet instances run.
+
+    Telemetry is then subscribed without sharing (every instance sees every batch) and
+    each instance keeps only its devices, so each device's source is chosen by one
+    instance that sees all of its gateways' reports.
+    """
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> "Partition":
+        try:
+            index_text, count_text = text.split("/")
+            index, count = int(index_text), int(count_text)
+        except ValueError:
+            raise ValueError(
+                f"partition {text!r} is not like 0/1 (this instance / instances)"
+            ) from None
+        if count < 1 or not 0 <= index < count:
+            raise ValueError(f"partition {text!r}: need 0 <= index < count")
+        return cls(index, count)
+
+    def owns(self, device: str) -> bool:
+        return self.count == 1 or zlib.crc32(device.encode()) % self.count == self.index

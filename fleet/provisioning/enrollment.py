@@ -1,0 +1,125 @@
+"""Gateway enrollment with a one-time token, and revocation.
+
+Staff create a gateway and get a token (shown once; only its SHA-256 is kept) that
+expires. The gateway, on site, makes its own key pair and presents the token with its
+public key. The fleet then:
+
+1. claims the token (a conditional UPDATE, so two presentations cannot both win) and
+   commits, recording the public key;
+2. creates the gateway's MQTT client in Mosquitto through dynamic security, with a
+   fresh random password and an ACL limited to the gateway's own topics;
+3. marks the gateway enrolled, bumps its config version and returns the credentials,
+   the CA and the first config. The broker keeps only a hash of the password; the
+   fleet keeps none.
+
+If step 2 fails (broker down), the token is put back, so the engineer can try again.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleet.db.models import Gateway
+from fleet.registry import audit
+from fleet.registry.config_push import build_config
+from fleet.registry.errors import NotFound
+from fleet.registry.vault import Vault
+from silverguard.sealing import SealError, seal
+from silverguard.wire.config import GatewayConfig
+
+
+class EnrollmentRefused(Exception):
+    """The token does not enroll anything; the message is safe to show."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    gateway_id: str
+    token_hash: str
+    expires_at: datetime
+
+
+def hash_enrollment_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(gateway: Gateway, ttl: timedelta, now: datetime) -> str:
+    """Give the gateway a fresh one-time token (replacing any unused one); return it."""
+    token = "sge_" + secrets.token_urlsafe(24)
+    gateway.enrollment_token_hash = hash_enrollment_token(token)
+    gateway.enrollment_expires_at = now + ttl
+    return token
+
+
+def check_public_key(public_key: str) -> None:
+    try:
+        seal(public_key, b"probe")
+    except SealError as exc:
+        raise EnrollmentRefused(f"public_key: {exc}") from None
+
+
+def claim(sessions: sessionmaker[Session], token: str, public_key: str, now: datetime) -> Claim:
+    """Use up the token for good (its own transaction); EnrollmentRefused if it is no good."""
+    check_public_key(public_key)
+    token_hash = hash_enrollment_token(token)
+    with sessions.begin() as session:
+        gateway = session.query(Gateway).filter(Gateway.enrollment_token_hash == token_hash).first()
+        if gateway is None:
+            raise EnrollmentRefused("unknown or already used enrollment token")
+        expires_at = gateway.enrollment_expires_at
+        if expires_at is None or expires_at <= now:
+            raise EnrollmentRefused(
+                "this enrollment token has expired; ask for a new one "
+                f"(POST /api/v1/gateways/{gateway.id}/enrollment-token)"
+            )
+        won = session.execute(
+            update(Gateway)
+            .where(Gateway.id == gateway.id, Gateway.enrollment_token_hash == token_hash)
+            .values(enrollment_token_hash=None, public_key=public_key)
+        ).rowcount  # type: ignore[attr-defined]
+        if won != 1:
+            raise EnrollmentRefused("unknown or already used enrollment token")
+        return Claim(gateway.id, token_hash, expires_at)
+
+
+def give_back(sessions: sessionmaker[Session], claim: Claim) -> None:
+    """Put the token back after a failure, unless a new one was issued meanwhile."""
+    with sessions.begin() as session:
+        session.execute(
+            update(Gateway)
+            .where(Gateway.id == claim.gateway_id, Gateway.enrollment_token_hash.is_(None))
+            .values(enrollment_token_hash=claim.token_hash, enrollment_expires_at=claim.expires_at)
+        )
+
+
+def complete(
+    sessions: sessionmaker[Session], claim: Claim, username: str, vault: Vault, now: datetime
+) -> GatewayConfig:
+    """Mark the gateway enrolled and return its first config."""
+    with sessions.begin() as session:
+        gateway = session.get(Gateway, claim.gateway_id)
+        if gateway is None:
+            raise NotFound(f"gateway {claim.gateway_id} was deleted during enrollment")
+        gateway.state = "enrolled"
+        gateway.mqtt_username = username
+        gateway.enrolled_at = now
+        gateway.revoked_at = None
+        gateway.broker_synced = True
+        gateway.enrollment_expires_at = None
+        gateway.desired_version += 1
+        session.flush()
+        audit.record(session, f"gateway:{gateway.id}", "gateway.enroll", gateway.id)
+        return build_config(session, gateway, vault)
+
+
+def revoke(session: Session, gateway: Gateway, now: datetime) -> None:
+    """Mark revoked; the broker side is applied by the caller and retried until done."""
+    gateway.state = "revoked"
+    gateway.revoked_at = now
+    gateway.enrollment_token_hash = None
+    gateway.enrollment_expires_at = None
+    gateway.broker_synced = False

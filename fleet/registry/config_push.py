@@ -1,0 +1,107 @@
+"""What each gateway must be told, and when to tell it again.
+
+Any change that affects a gateway (a band registered, moved or retired in a community it
+covers, a resident's care plan, a caregiver's phone, the gateway's own rules or
+coverage) bumps the gateway's ``desired_version`` in the same transaction as the
+change. The publisher (``fleet.provisioning.publisher``) notices versions not yet
+published and publishes the config, retained, built from the registry as it is then.
+
+Secrets leave only sealed to the gateway's own public key: bind keys in
+``BandConfig.sealed_key``, caregivers' phone numbers in ``ResidentConfig.sealed_contacts``.
+"""
+
+import json
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from fleet.db.models import CareLink, Gateway, GatewayCommunity, Resident, Wristband
+from fleet.registry.schedules import rule_settings
+from fleet.registry.vault import Vault, VaultError
+from silverguard.sealing import seal
+from silverguard.wire.config import BandConfig, GatewayConfig, ResidentConfig
+
+log = logging.getLogger(__name__)
+
+
+def bump_gateways(session: Session, gateway_ids: Iterable[str]) -> set[str]:
+    ids = set(gateway_ids)
+    if ids:
+        session.execute(
+            update(Gateway)
+            .where(Gateway.id.in_(ids))
+            .values(desired_version=Gateway.desired_version + 1)
+        )
+    return ids
+
+
+def bump_communities(session: Session, community_ids: Iterable[str | None]) -> set[str]:
+    """Bump every gateway covering one of these communities; return their ids."""
+    wanted = {c for c in community_ids if c}
+    if not wanted:
+        return set()
+    gateway_ids = set(
+        session.execute(
+            select(GatewayCommunity.gateway_id).where(GatewayCommunity.community_id.in_(wanted))
+        ).scalars()
+    )
+    return bump_gateways(session, gateway_ids)
+
+
+def build_config(session: Session, gateway: Gateway, vault: Vault) -> GatewayConfig:
+    """The gateway's desired config at its current ``desired_version``."""
+    if not gateway.public_key:
+        raise ValueError(f"gateway {gateway.id} is not enrolled: no key to seal its secrets to")
+    public_key = gateway.public_key
+    covered = [link.community_id for link in gateway.communities]
+    residents = (
+        session.execute(
+            select(Resident)
+            .where(Resident.community_id.in_(covered))
+            .options(selectinload(Resident.caregivers).selectinload(CareLink.caregiver))
+            .order_by(Resident.id)
+        )
+        .scalars()
+        .all()
+    )
+    flats = {r.id: r.flat for r in residents}
+    bands: list[BandConfig] = []
+    for band in session.execute(
+        select(Wristband)
+        .where(Wristband.state == "active", Wristband.resident_id.in_(list(flats)))
+        .order_by(Wristband.mac)
+    ).scalars():
+        try:
+            key = vault.open(band.bind_key)
+        except VaultError as exc:
+            # One unreadable key must not keep every other band off the gateway.
+            log.error("config for %s: band %s left out: %s", gateway.id, band.mac, exc)
+            continue
+        bands.append(
+            BandConfig(
+                mac=band.mac,
+                sealed_key=seal(public_key, key),
+                resident=band.resident_id,
+                flat=flats.get(band.resident_id or ""),
+            )
+        )
+    resident_configs = []
+    for resident in residents:
+        phones = [link.caregiver.phone for link in resident.caregivers if link.caregiver.phone]
+        resident_configs.append(
+            ResidentConfig(
+                resident=resident.id,
+                flat=resident.flat,
+                settings=rule_settings(resident.settings),
+                sealed_contacts=seal(public_key, json.dumps(phones).encode()) if phones else None,
+            )
+        )
+    return GatewayConfig(
+        gateway=gateway.id,
+        version=gateway.desired_version,
+        bands=bands,
+        residents=resident_configs,
+        rules=dict(gateway.rules),
+    )

@@ -1,0 +1,43 @@
+"""``silverguard bench ...``: benchmarks that print one JSON line and save it."""
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def _edge_radio(args: argparse.Namespace) -> int:
+    from silverguard.bench import emit
+    from silverguard.bench.edge_radio import run
+
+    emit("edge-radio", run(bands=args.bands, rounds=args.rounds, seconds=args.seconds), args.out)
+    return 0
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    from silverguard.bench import emit
+    from silverguard.bench.outbox import run
+
+    emit("outbox", run(events=args.events, directory=args.dir), args.out)
+    return 0
+
+
+def register(commands: "argparse._SubParsersAction[Any]") -> None:
+    bench = commands.add_parser("bench", help="benchmarks (print one JSON line, save JSON)")
+    which = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    radio = which.add_parser("edge-radio", help="gateway radio pipeline: throughput, CPU, memory")
+    radio.add_argument("--bands", type=int, default=867)
+    radio.add_argument(
+        "--rounds", type=int, default=6, help="adverts per band in the throughput runs"
+    )
+    radio.add_argument(
+        "--seconds", type=float, default=20.0, help="length of the real-time district run"
+    )
+    radio.add_argument("--out", type=Path, help="where to save the JSON (default bench-results/)")
+    radio.set_defaults(func=_edge_radio)
+    outbox = which.add_parser("outbox", help="gateway outbox: durable puts and acks per second")
+    outbox.add_argument("--events", type=int, default=500)
+    outbox.add_argument(
+        "--dir", type=Path, help="where to put the database (the gateway's storage)"
+    )
+    outbox.add_argument("--out", type=Path, help="where to save the JSON (default bench-results/)")
+    outbox.set_defaults(func=_outbox)
