@@ -250,9 +250,7 @@ class Uplink:
         await client.publish_checked(self._topic(TopicKind.STATUS), self._status("online"), 1, True)
         report = self._config_report()
         if report is not None:
-            await client.publish_checked(
-                self._topic(TopicKind.CONFIG_REPORTED), encode(report), 1, True
-            )
+            await client.publish_checked(self._topic(TopicKind.CONFIG_REPORTED), encode(report), 1)
         self._due.clear()  # a new connection: every unacknowledged event goes again
         self.connected.set()
         self.state.last_connected = time.time()
@@ -286,7 +284,7 @@ class Uplink:
                 report = self._on_config(bytes(payload))
                 if report is not None:
                     await client.publish_checked(
-                        self._topic(TopicKind.CONFIG_REPORTED), encode(report), 1, True
+                        self._topic(TopicKind.CONFIG_REPORTED), encode(report), 1
                     )
 
     # -- sending -------------------------------------------------------------------------
