@@ -316,24 +316,24 @@ async def test_a_bad_config_is_rejected_and_the_previous_one_keeps_running(tmp_p
     async with district(tmp_path, bands_in_settings=False) as (stack, burst):
         creds = stack.fleet_credentials
         assert creds is not None
-        async with aiomqtt.Client(
-            stack.mosquitto.host,
-            stack.mosquitto.port,
-            username=creds.username,
-            password=creds.password,
-            identifier="test-config-watcher",
-            protocol=aiomqtt.ProtocolVersion.V5,
-        ) as watcher:
-            await watcher.subscribe(str(Topic(GW, TopicKind.CONFIG_REPORTED)), qos=1)
+        advertising = await start(stack, burst)
+        try:
+            async with aiomqtt.Client(
+                stack.mosquitto.host,
+                stack.mosquitto.port,
+                username=creds.username,
+                password=creds.password,
+                identifier="test-config-watcher",
+                protocol=aiomqtt.ProtocolVersion.V5,
+            ) as watcher:
+                await watcher.subscribe(str(Topic(GW, TopicKind.CONFIG_REPORTED)), qos=1)
 
-            async def next_report() -> ConfigReport:
-                async with asyncio.timeout(30):
-                    async for message in watcher.messages:
-                        return decode(message.payload, ConfigReport)  # type: ignore[arg-type]
-                raise AssertionError("no report")
+                async def next_report() -> ConfigReport:
+                    async with asyncio.timeout(30):
+                        async for message in watcher.messages:
+                            return decode(message.payload, ConfigReport)  # type: ignore[arg-type]
+                    raise AssertionError("no report")
 
-            advertising = await start(stack, burst)
-            try:
                 await stack.publish_config(stack.make_config(GW, 1))
                 good = await next_report()
                 assert (good.ok, good.version) == (True, 1)
@@ -345,30 +345,28 @@ async def test_a_bad_config_is_rejected_and_the_previous_one_keeps_running(tmp_p
                 bands[1] = type(bands[1])(mac="C2:ZZ:00:00:00:00", sealed_key=bands[1].sealed_key)
                 await stack.publish_config(type(bad)(**{**_fields(bad), "bands": bands}))
                 refused = await next_report()
-                assert not refused.ok
-                assert refused.version == 1
-                assert refused.rejected_version == 2
-                assert "bands[1].mac" in refused.error
-                await wait_status(
-                    stack, lambda s: s["config"]["rejected_version"] == 2, "the refusal"
-                )
-                await burst.run(3)  # still decoding with version 1
-                await all_alerts(stack, set(burst.expected), timeout=30)
+            assert not refused.ok
+            assert refused.version == 1
+            assert refused.rejected_version == 2
+            assert "bands[1].mac" in refused.error
+            await wait_status(stack, lambda s: s["config"]["rejected_version"] == 2, "the refusal")
+            await burst.run(3)  # still decoding with version 1
+            await all_alerts(stack, set(burst.expected), timeout=30)
 
-                # Restarted without a broker, it runs the last good config from disk.
-                await stack.kill_broker()
-                stack.kill_gateway(GW)
-                await stack.start_gateway(GW)
-                await wait_status(stack, lambda s: s["config"]["version"] == 1, "config on disk")
-                await burst.run(2)
-                await eventually(
-                    lambda: _async(backlog_events(stack) >= 2), 30, "events decided offline"
-                )
-                await stack.start_broker()
-                received = await all_alerts(stack, set(burst.expected))
-                ingest = await fleet_ingest(stack)
-            finally:
-                await stop(advertising)
+            # Restarted without a broker, it runs the last good config from disk.
+            await stack.kill_broker()
+            stack.kill_gateway(GW)
+            await stack.start_gateway(GW)
+            await wait_status(stack, lambda s: s["config"]["version"] == 1, "config on disk")
+            await burst.run(2)
+            await eventually(
+                lambda: _async(backlog_events(stack) >= 2), 30, "events decided offline"
+            )
+            await stack.start_broker()
+            received = await all_alerts(stack, set(burst.expected))
+            ingest = await fleet_ingest(stack)
+        finally:
+            await stop(advertising)
     report("bad config", len(burst.expected), received, ingest)
     assert sorted(received) == sorted(burst.expected)
 
