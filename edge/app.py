@@ -14,6 +14,7 @@ from edge.config_push import ConfigApplier, DesiredConfig
 from edge.decode.bthome import BTHomeDecoder
 from edge.device_store import DeviceStore
 from edge.health import RateMeter, SystemProbe
+from edge.meters.service import MeterService
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
 from edge.settings import GatewaySettings
@@ -75,6 +76,14 @@ class Gateway:
         self.pipeline.devices.update(self.store.load_states())
         self._saves = 0
         self.scanner = Scanner(settings.radio, settings.gateway_id, self.pipeline.on_advert)
+        self.meters = MeterService(
+            settings.gateway_id,
+            settings.meters,
+            settings.routine,
+            state_path=data / "routine.json",
+            on_reading=self.pipeline.add_reading,
+            on_event=self.pipeline.store_event,
+        )
         self.system = SystemProbe(data)
         self.advert_rate = RateMeter(lambda: self.scanner.adverts_seen, time.monotonic)
         self._status_rate = RateMeter(lambda: self.scanner.adverts_seen, time.monotonic)
@@ -115,9 +124,6 @@ class Gateway:
             "adverts_per_s": self.advert_rate.rate(),
             "devices_heard": len(self.pipeline.devices),
             "bands_configured": len(list(self.decoder.known())),
-            "meters_configured": len(self.config.current.config.meters)
-            if self.config.current
-            else 0,
             "outbox_events": backlog["event"].count,
             "outbox_telemetry": backlog["telemetry"].count,
             "outbox_bytes": self.outbox.size_bytes(),
@@ -132,6 +138,7 @@ class Gateway:
         if self.alerter is not None:
             figures["sms_sent"] = self.alerter.counters.sent
             figures["sms_failed"] = self.alerter.counters.failed
+        figures.update(self.meters.health())  # meters_configured, _online, _offline ...
         figures.update(self.system.figures())
         return figures
 
@@ -185,6 +192,7 @@ class Gateway:
                 "events_unstored": len(self.pipeline.unstored),
             },
             "events_stored": self.pipeline.events_stored,
+            "meters": self.meters.health(),
             "watchdog": {
                 "systemd": self.notifier.watchdog_s is not None,
                 "healthy": not self.liveness.stale(),
@@ -243,6 +251,9 @@ class Gateway:
                 await run()
                 return
             except Exception:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None  # shutting down, not a fault
                 log.exception("%s failed; starting it again in %.0f s", name, delay)
             if time.monotonic() - started > 60:
                 delay = 1.0  # it ran for a while: a new fault, not the same one again
@@ -269,6 +280,7 @@ class Gateway:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._supervise("radio", self.scanner.run))
                 tasks.create_task(self.uplink.run())
+                tasks.create_task(self._supervise("meters", self.meters.run))
                 tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
                 tasks.create_task(self._every(_TICK_S, self.pipeline.on_tick, beat="tick"))
                 tasks.create_task(self._every(_SAVE_COUNTERS_S, self._save_state))

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 # Bands repeat each event in several adverts; remember recent ids so each is stored
 # once. The fleet dedups by id anyway — this only spares the uplink.
 _RECENT_EVENT_IDS = 4096
+# Readings from other sources (meters) wait here for the next batch; a few minutes of
+# many meters' polls at most, so a stalled flush cannot grow memory without bound.
+_MAX_EXTRA_READINGS = 10_000
 
 
 class Pipeline:
@@ -55,6 +58,8 @@ class Pipeline:
         self._telemetry_seq = 0
         # Events the outbox could not take (disk full): kept here and retried each tick.
         self.unstored: dict[str, Event] = {}
+        self._extra_readings: list[Reading] = []
+        self.extra_readings_dropped = 0
 
     def on_advert(self, advert: Advert) -> None:
         result = self.decoder.decode(advert)
@@ -111,6 +116,13 @@ class Pipeline:
             log.info("event %s %s from %s stored for upload", event.kind, event.id, event.device)
             self._on_event(event)
 
+    def add_reading(self, reading: Reading) -> None:
+        """Queue a reading that does not come from an advert (a meter's) for the next batch."""
+        self._extra_readings.append(reading)
+        if len(self._extra_readings) > _MAX_EXTRA_READINGS:
+            del self._extra_readings[0]
+            self.extra_readings_dropped += 1
+
     def flush_telemetry(self) -> int:
         """Put one batch with every device changed since the last one; return its size."""
         readings = []
@@ -127,6 +139,8 @@ class Pipeline:
                     fields=dict(state.fields),
                 )
             )
+        readings += self._extra_readings
+        self._extra_readings = []
         if not readings:
             return 0
         self._telemetry_seq += 1

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edge.meters.config import MeterList
+from edge.rules.routine_settings import RoutineSettings
 from silverguard.wire.topics import GATEWAY_ID_RE
 
 MAC_RE = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
@@ -145,6 +147,8 @@ class GatewaySettings(BaseSettings):
     sensors: list[SensorSettings] = []
     outbox: OutboxSettings = OutboxSettings()
     modem: ModemSettings | None = None
+    meters: MeterList = []  # utility meters on the gateway's serial ports (docs/meters.md)
+    routine: RoutineSettings = RoutineSettings()  # thresholds of the utility-routine rules
     # Telemetry: one batch per interval with the latest reading of each device heard.
     telemetry_interval_s: float = Field(10.0, gt=0)
     # An unacknowledged event is published again after this long (doubling per copy).

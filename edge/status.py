@@ -187,6 +187,13 @@ def render(report: GatewayStatusReport, now: float | None = None) -> str:
             f"{radio.get('adverts_per_s', 0)}/s, {radio.get('devices_heard', 0)} devices; "
             f"rejected: {rejected}"
         )
+    meters = s.get("meters") or {}
+    if meters.get("meters_configured"):
+        lines.append(
+            f"  meters 水电表       {meters.get('meters_configured')} configured, "
+            f"{meters.get('meters_online', 0)} online, {meters.get('meters_offline', 0)} offline; "
+            f"{meters.get('meter_polls_failed', 0)} of {meters.get('meter_polls', 0)} polls failed"
+        )
     sms = s.get("sms")
     if sms:
         text = (

@@ -53,6 +53,18 @@ class PublishRefused(aiomqtt.MqttError):
         self.reason = reason
 
 
+def _raise_if_cancelled() -> None:
+    """Re-raise a cancellation that a library turned into another error on the way out.
+
+    Cancelled inside ``async with client``, aiomqtt's exit can raise MqttError
+    ("disconnected") instead of CancelledError; caught and retried, that would make the
+    uplink ignore the shutdown and the gateway hang on SIGTERM.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class _Client(aiomqtt.Client):
     """aiomqtt's client, made to notice a PUBACK that refuses the message.
 
@@ -62,7 +74,7 @@ class _Client(aiomqtt.Client):
     taking that for delivery would delete telemetry that never arrived. So we keep
     failed reason codes by message id and raise ``PublishRefused`` from
     ``publish_checked``. This leans on aiomqtt internals (``_client``,
-    ``_pending_call``, ``_wait_for``); pyproject pins aiomqtt below 3 and
+    ``_pending_call``, ``_pending_publishes``); pyproject pins aiomqtt below 3 and
     tests/edge/test_uplink.py proves the behaviour against a real broker.
     """
 
@@ -91,7 +103,12 @@ class _Client(aiomqtt.Client):
         if not info.is_published():
             confirmation = asyncio.Event()
             with self._pending_call(info.mid, confirmation, self._pending_publishes):
-                await self._wait_for(confirmation.wait(), timeout=None)
+                try:
+                    # Not aiomqtt's _wait_for (asyncio.wait_for): see _send for why.
+                    async with asyncio.timeout(self.timeout):
+                        await confirmation.wait()
+                except TimeoutError:
+                    raise aiomqtt.MqttError(f"no PUBACK for {topic} in {self.timeout} s") from None
         reason = self._refused.pop(info.mid, None)
         if reason is not None:
             raise PublishRefused(topic, reason)
@@ -231,6 +248,7 @@ class Uplink:
                 # A bug must not silence the gateway: log it, reconnect, carry on.
                 log.error("uplink: unexpected error", exc_info=group)
                 self._set_state("down", f"unexpected error: {group.exceptions[0]!r}")
+            _raise_if_cancelled()
             if self.connected.is_set():
                 self.connected.clear()
                 self._down_since_mono = self._monotonic()
@@ -325,8 +343,11 @@ class Uplink:
                 continue  # more may be waiting
             next_due = min((due for due, _ in self._due.values()), default=now + 60.0)
             timeout = max(0.05, min(next_due - now, self._resend_after_s))
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
+            # that arrives as the wake event is set, and the gateway then hangs on SIGTERM.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=timeout)
+                async with asyncio.timeout(timeout):
+                    await self.wake.wait()
 
     async def _heartbeat(self, client: _Client) -> None:
         while True:

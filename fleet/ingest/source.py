@@ -23,14 +23,25 @@ class _Link:
 class _Device:
     source: str | None = None
     links: dict[str, _Link] = field(default_factory=dict)
+    last_kept: float = float("-inf")
+    last_kept_from: str | None = None
 
 
 class SourceSelector:
     def __init__(
-        self, *, deadband_db: float = 6.0, stale_s: float = 30.0, alpha: float = 0.3
+        self,
+        *,
+        deadband_db: float = 6.0,
+        stale_s: float = 30.0,
+        alpha: float = 0.3,
+        min_gap_s: float = 1.0,
     ) -> None:
         # 6 dB: twice the typical per-advert fading spread, so noise alone rarely crosses it.
         self.deadband_db = deadband_db
+        # Two gateways' reports of the same advert are less than an advert interval apart:
+        # when the source changes, the new source's report of a moment already kept is
+        # not kept again.
+        self.min_gap_s = min_gap_s
         self.stale_s = stale_s
         self.alpha = alpha
         self._devices: dict[str, _Device] = {}
@@ -58,7 +69,12 @@ class SourceSelector:
         lost = current is None or ts - current.last_ts > self.stale_s
         if lost or (gateway != entry.source and link.rssi > current.rssi + self.deadband_db):  # type: ignore[union-attr]
             self._switch(entry, gateway)
-        return entry.source == gateway
+        if entry.source != gateway:
+            return False
+        if entry.last_kept_from != gateway and ts - entry.last_kept < self.min_gap_s:
+            return False  # the moment the previous source already reported
+        entry.last_kept, entry.last_kept_from = ts, gateway
+        return True
 
     def _switch(self, entry: _Device, gateway: str) -> None:
         if entry.source is not None and entry.source != gateway:

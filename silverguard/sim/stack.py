@@ -328,8 +328,10 @@ class Stack:
         self.enrolled.add(gateway_id)
         return result
 
-    async def start_gateway(self, gateway_id: str) -> None:
-        config = self.write_gateway_config(gateway_id)
+    async def start_gateway(self, gateway_id: str, **extra: Any) -> None:
+        """Start a gateway process; ``extra`` settings (e.g. ``meters=[...]``) go into its
+        config file."""
+        config = self.write_gateway_config(gateway_id, **extra)
         process = ChildProcess(
             f"gateway {gateway_id}",
             _silverguard_argv("gateway", "run", "--config", str(config)),

@@ -200,3 +200,19 @@ async def test_a_config_message_is_handed_over_and_the_report_published(
             await fleet.publish(str(Topic("gw-01", TopicKind.CONFIG)), b"", qos=1, retain=True)
     assert received == [b'{"x": 1}']
     assert report.version == 7
+
+
+async def test_the_uplink_stops_when_cancelled_even_as_it_is_woken(broker: Broker, tmp_path: Path):
+    # A shutdown (SIGTERM) cancels the uplink; an ack waking it at that very moment
+    # must not swallow the cancellation (asyncio.wait_for does on Python 3.11).
+    uplink = Uplink(broker.gateway_settings(), "gw-01", Outbox(tmp_path / "o.db"))
+    for _ in range(20):
+        task = asyncio.create_task(uplink.run())
+        await asyncio.wait_for(uplink.connected.wait(), 15)
+        await asyncio.sleep(0.05)  # let the sender settle into its wait
+        uplink.wake.set()
+        task.cancel()
+        async with asyncio.timeout(5):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        uplink.connected.clear()

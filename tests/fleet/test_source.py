@@ -77,3 +77,11 @@ def test_partitions_split_devices_between_instances():
     for bad in ("1", "3/3", "a/b", "0/0"):
         with pytest.raises(ValueError, match="partition"):
             Partition.parse(bad)
+
+
+def test_a_switch_does_not_keep_the_same_moment_twice():
+    selector = SourceSelector()
+    assert selector.accept(BAND, "gw-far", -90, 100.0)  # heard first, kept
+    assert not selector.accept(BAND, "gw-near", -55, 100.2)  # same advert: source changes, not kept
+    assert selector.source_of(BAND) == "gw-near"
+    assert selector.accept(BAND, "gw-near", -55, 110.0)

@@ -1,0 +1,98 @@
+"""The poll loop over real ptys: schedules, health figures, meter_offline once and recovery."""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.app import Gateway
+from edge.meters.poller import MeterPoller, MeterReading
+from edge.settings import GatewaySettings
+from firmware_mocks.meters.modbus_slave import ModbusMeter, water_registers
+from firmware_mocks.meters.pty_bus import PtyBus
+from silverguard.wire import Event, EventKind, Severity, event_id
+from tests.edge.meters.conftest import ENERGY, WATER, config
+
+
+async def until(condition: Callable[[], object], timeout: float = 10.0, what: str = "it") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def test_meters_are_polled_on_schedule_and_a_silent_one_goes_offline_once(
+    modbus_bus: PtyBus,
+):
+    modbus_bus.add(ModbusMeter(1, lambda: ENERGY))
+    water = modbus_bus.add(ModbusMeter(2, lambda: WATER, water_registers))
+    e = config(modbus_bus.port, id="m-e", poll_interval_s=0.3, offline_after_s=1.0)
+    w = config(
+        modbus_bus.port,
+        id="m-w",
+        address=2,
+        profile="water",
+        poll_interval_s=0.3,
+        offline_after_s=1.0,
+        retries=0,
+    )
+    readings: list[MeterReading] = []
+    events: list[Event] = []
+    poller = MeterPoller("gw-01", [e, w], on_reading=readings.append, on_event=events.append)
+    task = asyncio.create_task(poller.run())
+    try:
+        await until(lambda: {r.meter for r in readings} == {"m-e", "m-w"}, what="both meters")
+        water.silent = True
+        await until(lambda: events, what="the meter_offline event")
+        (offline,) = events
+        assert offline.kind is EventKind.METER_OFFLINE
+        assert offline.severity is Severity.LOW
+        assert offline.device == "m-w"
+        assert offline.evidence["flat"] == "f-1"
+        assert "did not answer" in offline.evidence["last_error"]
+        last_ok = poller.health["m-w"].last_ok
+        assert last_ok is not None
+        assert offline.id == event_id("m-w", EventKind.METER_OFFLINE, round(last_ok))
+
+        polls = poller.health["m-w"].polls
+        await until(lambda: poller.health["m-w"].polls >= polls + 3, what="more failed polls")
+        assert len(events) == 1  # once per outage, however long it lasts
+        figures = poller.figures()
+        assert figures["meters_offline"] == 1
+        assert figures["meter.m-w.online"] is False
+        assert figures["meter.m-e.online"] is True
+        assert int(figures["meter_timeouts"]) >= 4
+
+        water.silent = False  # it comes back
+        await until(lambda: not poller.health["m-w"].offline, what="recovery")
+        assert poller.health["m-w"].recoveries == 1
+        water.silent = True  # and goes again: a new outage, a new event
+        await until(lambda: len(events) == 2, what="the second outage")
+        assert events[1].id != events[0].id
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert poller.health["m-e"].polls_failed == 0  # the other meter never noticed
+    assert poller.internal_errors == 0
+
+
+def test_meter_figures_join_the_gateways_heartbeat(tmp_path: Path):
+    settings = GatewaySettings(
+        gateway_id="gw-01",
+        data_dir=tmp_path,
+        radio={"backend": "simulated"},  # type: ignore[arg-type]
+        meters=[config(str(tmp_path / "ttyUSB0"), id="m-0001-e")],
+    )
+    gateway = Gateway(settings)
+    try:
+        figures = gateway.health()
+    finally:
+        gateway.outbox.close()
+        gateway.store.close()
+    assert figures["meters_configured"] == 1
+    assert figures["meters_online"] == 0
+    assert figures["meter.m-0001-e.online"] is False
+    assert "adverts_seen" in figures  # the wristband figures are still there
