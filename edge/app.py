@@ -251,9 +251,6 @@ class Gateway:
                 await run()
                 return
             except Exception:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from None  # shutting down, not a fault
                 log.exception("%s failed; starting it again in %.0f s", name, delay)
             if time.monotonic() - started > 60:
                 delay = 1.0  # it ran for a while: a new fault, not the same one again

@@ -154,9 +154,6 @@ class OfflineAlerter:
             try:
                 await self.sweep()
             except Exception:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from None  # shutting down, not a fault
                 # Whatever went wrong, the next sweep tries again; the gateway goes on.
                 log.exception("offline SMS: sweep failed")
 

@@ -53,18 +53,6 @@ class PublishRefused(aiomqtt.MqttError):
         self.reason = reason
 
 
-def _raise_if_cancelled() -> None:
-    """Re-raise a cancellation that a library turned into another error on the way out.
-
-    Cancelled inside ``async with client``, aiomqtt's exit can raise MqttError
-    ("disconnected") instead of CancelledError; caught and retried, that would make the
-    uplink ignore the shutdown and the gateway hang on SIGTERM.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 class _Client(aiomqtt.Client):
     """aiomqtt's client, made to notice a PUBACK that refuses the message.
 
@@ -248,7 +236,9 @@ class Uplink:
                 # A bug must not silence the gateway: log it, reconnect, carry on.
                 log.error("uplink: unexpected error", exc_info=group)
                 self._set_state("down", f"unexpected error: {group.exceptions[0]!r}")
-            _raise_if_cancelled()
+            # No check of current_task().cancelling() here: on Python 3.11 a TaskGroup
+            # whose child fails while it is already exiting leaves its parent's cancel
+            # count raised for good, so that figure cannot tell a shutdown apart.
             if self.connected.is_set():
                 self.connected.clear()
                 self._down_since_mono = self._monotonic()
