@@ -10,11 +10,12 @@ jitter. Nothing that goes wrong here ends the task: it reconnects, forever.
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiomqtt
 import paho.mqtt.client as paho
@@ -40,6 +41,8 @@ from silverguard.wire.config import ConfigReport
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 _SESSION_EXPIRY_S = 86400
 _BATCH = 50  # outbox rows published concurrently
 _EVENTS_IN_FLIGHT = 500  # unacknowledged events considered per pass
@@ -62,13 +65,24 @@ class _Client(aiomqtt.Client):
     taking that for delivery would delete telemetry that never arrived. So we keep
     failed reason codes by message id and raise ``PublishRefused`` from
     ``publish_checked``. This leans on aiomqtt internals (``_client``,
-    ``_pending_call``, ``_pending_publishes``); pyproject pins aiomqtt below 3 and
+    ``_pending_call``, ``_pending_publishes``, ``_wait_for``); pyproject pins aiomqtt below 3 and
     tests/edge/test_uplink.py proves the behaviour against a real broker.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._refused: dict[int, ReasonCode] = {}
+
+    async def _wait_for(self, fut: Awaitable[_T], timeout: float | None) -> _T:
+        # aiomqtt waits for CONNACK, SUBACK and PUBACK with asyncio.wait_for, which on
+        # Python 3.11 drops a cancellation that arrives as the awaited thing completes:
+        # the uplink would then carry on after SIGTERM. asyncio.timeout does not.
+        limit = self.timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(None if limit == math.inf else limit):
+                return await fut
+        except TimeoutError:
+            raise aiomqtt.MqttError("Operation timed out") from None
 
     def _on_publish(
         self,
@@ -91,12 +105,7 @@ class _Client(aiomqtt.Client):
         if not info.is_published():
             confirmation = asyncio.Event()
             with self._pending_call(info.mid, confirmation, self._pending_publishes):
-                try:
-                    # Not aiomqtt's _wait_for (asyncio.wait_for): see _send for why.
-                    async with asyncio.timeout(self.timeout):
-                        await confirmation.wait()
-                except TimeoutError:
-                    raise aiomqtt.MqttError(f"no PUBACK for {topic} in {self.timeout} s") from None
+                await self._wait_for(confirmation.wait(), timeout=None)
         reason = self._refused.pop(info.mid, None)
         if reason is not None:
             raise PublishRefused(topic, reason)

@@ -75,8 +75,11 @@ class Dispatcher:
             if jobs:
                 await asyncio.gather(*(self._deliver(job) for job in jobs))
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
+            # that arrives as the event is set, and shutdown then waits for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=_IDLE_POLL_S)
+                async with asyncio.timeout(_IDLE_POLL_S):
+                    await self.wake.wait()
 
     def _claim(self) -> list[Job]:
         now = self._clock()
