@@ -3,20 +3,28 @@
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from edge.ble.scanner import Scanner
 from edge.commands import BandCommandQueue
+from edge.config_push import ConfigApplier, DesiredConfig
 from edge.decode.bthome import BTHomeDecoder
 from edge.device_store import DeviceStore
+from edge.health import RateMeter, SystemProbe
 from edge.meters.service import MeterService
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
+from edge.rules.config import RulesConfig
 from edge.rules.engine import RuleEngine
 from edge.settings import GatewaySettings
+from edge.status import OUTBOX_FILE, write_status
 from edge.uplink.mqtt import Uplink
+from edge.watchdog import Liveness, SystemdNotifier, keep_alive
+from silverguard import __version__
 from silverguard.wire import FieldValue
 
 log = logging.getLogger(__name__)
@@ -25,6 +33,9 @@ log = logging.getLogger(__name__)
 # the rest of the device state, which only feeds "last seen" after a restart, less so.
 _SAVE_COUNTERS_S = 5.0
 _SAVE_STATES_EVERY = 12  # x 5 s = one minute
+_TICK_S = 1.0
+# The tick loop runs every second; ten missed ticks mean the loop or a rule is stuck.
+_TICK_STALE_S = 10.0
 
 
 class Gateway:
@@ -32,17 +43,31 @@ class Gateway:
         self.settings = settings
         data = settings.data_dir
         data.mkdir(parents=True, exist_ok=True)
+        self.started_at = time.time()
         self.store = DeviceStore(data / "gateway.db")
-        self.outbox = Outbox(data / "outbox.db")
-        keys: dict[str, bytes | None] = {s.mac: s.key_bytes for s in settings.sensors}
-        keys.update({band.mac: band.key_bytes for band in settings.bands})
-        self.decoder = BTHomeDecoder(keys, self.store.load_counters())
+        bound = settings.outbox
+        self.outbox = Outbox(
+            data / OUTBOX_FILE,
+            max_bytes=int(bound.max_mb * 2**20),
+            max_telemetry_age_s=bound.max_telemetry_age_h * 3600,
+            max_file_bytes=int(bound.max_file_mb * 2**20) if bound.max_file_mb else None,
+        )
+        # Devices from the local settings; the fleet's pushed bands join them.
+        self.static_keys: dict[str, bytes | None] = {s.mac: s.key_bytes for s in settings.sensors}
+        self.static_keys.update({band.mac: band.key_bytes for band in settings.bands})
+        self.decoder = BTHomeDecoder(self.static_keys, self.store.load_counters())
+        self.config = ConfigApplier(
+            settings.gateway_id, settings.private_key.get_secret_value(), data
+        )
         self.uplink = Uplink(
             settings.mqtt,
             settings.gateway_id,
             self.outbox,
             resend_after_s=settings.event_resend_s,
+            heartbeat_s=settings.heartbeat_s,
             health=self.health,
+            on_config=self.config.receive,
+            config_report=self.config.report,
         )
         self.rules = RuleEngine(settings.gateway_id, settings.rules_config())
         self.commands = BandCommandQueue()
@@ -67,47 +92,238 @@ class Gateway:
         )
         # The flat's meters are the inactivity rule's second witness.
         self.rules.set_usage(self.meters.recent_usage)
+        self.system = SystemProbe(data)
+        self.advert_rate = RateMeter(lambda: self.scanner.adverts_seen, time.monotonic)
+        self._status_rate = RateMeter(lambda: self.scanner.adverts_seen, time.monotonic)
+        self.notifier = SystemdNotifier()
+        self.liveness = Liveness(time.monotonic)
+        self.alerter = None
+        self.config.register("bands", self._apply_bands)
+        self.config.register("rules", self._apply_rules, self._check_rules)
+        if settings.modem is not None:
+            from edge.offline.alerter import OfflineAlerter
+            from edge.offline.modem import Modem, SmsModem
+
+            self.alerter = OfflineAlerter(
+                settings.modem,
+                self.outbox,
+                SmsModem(Modem(settings.modem)),
+                self.uplink.offline_for,
+            )
+            self.config.register("offline_sms", self.alerter.apply_config)
+        # Sections of other parts (rules, meters) register here, before the last good
+        # config is loaded, so that they start with it.
+        self.config.load_persisted()
+
+    # -- config sections -----------------------------------------------------------------
+
+    def _apply_bands(self, desired: DesiredConfig) -> None:
+        # Bands in the local settings win over pushed ones (a technician's override).
+        self.decoder.set_keys({**desired.band_keys, **self.static_keys})
+
+    @staticmethod
+    def _check_rules(desired: DesiredConfig) -> None:
+        # Raises RulesConfigError naming the bad key: the config is refused as a whole.
+        RulesConfig.from_gateway_config(desired.config)
+
+    def _apply_rules(self, desired: DesiredConfig) -> None:
+        """Thresholds, residents' schedules and band -> resident/flat from the fleet,
+        applied without a restart."""
+        self.rules.set_config(RulesConfig.from_gateway_config(desired.config))
+
+    # -- figures -------------------------------------------------------------------------
 
     def health(self) -> dict[str, FieldValue]:
-        depth = self.outbox.depth()
+        backlog = self.outbox.backlog()
+        now = time.time()
         figures: dict[str, FieldValue] = {
+            "version": __version__,
             "adverts_seen": self.scanner.adverts_seen,
             "adverts_accepted": self.pipeline.accepted,
+            "adverts_per_s": self.advert_rate.rate(),
             "devices_heard": len(self.pipeline.devices),
-            "outbox_events": depth["event"],
-            "outbox_telemetry": depth["telemetry"],
+            "bands_configured": len(list(self.decoder.known())),
+            "outbox_events": backlog["event"].count,
+            "outbox_telemetry": backlog["telemetry"].count,
+            "outbox_bytes": self.outbox.size_bytes(),
             "telemetry_thinned": self.outbox.thinned,
             "band_commands_pending": len(self.commands),
             "band_commands_ready": self.commands.delivered,
             "rules_clock_steps": self.rules.clock_steps,
+            "config_version": self.config.version or 0,
         }
+        oldest = backlog["event"].oldest_age_s(now)
+        if oldest is not None:
+            figures["outbox_oldest_event_s"] = round(oldest, 1)
         for reason, n in self.pipeline.rejects.items():
             figures[f"rejected_{reason}"] = n
-        figures.update(self.meters.health())
+        if self.alerter is not None:
+            figures["sms_sent"] = self.alerter.counters.sent
+            figures["sms_failed"] = self.alerter.counters.failed
+        figures.update(self.meters.health())  # meters_configured, _online, _offline ...
+        figures.update(self.system.figures())
         return figures
 
-    async def _every(self, seconds: float, action: Callable[[], object]) -> None:
+    def status(self) -> dict[str, Any]:
+        """What data_dir/status.json says (read by `silverguard gateway status`)."""
+        s = self.settings
+        up = self.uplink.state
+        rejected = self.config.rejected
+        status: dict[str, Any] = {
+            "gateway": s.gateway_id,
+            "version": __version__,
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "written_at": time.time(),
+            "interval_s": s.status_interval_s,
+            "uplink": {
+                "state": up.state,
+                "since": up.since,
+                "broker": f"{s.mqtt.host}:{s.mqtt.port}",
+                "tls": s.mqtt.tls,
+                "last_connected": up.last_connected,
+                "last_heartbeat": up.last_heartbeat,
+                "last_error": up.last_error,
+                "backoff_s": up.backoff_s,
+                "reconnects": up.reconnects,
+                "publish_refused": up.publish_refused,
+                "events_published": up.events_published,
+                "events_acked": up.acks_received,
+                "telemetry_published": up.telemetry_published,
+                "offline_for_s": round(self.uplink.offline_for(), 1),
+            },
+            "config": {
+                "version": self.config.version,
+                "applied": self.config.applied,
+                "refused": self.config.refused,
+                "rejected_version": rejected.rejected_version if rejected else None,
+                "error": rejected.error if rejected else "",
+            },
+            "radio": {
+                "adverts_seen": self.scanner.adverts_seen,
+                "adverts_accepted": self.pipeline.accepted,
+                "adverts_per_s": self._status_rate.rate(),
+                "devices_heard": len(self.pipeline.devices),
+                "bands_configured": len(list(self.decoder.known())),
+                "rejects": dict(self.pipeline.rejects),
+            },
+            "outbox": {
+                "bytes": self.outbox.size_bytes(),
+                "thinned_since_start": self.outbox.thinned,
+                "full_errors": self.outbox.full_errors,
+                "events_unstored": len(self.pipeline.unstored),
+            },
+            "events_stored": self.pipeline.events_stored,
+            "meters": self.meters.health(),
+            "watchdog": {
+                "systemd": self.notifier.watchdog_s is not None,
+                "healthy": not self.liveness.stale(),
+                "stale": self.liveness.stale(),
+            },
+            "sms": None,
+        }
+        if self.alerter is not None and s.modem is not None:
+            c = self.alerter.counters
+            status["sms"] = {
+                "port": s.modem.port,
+                "offline_after_s": s.modem.offline_after_s,
+                "sent": c.sent,
+                "failed": c.failed,
+                "events_notified": c.events_notified,
+                "events_without_contacts": c.events_without_contacts,
+                "last_error": c.last_error,
+                "last_sent_at": c.last_sent_at,
+            }
+        return status
+
+    def _systemd_status(self) -> str:
+        depth = self.outbox.depth()
+        return (
+            f"uplink {self.uplink.state.state}; outbox {depth['event']} events, "
+            f"{depth['telemetry']} telemetry; config v{self.config.version or 0}"
+        )
+
+    # -- running -------------------------------------------------------------------------
+
+    async def _every(self, seconds: float, action: Callable[[], object], beat: str = "") -> None:
+        if beat:
+            self.liveness.expect(beat, max(_TICK_STALE_S, 3 * seconds))
         while True:
             await asyncio.sleep(seconds)
-            action()
+            try:
+                action()
+            except Exception:
+                # One failed pass must not end the gateway; a stuck one stops the
+                # watchdog's keep-alives and systemd restarts us.
+                log.exception("periodic task %s failed", getattr(action, "__name__", action))
+                continue
+            if beat:
+                self.liveness.beat(beat)
+
+    async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a task that talks to hardware; if it fails, log it and start it again.
+
+        A radio that BlueZ lost (adapter reset, bluetoothd restarted) must not take the
+        outbox, the uplink and offline alerting down with it.
+        """
+        delay = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                await run()
+                return
+            except Exception:
+                log.exception("%s failed; starting it again in %.0f s", name, delay)
+            if time.monotonic() - started > 60:
+                delay = 1.0  # it ran for a while: a new fault, not the same one again
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+    def _write_status(self) -> None:
+        write_status(self.settings.data_dir, self.status())
 
     async def run(self) -> None:
         log.info(
-            "gateway %s starting: %d bands configured, radio %s",
+            "gateway %s starting: %d bands configured (%d local), config version %s, radio %s, "
+            "broker %s:%d%s",
             self.settings.gateway_id,
-            len(self.settings.bands),
+            len(list(self.decoder.known())),
+            len(self.static_keys),
+            self.config.version,
             self.settings.radio.backend,
+            self.settings.mqtt.host,
+            self.settings.mqtt.port,
+            " over TLS" if self.settings.mqtt.tls else "",
         )
         try:
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self.scanner.run())
+                tasks.create_task(self._supervise("radio", self.scanner.run))
                 tasks.create_task(self.uplink.run())
-                tasks.create_task(self.meters.run())
+                tasks.create_task(self._supervise("meters", self.meters.run))
                 tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
-                tasks.create_task(self._every(1.0, self._tick))
+                tasks.create_task(self._every(_TICK_S, self._tick, beat="tick"))
                 tasks.create_task(self._every(_SAVE_COUNTERS_S, self._save_state))
+                tasks.create_task(
+                    self._every(self.settings.status_interval_s, self._write_status, beat="status")
+                )
+                if self.alerter is not None:
+                    tasks.create_task(self.alerter.run())
+                self._write_status()
+                self.notifier.notify("READY=1", f"STATUS={self._systemd_status()}")
+                tasks.create_task(
+                    keep_alive(
+                        self.notifier,
+                        self.liveness,
+                        probe=self.outbox.probe,
+                        status=self._systemd_status,
+                    )
+                )
         finally:
-            self._save_state(everything=True)
+            self.notifier.notify("STOPPING=1")
+            with contextlib.suppress(Exception):
+                self._save_state(everything=True)
+            with contextlib.suppress(Exception):
+                self._write_status()
             self.store.close()
             self.outbox.close()
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from edge.ble.advert import Advert
 from edge.decode.bthome import BTHomeDecoder, Decoded, Reject
 from edge.decode.profile import interpret
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxFull
 from edge.rules.engine import RuleEngine
 from edge.state import DeviceState
 from silverguard.wire import Event, Reading, TelemetryBatch, Topic, TopicKind, encode
@@ -56,6 +56,8 @@ class Pipeline:
         self.events_stored = 0
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._telemetry_seq = 0
+        # Events the outbox could not take (disk full): kept here and retried each tick.
+        self.unstored: dict[str, Event] = {}
         self._extra_readings: list[Reading] = []
         self.extra_readings_dropped = 0
 
@@ -85,6 +87,8 @@ class Pipeline:
 
     def on_tick(self) -> None:
         """Run the time-driven rules; the app calls this about once a second."""
+        for event in list(self.unstored.values()):
+            self._store(event)
         for event in self.rules.on_tick(self._clock()):
             self.store_event(event)
 
@@ -94,7 +98,20 @@ class Pipeline:
         self._recent[event.id] = None
         if len(self._recent) > _RECENT_EVENT_IDS:
             self._recent.popitem(last=False)
-        if self.outbox.put_event(event.id, self._event_topic, encode(event), now=event.detected_at):
+        self._store(event)
+
+    def _store(self, event: Event) -> None:
+        try:
+            stored = self.outbox.put_event(
+                event.id, self._event_topic, encode(event), now=event.detected_at
+            )
+        except OutboxFull as exc:
+            if event.id not in self.unstored:
+                log.critical("event %s %s kept in memory only: %s", event.kind, event.id, exc)
+            self.unstored[event.id] = event
+            return
+        self.unstored.pop(event.id, None)
+        if stored:
             self.events_stored += 1
             log.info("event %s %s from %s stored for upload", event.kind, event.id, event.device)
             self._on_event(event)

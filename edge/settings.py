@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge.meters.config import MeterList
@@ -37,12 +37,45 @@ class MqttSettings(BaseModel):
     port: int = Field(1883, ge=1, le=65535)
     username: str = ""
     password: SecretStr = SecretStr("")
-    # CA certificate of the fleet's broker; when set, the link is TLS.
+    # TLS on the broker link. With ca_file the broker is verified against the fleet's CA
+    # (enrollment leaves it in data_dir/ca.crt); without, against the system's store.
+    tls: bool = False
     ca_file: Path | None = None
     keepalive_s: int = Field(30, ge=5, le=600)
-    # Reconnect backoff: exponential from min to max, with full jitter.
+    # Reconnect backoff: exponential from min to max, with "equal jitter".
     backoff_min_s: float = Field(0.5, gt=0)
     backoff_max_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ca_means_tls(self) -> "MqttSettings":
+        if self.ca_file is not None:
+            self.tls = True
+        return self
+
+
+class OutboxSettings(BaseModel):
+    # Soft bound on queued payloads: past it the oldest telemetry is thinned. Events are
+    # never dropped, so they alone may exceed it.
+    max_mb: float = Field(64.0, gt=0)
+    # Telemetry older than this is not worth sending any more.
+    max_telemetry_age_h: float = Field(168.0, gt=0)
+    # Hard ceiling on the outbox file (SQLite max_page_count); behaves like a full disk.
+    max_file_mb: float | None = Field(None, gt=0)
+
+
+class ModemSettings(BaseModel):
+    """A USB cellular modem for SMS while the uplink is down (optional)."""
+
+    port: str  # e.g. /dev/ttyUSB2 (the modem's AT port) or /dev/serial/by-id/...
+    baud: int = Field(115200, ge=1200)
+    # Send the SMS itself only when the uplink has been down at least this long: the
+    # fleet's own notifications are better (escalation, acknowledgement links).
+    offline_after_s: float = Field(300.0, ge=0)
+    # Which events are worth a local SMS.
+    severities: list[Literal["critical", "high", "medium", "low"]] = ["critical"]
+    # How long to wait for the modem's answer to one command; +CMGS can take a while.
+    command_timeout_s: float = Field(5.0, gt=0)
+    send_timeout_s: float = Field(60.0, gt=0)
 
 
 class RadioSettings(BaseModel):
@@ -104,28 +137,38 @@ class GatewaySettings(BaseSettings):
         env_prefix="SG_GATEWAY_", env_nested_delimiter="__", extra="forbid"
     )
 
-    gateway_id: str = Field(..., description="opaque id, e.g. gw-0001")
+    # Opaque id, e.g. gw-0001. Empty: taken from data_dir/enrollment.json.
+    gateway_id: str = ""
     data_dir: Path = Path("/var/lib/silverguard/gateway")
+    # The gateway's Curve25519 private key (base64) that opens sealed config secrets.
+    # Empty: taken from data_dir/enrollment.json, where enrollment leaves it.
+    private_key: SecretStr = SecretStr("")
     mqtt: MqttSettings = MqttSettings()
     radio: RadioSettings = RadioSettings()
+    # Bands configured locally; the fleet's pushed config adds to them (local wins).
     bands: list[BandSettings] = []
     sensors: list[SensorSettings] = []
     # Rule thresholds ([rules], the fleet's GatewayConfig.rules) and residents'
     # schedules ([[residents]], its ResidentConfig entries): see docs/rules.md.
     rules: GatewayRules = GatewayRules()
     residents: list[ResidentRules] = []
+    outbox: OutboxSettings = OutboxSettings()
+    modem: ModemSettings | None = None
     meters: MeterList = []  # utility meters on the gateway's serial ports (docs/meters.md)
     routine: RoutineSettings = RoutineSettings()  # thresholds of the utility-routine rules
     # Telemetry: one batch per interval with the latest reading of each device heard.
     telemetry_interval_s: float = Field(10.0, gt=0)
-    # An unacknowledged event is published again after this long.
+    # An unacknowledged event is published again after this long (doubling per copy).
     event_resend_s: float = Field(10.0, gt=0)
+    heartbeat_s: float = Field(30.0, gt=0)
+    # How often data_dir/status.json is rewritten for `silverguard gateway status`.
+    status_interval_s: float = Field(5.0, gt=0)
     log_level: str = "INFO"
 
     @field_validator("gateway_id")
     @classmethod
     def _gateway_id(cls, value: str) -> str:
-        if not GATEWAY_ID_RE.match(value):
+        if value and not GATEWAY_ID_RE.match(value):
             raise ValueError("use 2-63 characters of a-z, 0-9 and '-' (an opaque id)")
         return value
 

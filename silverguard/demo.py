@@ -39,7 +39,11 @@ async def _demo(workdir: Path, duration_s: float | None, bands: int, gateways: i
     _say(f"work directory: {workdir}")
     try:
         await stack.start()
-        _say(f"Mosquitto (dynamic security, per-gateway ACLs) on 127.0.0.1:{stack.mosquitto.port}")
+        _say(
+            f"Mosquitto (dynamic security, per-gateway ACLs) on 127.0.0.1:{stack.mosquitto.port}; "
+            f"gateways connect over TLS on port {stack.mosquitto.tls_port}, verified with the "
+            "fleet's CA"
+        )
         _say(f"InfluxDB 1.x on {stack.influx.url} (database 'silverguard')")
         _say(f"fleet API on {stack.fleet_url}  (OpenAPI docs: {stack.fleet_url}/docs)")
         _say(f"admin bearer token: {stack.admin_token}")

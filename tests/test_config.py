@@ -31,7 +31,7 @@ def test_a_bad_value_is_named(tmp_path: Path):
 
 def test_the_gateway_stops_with_a_message_naming_the_missing_setting(tmp_path: Path):
     path = tmp_path / "gw.toml"
-    path.write_text("[mqtt]\nport = 1883\n")
+    path.write_text(f'data_dir = "{tmp_path}"\n[mqtt]\nport = 1883\n')
     result = subprocess.run(
         [sys.executable, "-m", "silverguard.cli", "gateway", "run", "--config", str(path)],
         capture_output=True,
@@ -42,7 +42,8 @@ def test_the_gateway_stops_with_a_message_naming_the_missing_setting(tmp_path: P
     )
     assert result.returncode == 2
     assert "gateway_id" in result.stderr
-    assert "Field required" in result.stderr
+    assert "is not set" in result.stderr
+    assert "silverguard gateway enroll" in result.stderr
 
 
 def test_a_missing_config_file_is_reported(tmp_path: Path):
@@ -52,7 +53,13 @@ def test_a_missing_config_file_is_reported(tmp_path: Path):
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["gateway", "run", "--help"], ["fleet", "serve", "--help"], ["demo", "--help"]],
+    [
+        ["--help"],
+        ["gateway", "run", "--help"],
+        ["gateway", "status", "--help"],
+        ["fleet", "serve", "--help"],
+        ["demo", "--help"],
+    ],
 )
 def test_every_command_has_help(argv: list[str]):
     result = subprocess.run(

@@ -139,8 +139,9 @@ class SerialLink:
                 if remaining <= 0:
                     return Received(bytes(self._buffer), False)
                 self._arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), remaining)
+                with contextlib.suppress(TimeoutError):  # not wait_for: see edge/uplink/mqtt.py
+                    async with asyncio.timeout(remaining):
+                        await self._arrived.wait()
         finally:
             if self._serial is not None:
                 with contextlib.suppress(Exception):

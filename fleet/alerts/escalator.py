@@ -61,8 +61,11 @@ class Escalator:
                 made = 0
             if made:
                 self._on_deliveries()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
+            # that arrives as the event is set, and shutdown then hangs.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=self._idle_wait())
+                async with asyncio.timeout(self._idle_wait()):
+                    await self.wake.wait()
 
     def _idle_wait(self) -> float:
         if self._next_due is None:

@@ -112,8 +112,11 @@ class Dispatcher:
                     task.add_done_callback(self._done)
                 if jobs and len(jobs) == min(room, _CLAIM_BATCH):
                     continue  # there may be more due right now
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a
+                # cancellation that arrives as the event is set, and shutdown then hangs.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=self._idle_wait())
+                    async with asyncio.timeout(self._idle_wait()):
+                        await self.wake.wait()
         finally:
             for task in list(self._in_flight):
                 task.cancel()

@@ -57,8 +57,11 @@ class ConfigPublisher:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
+            # that arrives as the event is set, and shutdown then waits for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.sync_once()

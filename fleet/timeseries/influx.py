@@ -159,8 +159,11 @@ class InfluxWriter:
                 await asyncio.sleep(delay)
                 continue
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
+            # that arrives as the event is set, and shutdown then waits for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.flush_interval_s)
+                async with asyncio.timeout(self._settings.flush_interval_s):
+                    await self._wake.wait()
 
     async def aclose(self) -> None:
         await self._client.aclose()

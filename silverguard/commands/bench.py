@@ -27,6 +27,14 @@ def _alert_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outbox(args: argparse.Namespace) -> int:
+    from silverguard.bench import emit
+    from silverguard.bench.outbox import run
+
+    emit("outbox", run(events=args.events, directory=args.dir), args.out)
+    return 0
+
+
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
     bench = commands.add_parser("bench", help="benchmarks (print one JSON line, save JSON)")
     which = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
@@ -54,3 +62,10 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     )
     latency.add_argument("--out", type=Path, help="where to save the JSON (default bench-results/)")
     latency.set_defaults(func=_alert_latency)
+    outbox = which.add_parser("outbox", help="gateway outbox: durable puts and acks per second")
+    outbox.add_argument("--events", type=int, default=500)
+    outbox.add_argument(
+        "--dir", type=Path, help="where to put the database (the gateway's storage)"
+    )
+    outbox.add_argument("--out", type=Path, help="where to save the JSON (default bench-results/)")
+    outbox.set_defaults(func=_outbox)

@@ -4,6 +4,12 @@ Authentication and ACLs live in the plugin's JSON file, managed at run time: the
 fleet's provisioning creates one client and one role per gateway, so a gateway can
 publish and subscribe only under ``sg/v1/gw/<its id>/``. Persistence is on, with
 ``autosave_on_changes`` so that queued QoS 1 messages survive a SIGKILL.
+
+With ``tls=True`` a second listener speaks TLS on ``tls_port`` with a certificate for
+127.0.0.1 and localhost signed by a private CA (``tls_files.ca_file``): the link that
+gateways use. The plain listener stays on the loopback for local clients (the fleet
+on the same host, ``mosquitto_ctrl``). Ports, certificates and the persisted store are
+kept across ``restart()`` and ``kill()`` + ``start()``.
 """
 
 import os
@@ -14,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from silverguard.servers.process import ChildProcess, ServerError, free_port, port_open
+from silverguard.servers.tls import TlsFiles, write_server_tls
 from silverguard.wire.acl import fleet_acls, gateway_acls
 
 __all__ = [
@@ -48,9 +55,18 @@ class Credentials:
 
 
 class MosquittoServer:
-    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        tls: bool = False,
+        tls_port: int | None = None,
+    ) -> None:
         self.workdir = Path(workdir)
         self.port = port or free_port()
+        self.tls_port = (tls_port or free_port()) if tls else None
+        self.tls_files: TlsFiles | None = None
         self.admin = Credentials("sg-admin", secrets.token_urlsafe(18))
         self.dynsec_file = self.workdir / "dynamic-security.json"
         self.conf_file = self.workdir / "mosquitto.conf"
@@ -77,6 +93,17 @@ class MosquittoServer:
             )
         lines = [
             f"listener {self.port} 127.0.0.1",
+        ]
+        if self.tls_port is not None:
+            self.tls_files = write_server_tls(self.workdir / "tls")
+            lines += [
+                f"listener {self.tls_port} 127.0.0.1",
+                f"cafile {self.tls_files.ca_file}",
+                f"certfile {self.tls_files.cert_file}",
+                f"keyfile {self.tls_files.key_file}",
+                "tls_version tlsv1.2",
+            ]
+        lines += [
             "allow_anonymous false",
             f"plugin {find_dynsec_plugin()}",
             f"plugin_opt_config_file {self.dynsec_file}",
@@ -105,7 +132,10 @@ class MosquittoServer:
             )
         self._write_config()
         self._process.start()
-        self._process.wait_ready(lambda: port_open(self.port), timeout)
+        tls_port = self.tls_port
+        self._process.wait_ready(
+            lambda: port_open(self.port) and (tls_port is None or port_open(tls_port)), timeout
+        )
         return self
 
     def stop(self) -> None:

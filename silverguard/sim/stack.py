@@ -9,11 +9,12 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -22,6 +23,11 @@ from firmware_mocks.population import Population
 from silverguard.servers.influxdb import InfluxServer
 from silverguard.servers.mosquitto import Credentials, MosquittoServer
 from silverguard.servers.process import ChildProcess, free_port
+from silverguard.wire import Topic, TopicKind, encode
+
+if TYPE_CHECKING:
+    from edge.status import GatewayStatusReport
+    from silverguard.wire.config import GatewayConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,8 @@ class Stack:
         telemetry_interval_s: float = 2.0,
         event_resend_s: float = 5.0,
         fleet_settings: dict[str, Any] | None = None,
+        backoff_max_s: float = 5.0,
+        bands_in_settings: bool = True,
     ) -> None:
         self.workdir = Path(workdir)
         # Extra fleet settings (e.g. a PostgreSQL database_url and a shared secret_key
@@ -85,7 +93,12 @@ class Stack:
         self.specs = {spec.gateway_id: spec for spec in gateways}
         self.telemetry_interval_s = telemetry_interval_s
         self.event_resend_s = event_resend_s
-        self.mosquitto = MosquittoServer(self.workdir / "mosquitto")
+        self.backoff_max_s = backoff_max_s
+        # False: gateways learn their bands only from a pushed config (publish_config).
+        self.bands_in_settings = bands_in_settings
+        # Gateways reach the broker over TLS, verifying it with the fleet's CA; the fleet
+        # on the same host uses the loopback listener.
+        self.mosquitto = MosquittoServer(self.workdir / "mosquitto", tls=True)
         self.influx = InfluxServer(self.workdir / "influxdb")
         self.air = Air(radio)
         self.fleet_port = free_port()
@@ -97,6 +110,9 @@ class Stack:
         self.admin_token = ""
         self.api: httpx.AsyncClient | None = None
         self.band_keys: dict[str, bytes] = {}
+        self.gateway_keys: dict[str, tuple[str, str]] = {}  # id -> (private, public)
+        self.gateway_extra: dict[str, dict[str, Any]] = {}  # id -> extra settings
+        self.enrolled: set[str] = set()  # gateways enrolled through the fleet's API
 
     @property
     def fleet_url(self) -> str:
@@ -108,10 +124,13 @@ class Stack:
         await asyncio.to_thread(self.mosquitto.start)
         await asyncio.to_thread(self.influx.start)
         self.fleet_credentials = await asyncio.to_thread(self.mosquitto.add_fleet)
+        from silverguard.sealing import generate_keypair
+
         for gateway_id in self.specs:
             self.gateway_credentials[gateway_id] = await asyncio.to_thread(
                 self.mosquitto.add_gateway, gateway_id
             )
+            self.gateway_keys[gateway_id] = generate_keypair()
         await self.air.start()
         self._write_fleet_config()
         self.admin_token = await asyncio.to_thread(self._issue_admin_token)
@@ -148,6 +167,7 @@ class Stack:
         self, name: str = "fleet", port: int | None = None, client_id: str = "fleet-sim-1"
     ) -> Path:
         assert self.fleet_credentials is not None
+        assert self.mosquitto.tls_files is not None
         data_dir = self.fleet_dir if name == "fleet" else self.fleet_dir / name
         values: dict[str, Any] = {
             "data_dir": str(data_dir),
@@ -167,10 +187,14 @@ class Stack:
                 "database": "silverguard",
                 "flush_interval_s": 0.2,
             },
-            # The fleet creates enrolled gateways' broker clients itself.
+            # The fleet creates enrolled gateways' broker clients itself, and hands
+            # them the broker's TLS listener and CA.
             "provisioning": {
                 "dynsec_username": self.mosquitto.admin.username,
                 "dynsec_password": self.mosquitto.admin.password,
+                "broker_host": self.mosquitto.host,
+                "broker_port": self.mosquitto.tls_port,
+                "ca_file": str(self.mosquitto.tls_files.ca_file),
             },
         }
         for key, value in self.fleet_settings.items():
@@ -259,33 +283,62 @@ class Stack:
     def gateway_dir(self, gateway_id: str) -> Path:
         return self.workdir / "gateways" / gateway_id
 
+    def write_enrollment(self, gateway_id: str) -> Path:
+        """What `silverguard gateway enroll` leaves in the data directory (mode 0600)."""
+        data = self.gateway_dir(gateway_id) / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        creds = self.gateway_credentials[gateway_id]
+        private, public = self.gateway_keys[gateway_id]
+        assert self.mosquitto.tls_port is not None
+        assert self.mosquitto.tls_files is not None
+        path = data / "enrollment.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "gateway_id": gateway_id,
+                    "mqtt": {
+                        # The broker's certificate names 127.0.0.1 (and localhost).
+                        "host": self.mosquitto.host,
+                        "port": self.mosquitto.tls_port,
+                        "username": creds.username,
+                        "password": creds.password,
+                        "tls": True,
+                    },
+                    "private_key": private,
+                    "public_key": public,
+                }
+            )
+        )
+        path.chmod(0o600)
+        shutil.copyfile(self.mosquitto.tls_files.ca_file, data / "ca.crt")
+        return path
+
     def write_gateway_config(self, gateway_id: str, **extra: Any) -> Path:
         spec = self.specs[gateway_id]
-        creds = self.gateway_credentials[gateway_id]
         path = self.gateway_dir(gateway_id) / "gateway.toml"
-        write_toml(
-            path,
-            {
-                "gateway_id": gateway_id,
-                "data_dir": str(self.gateway_dir(gateway_id) / "data"),
-                "telemetry_interval_s": self.telemetry_interval_s,
-                "event_resend_s": self.event_resend_s,
-                **extra,
-                "mqtt": {
-                    "host": self.mosquitto.host,
-                    "port": self.mosquitto.port,
-                    "username": creds.username,
-                    "password": creds.password,
-                    "backoff_max_s": 5.0,
-                },
-                "radio": {
-                    "backend": "simulated",
-                    "air": self.air.address,
-                    "position": list(spec.position),
-                },
-                "bands": [{"mac": mac, "key": key.hex()} for mac, key in self.band_keys.items()],
+        if gateway_id not in self.enrolled:
+            self.write_enrollment(gateway_id)  # as `gateway enroll` would have
+        extra = {**self.gateway_extra.get(gateway_id, {}), **extra}
+        mqtt = {"backoff_min_s": 0.5, "backoff_max_s": self.backoff_max_s, **extra.pop("mqtt", {})}
+        values: dict[str, Any] = {
+            "data_dir": str(self.gateway_dir(gateway_id) / "data"),
+            "telemetry_interval_s": self.telemetry_interval_s,
+            "event_resend_s": self.event_resend_s,
+            "heartbeat_s": 5.0,
+            "status_interval_s": 1.0,
+            **extra,
+            "mqtt": mqtt,
+            "radio": {
+                "backend": "simulated",
+                "air": self.air.address,
+                "position": list(spec.position),
             },
-        )
+        }
+        if self.bands_in_settings:
+            values["bands"] = [
+                {"mac": mac, "key": key.hex()} for mac, key in self.band_keys.items()
+            ]
+        write_toml(path, values)
         return path
 
     async def enroll_gateway(self, gateway_id: str, communities: list[str] | None = None) -> Any:
@@ -314,6 +367,8 @@ class Stack:
         self.gateway_credentials[gateway_id] = Credentials(
             identity["mqtt"]["username"], identity["mqtt"]["password"]
         )
+        self.gateway_keys[gateway_id] = (identity["private_key"], identity["public_key"])
+        self.enrolled.add(gateway_id)
         return result
 
     async def start_gateway(self, gateway_id: str, **extra: Any) -> None:
@@ -338,7 +393,25 @@ class Stack:
         await self.air.wait_for_gateways({gateway_id}, timeout=60)
 
     async def start_gateways(self) -> None:
-        await asyncio.gather(*(self.start_gateway(gateway_id) for gateway_id in self.specs))
+        """Start the gateways one after the other, in the order they were given.
+
+        In order, so the first one is first on the broker too: the fleet takes the first
+        gateway that reports a band as its source until another hears it clearly better,
+        and tests expect the nearer, first-listed gateway to be that source.
+        """
+        for gateway_id in self.specs:
+            await self.start_gateway(gateway_id)
+            await self.wait_gateway_connected(gateway_id)
+
+    async def wait_gateway_connected(self, gateway_id: str, timeout: float = 30.0) -> bool:
+        """Wait until the gateway's status file says its uplink is up; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.gateway_status(gateway_id).status or {}
+            if (status.get("uplink") or {}).get("state") == "connected":
+                return True
+            await asyncio.sleep(0.05)
+        return False
 
     def stop_gateway(self, gateway_id: str) -> None:
         process = self.gateway_processes.pop(gateway_id, None)
@@ -346,9 +419,94 @@ class Stack:
             process.stop()
 
     def kill_gateway(self, gateway_id: str) -> None:
+        """SIGKILL, like a power cut; start_gateway brings it back on the same data."""
         process = self.gateway_processes.pop(gateway_id, None)
         if process is not None:
             process.kill()
+
+    def gateway_status(self, gateway_id: str) -> "GatewayStatusReport":
+        """What `silverguard gateway status` would show for this gateway."""
+        from edge.status import read_gateway_status
+
+        return read_gateway_status(self.gateway_dir(gateway_id) / "data")
+
+    def gateway_log(self, gateway_id: str) -> str:
+        return (self.gateway_dir(gateway_id) / "gateway.log").read_text(errors="replace")
+
+    # -- faults --------------------------------------------------------------------------
+
+    async def stop_broker(self) -> None:
+        await asyncio.to_thread(self.mosquitto.stop)
+
+    async def kill_broker(self) -> None:
+        """SIGKILL: the broker gets no chance to save its store."""
+        await asyncio.to_thread(self.mosquitto.kill)
+
+    async def start_broker(self) -> None:
+        """Start it again on the same ports, with the same data and certificates."""
+        await asyncio.to_thread(self.mosquitto.start)
+
+    async def restart_fleet(self) -> None:
+        await self.stop_fleet()
+        await self.start_fleet()
+
+    # -- config push, as the fleet does it -------------------------------------------------
+
+    def make_config(
+        self,
+        gateway_id: str,
+        version: int,
+        *,
+        bands: dict[str, bytes] | None = None,
+        contacts: dict[str, list[str]] | None = None,
+        **fields: Any,
+    ) -> "GatewayConfig":
+        """A desired config with every band's key (and caregivers' numbers) sealed to the
+        gateway's public key, as the fleet publishes it. Band i belongs to resident r-i."""
+        from silverguard.sealing import seal
+        from silverguard.wire.config import BandConfig, GatewayConfig, ResidentConfig
+
+        public = self.gateway_keys[gateway_id][1]
+        band_keys = self.band_keys if bands is None else bands
+        band_configs = []
+        residents = []
+        for i, (mac, key) in enumerate(band_keys.items(), start=1):
+            resident = f"r-{i:05d}"
+            band_configs.append(
+                BandConfig(mac=mac, sealed_key=seal(public, key), resident=resident)
+            )
+            numbers = (contacts or {}).get(mac)
+            residents.append(
+                ResidentConfig(
+                    resident=resident,
+                    sealed_contacts=seal(public, json.dumps(numbers).encode()) if numbers else None,
+                )
+            )
+        return GatewayConfig(
+            gateway=gateway_id,
+            version=version,
+            bands=band_configs,
+            residents=residents,
+            **fields,
+        )
+
+    async def publish_config(self, config: "GatewayConfig") -> None:
+        """Publish a desired config retained, with the fleet's own credentials."""
+        import aiomqtt
+
+        creds = self.fleet_credentials
+        assert creds is not None
+        async with aiomqtt.Client(
+            self.mosquitto.host,
+            self.mosquitto.port,
+            username=creds.username,
+            password=creds.password,
+            identifier=f"config-publisher-{os.getpid()}",
+            protocol=aiomqtt.ProtocolVersion.V5,
+        ) as client:
+            await client.publish(
+                str(Topic(config.gateway, TopicKind.CONFIG)), encode(config), qos=1, retain=True
+            )
 
     # -- registry ------------------------------------------------------------------------
 
