@@ -24,6 +24,7 @@ from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import GatewaySpec, Stack
 
 _SOS_AFTER_S = 8.0
+_FALL_AFTER_S = 12.0
 
 
 def _say(message: str) -> None:
@@ -34,7 +35,9 @@ async def _demo(workdir: Path, duration_s: float | None, bands: int, gateways: i
     receiver = Receiver().start()
     homes, positions = district_layout(bands, gateways)
     specs = [GatewaySpec(f"gw-{i + 1:02d}", pos) for i, pos in enumerate(positions)]
-    stack = Stack(workdir, specs, radio=RadioModel(loss_rate=0.05))
+    # Gateways are enrolled through the fleet and learn their bands' keys only from its
+    # retained config (sealed to each gateway's own key), as on a real site.
+    stack = Stack(workdir, specs, radio=RadioModel(loss_rate=0.05), bands_in_settings=False)
     _say("银护 Silverguard demo — a simulated community on real servers / 模拟社区演示")
     _say(f"work directory: {workdir}")
     try:
@@ -57,9 +60,18 @@ async def _demo(workdir: Path, duration_s: float | None, bands: int, gateways: i
         }
         await stack.register_population(population, channels)
         _say(f"registered {bands} residents, wristbands and caregivers through the API")
-        await stack.start_gateways()
+        for gateway_id in stack.specs:
+            await stack.enroll_gateway(gateway_id)
         _say(
-            f"{gateways} gateways running: {', '.join(stack.specs)} (logs under {workdir}/gateways)"
+            f"{gateways} gateways enrolled with one-time tokens: each made its own key pair and "
+            "received its MQTT credentials, the broker's CA and its first config"
+        )
+        await stack.start_gateways()
+        await _wait_configs_applied(stack)
+        _say(
+            f"{gateways} gateways running: {', '.join(stack.specs)}; the fleet pushed each its "
+            f"bands' keys sealed to it, and each reported the version applied (logs under "
+            f"{workdir}/gateways)"
         )
         runner = asyncio.create_task(population.run())
         try:
@@ -72,34 +84,60 @@ async def _demo(workdir: Path, duration_s: float | None, bands: int, gateways: i
         receiver.stop()
 
 
+async def _wait_configs_applied(stack: Stack, timeout: float = 60.0) -> None:
+    assert stack.api is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        gateways = [(await stack.api.get(f"/api/v1/gateways/{g}")).json() for g in stack.specs]
+        if all(g.get("config_in_sync") and g.get("reported_ok") for g in gateways):
+            return
+        await asyncio.sleep(0.3)
+    _say("warning: not every gateway reported its config in time; see the gateway logs")
+
+
 async def _narrate(
     stack: Stack, population: Population, receiver: Receiver, duration_s: float | None
 ) -> int:
     assert stack.api is not None
     started = time.monotonic()
-    # Someone at home (not out of the gateways' range) presses SOS.
+    # Two residents at home (not out of the gateways' range): one presses SOS, one falls.
     at_home = [b for b in population.bands if b.in_range(time.time())] or population.bands
     sos_band = at_home[min(6, len(at_home) - 1)]
-    sos_at: float | None = None
+    fall_band = at_home[min(11, len(at_home) - 1)]
+    paths = {f"caregiver-{i + 1:05d}": sim.band.mac for i, sim in enumerate(population.bands)}
+    happened: dict[str, tuple[str, float]] = {}  # band -> (what, when)
     acked = False
     shown = 0
     next_status = started + 5
     while duration_s is None or time.monotonic() - started < duration_s:
         now = time.monotonic()
-        if sos_at is None and now - started >= _SOS_AFTER_S:
+        if sos_band.band.mac not in happened and now - started >= _SOS_AFTER_S:
             _say(
                 f"SOS: the resident wearing band {sos_band.band.mac} holds the button / 长按求救按钮"
             )
-            sos_at = time.time()
+            happened[sos_band.band.mac] = ("the press", time.time())
             population.press(sos_band.band.mac, Button.LONG)
+        if (
+            fall_band.band.mac not in happened
+            and fall_band is not sos_band
+            and now - started >= _FALL_AFTER_S
+        ):
+            _say(
+                f"a fall: the resident wearing band {fall_band.band.mac} falls and lies still; "
+                "the band flags it, the gateway waits 30 s for a cancel press before it "
+                "raises the alarm / 跌倒：30 秒内可按键取消"
+            )
+            happened[fall_band.band.mac] = ("the fall", time.time())
+            population.fall(fall_band.band.mac)
         delivered = receiver.delivered()
         for request in delivered[shown:]:
-            latency = f" {1000 * (request.at - sos_at):.0f} ms after the press" if sos_at else ""
+            what = happened.get(paths.get(request.path.strip("/"), ""))
+            latency = f" {request.at - what[1]:.1f} s after {what[0]}" if what else ""
             _say(f"caregiver's phone ({request.path.strip('/')}) got{latency}:")
             text = f"{request.body.get('title', '')}\n{request.body.get('message', '')}"
             print("\n".join("    " + line for line in text.splitlines()), flush=True)
         shown = len(delivered)
-        if sos_at is not None and not acked and delivered:
+        if not acked and delivered:
             acked = await _acknowledge_by_link(delivered[0].body.get("message", ""))
         if now >= next_status:
             next_status = now + 10
@@ -115,10 +153,10 @@ async def _narrate(
                 f"in InfluxDB; influx {health.get('influxdb')}"
             )
         await asyncio.sleep(0.2)
+    alerts = (await stack.api.get("/api/v1/alerts")).json()
+    for alert in alerts:
+        _say(f"alert {alert['id']}: {alert['kind']} ({alert['severity']}), now {alert['state']}")
     _say("demo finished / 演示结束")
-    _say(
-        f"try: curl -H 'Authorization: Bearer {stack.admin_token}' {stack.fleet_url}/api/v1/alerts"
-    )
     return 0 if acked else 1
 
 
