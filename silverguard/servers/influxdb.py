@@ -4,7 +4,13 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from silverguard.servers.process import ChildProcess, ServerError, free_port
+from silverguard.servers.process import (
+    PORT_ATTEMPTS,
+    ChildProcess,
+    ServerError,
+    free_port,
+    port_clash,
+)
 
 
 class InfluxServer:
@@ -12,6 +18,8 @@ class InfluxServer:
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.rpc_port = free_port()
+        self._fixed_port = port is not None
+        self._started_once = False
         self.conf_file = self.workdir / "influxdb.conf"
         self._process = ChildProcess(
             "influxd", ["influxd", "-config", str(self.conf_file)], self.workdir / "influxd.log"
@@ -61,9 +69,18 @@ bind-address = "127.0.0.1:{self.rpc_port}"
     def start(self, timeout: float = 30.0) -> "InfluxServer":
         if shutil.which("influxd") is None:
             raise ServerError("influxd is not installed (apt-get install influxdb)")
-        self._write_config()
-        self._process.start()
-        self._process.wait_ready(self._ping, timeout)
+        for attempt in range(PORT_ATTEMPTS):
+            self._write_config()
+            self._process.start()
+            try:
+                self._process.wait_ready(self._ping, timeout)
+                break
+            except ServerError as exc:
+                last = attempt == PORT_ATTEMPTS - 1
+                if self._started_once or self._fixed_port or last or not port_clash(exc):
+                    raise
+                self.port, self.rpc_port = free_port(), free_port()
+        self._started_once = True
         return self
 
     def stop(self) -> None:

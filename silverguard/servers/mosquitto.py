@@ -19,7 +19,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from silverguard.servers.process import ChildProcess, ServerError, free_port, port_open
+from silverguard.servers.process import (
+    PORT_ATTEMPTS,
+    ChildProcess,
+    ServerError,
+    free_port,
+    port_clash,
+    port_open,
+)
 from silverguard.servers.tls import TlsFiles, write_server_tls
 from silverguard.wire.acl import fleet_acls, gateway_acls
 
@@ -54,6 +61,9 @@ class Credentials:
     password: str
 
 
+_RUNNING = " running"  # "mosquitto version 2.0.11 running", logged once listening
+
+
 class MosquittoServer:
     def __init__(
         self,
@@ -66,6 +76,9 @@ class MosquittoServer:
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.tls_port = (tls_port or free_port()) if tls else None
+        self._fixed_ports = port is not None or tls_port is not None
+        self._started_once = False
+        self._runs_logged = 0
         self.tls_files: TlsFiles | None = None
         self.admin = Credentials("sg-admin", secrets.token_urlsafe(18))
         self.dynsec_file = self.workdir / "dynamic-security.json"
@@ -118,6 +131,7 @@ class MosquittoServer:
             "log_type error",
             "log_type warning",
             "log_type notice",
+            "log_type information",  # includes "running", our readiness signal
         ]
         if os.geteuid() == 0:
             # As root, Mosquitto drops to user 'mosquitto', which cannot read a private
@@ -130,13 +144,31 @@ class MosquittoServer:
             raise ServerError(
                 "mosquitto is not installed (apt-get install mosquitto mosquitto-clients)"
             )
-        self._write_config()
-        self._process.start()
-        tls_port = self.tls_port
-        self._process.wait_ready(
-            lambda: port_open(self.port) and (tls_port is None or port_open(tls_port)), timeout
-        )
+        for attempt in range(PORT_ATTEMPTS):
+            self._write_config()
+            # Ready when *this* start logged "running": an open port alone may be another
+            # process's that took the port first.
+            self._runs_logged = self._process.log_count(_RUNNING)
+            self._process.start()
+            try:
+                self._process.wait_ready(self._listening, timeout)
+                break
+            except ServerError as exc:
+                last = attempt == PORT_ATTEMPTS - 1
+                if self._started_once or self._fixed_ports or last or not port_clash(exc):
+                    raise
+                self.port = free_port()
+                if self.tls_port is not None:
+                    self.tls_port = free_port()
+        self._started_once = True
         return self
+
+    def _listening(self) -> bool:
+        return (
+            self._process.log_count(_RUNNING) > self._runs_logged
+            and port_open(self.port)
+            and (self.tls_port is None or port_open(self.tls_port))
+        )
 
     def stop(self) -> None:
         self._process.stop()

@@ -17,7 +17,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from silverguard.servers.process import ChildProcess, ServerError, free_port, port_open
+from silverguard.servers.process import (
+    PORT_ATTEMPTS,
+    ChildProcess,
+    ServerError,
+    free_port,
+    port_clash,
+    port_open,
+)
 
 _SEARCH = Path("/usr/lib/postgresql")
 _SERVICE_USER = "postgres"
@@ -34,11 +41,16 @@ def find_pg_bin() -> Path:
     return candidates[-1]
 
 
+_READY = "ready to accept connections"
+
+
 class PostgresServer:
     """One cluster with one superuser; ``url(database)`` gives SQLAlchemy URLs."""
 
     def __init__(self, *, port: int | None = None, durable: bool = False) -> None:
         self.port = port or free_port()
+        self._fixed_port = port is not None
+        self._started_once = False
         self.user = "sg"
         self.password = secrets.token_urlsafe(18)
         # Tests do not need crash safety; skipping fsync makes them several times faster.
@@ -136,8 +148,27 @@ class PostgresServer:
     def start(self, timeout: float = 30.0) -> "PostgresServer":
         if not self.data_dir.exists():
             self._initdb()
-        self._process.start()
-        self._process.wait_ready(lambda: port_open(self.port), timeout)
+        for attempt in range(PORT_ATTEMPTS):
+            # Ready when *this* start logged it: an open port alone may be another's.
+            seen = self._process.log_count(_READY)
+            self._process.start()
+            try:
+                self._process.wait_ready(
+                    lambda seen=seen: (
+                        self._process.log_count(_READY) > seen  # type: ignore[misc]
+                        and port_open(self.port)
+                    ),
+                    timeout,
+                )
+                break
+            except ServerError as exc:
+                last = attempt == PORT_ATTEMPTS - 1
+                if self._started_once or self._fixed_port or last or not port_clash(exc):
+                    raise
+                argv = self._process.argv
+                self.port = free_port()
+                argv[argv.index("-p") + 1] = str(self.port)
+        self._started_once = True
         return self
 
     def stop(self) -> None:

@@ -14,6 +14,17 @@ class ServerError(RuntimeError):
     """A server that would not start; the message says which and why (with its log)."""
 
 
+# A free port is only free until someone binds it: another test run or server on the
+# machine may take it between our probe and the server's bind. On a first start such a
+# clash is retried with fresh ports; later restarts keep their ports (clients know them).
+PORT_ATTEMPTS = 4
+
+
+def port_clash(error: ServerError) -> bool:
+    text = str(error).lower()
+    return "address already in use" in text or "address in use" in text
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -66,6 +77,14 @@ class ChildProcess:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def log_count(self, text: str) -> int:
+        """How many log lines mention ``text`` (the log is kept across restarts)."""
+        try:
+            with self.log_path.open(errors="replace") as log:
+                return sum(text in line for line in log)
+        except OSError:
+            return 0
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -121,6 +121,15 @@ class Stack:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start everything; if any part fails, stop what already runs, then raise."""
+        try:
+            await self._start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.stop()
+            raise
+
+    async def _start(self) -> None:
         await asyncio.to_thread(self.mosquitto.start)
         await asyncio.to_thread(self.influx.start)
         self.fleet_credentials = await asyncio.to_thread(self.mosquitto.add_fleet)

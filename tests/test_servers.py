@@ -1,0 +1,45 @@
+"""Private servers survive a port taken between our probe and their bind."""
+
+import socket
+from pathlib import Path
+
+from silverguard.servers.influxdb import InfluxServer
+from silverguard.servers.mosquitto import MosquittoServer
+from silverguard.servers.process import port_open
+
+
+def _occupied() -> tuple[socket.socket, int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock, sock.getsockname()[1]
+
+
+def test_influxdb_moves_to_another_port_when_its_port_was_taken(tmp_path: Path):
+    sock, taken = _occupied()
+    server = InfluxServer(tmp_path / "influx")
+    server.port = taken  # as if another process bound it after our probe
+    try:
+        server.start()
+        assert server.port != taken
+        assert port_open(server.port)
+    finally:
+        server.stop()
+        sock.close()
+
+
+def test_mosquitto_moves_to_another_port_when_its_port_was_taken(tmp_path: Path):
+    sock, taken = _occupied()
+    server = MosquittoServer(tmp_path / "mq")
+    server.port = taken
+    try:
+        server.start()
+        assert server.port != taken
+        assert port_open(server.port)
+        # A restart keeps the port it now has: clients know it.
+        before = server.port
+        server.restart()
+        assert server.port == before
+    finally:
+        server.stop()
+        sock.close()
