@@ -114,10 +114,49 @@ def contacts_for(
 
 
 def start(
-    session: Session, alert: Alert, policy: EscalationPolicy, now: datetime, actor: str
+    session: Session,
+    alert: Alert,
+    policy: EscalationPolicy,
+    now: datetime,
+    actor: str,
+    *,
+    notified_locally: bool = False,
 ) -> int:
-    """Fire the first step of a new alert now; return the deliveries made."""
+    """Fire the first step of a new alert now; return the deliveries made.
+
+    ``notified_locally``: the gateway, cut off from the fleet, already texted the
+    resident's caregivers from its own modem. If the first step is exactly those
+    caregivers, it counts as done — they are not sent the same news again — and the
+    escalation goes on from there if nobody acknowledges.
+    """
     first = Position(0, 0)
+    if notified_locally and policy.steps[0].targets == (CAREGIVERS,):
+        session.add(
+            EscalationTimer(
+                alert_id=alert.id,
+                round=0,
+                step=0,
+                due_at=now,
+                status="fired",
+                fired_at=now,
+                fired_by=actor,
+                errors=0,
+            )
+        )
+        alert.escalation_round, alert.escalation_step = 0, 0
+        alert.state = "notified"
+        alert.notified_at = now
+        session.add(
+            AlertLog(
+                alert_id=alert.id,
+                at=now,
+                actor=actor,
+                action="notified_locally",
+                detail={"step": 0, "reason": "the gateway texted the caregivers while offline"},
+            )
+        )
+        _schedule_next(session, alert, policy, first, now, reached_nobody=False)
+        return 0
     session.add(
         EscalationTimer(
             alert_id=alert.id,

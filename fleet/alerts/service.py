@@ -232,7 +232,9 @@ def _open(
         return _fold(session, event, alert, now, actor)
     alert = session.execute(select(Alert).where(Alert.event_id == event.id)).scalar_one()
     _log(session, alert.id, now, actor, "opened", event_id=event.id, kind=event.kind.value)
-    deliveries = escalation.start(session, alert, policy, now, f"fleet:{instance}")
+    deliveries = escalation.start(
+        session, alert, policy, now, f"fleet:{instance}", notified_locally=event.notified_locally
+    )
     return _mark(session, event.id, alert.id, "opened", new_alert=True, deliveries=deliveries)
 
 

@@ -351,3 +351,24 @@ def test_two_instances_racing_on_one_incident_open_one_alert(sessions):
         per_resident = Counter(session.execute(select(Alert.resident_id)).scalars())
     assert per_resident == dict.fromkeys(s.residents, 1)
     assert sorted(r.disposition for r in results) == ["folded"] * 8 + ["opened"] * 8
+
+
+def test_a_gateway_sms_counts_as_the_caregivers_step_and_escalation_goes_on(sessions):
+    import msgspec
+
+    with sessions.begin() as session:
+        seed(session, policy=SHORT)
+    clock = Clock()
+    escalator = Escalator(sessions, instance="a", clock=clock)
+    texted = msgspec.structs.replace(band_event("C2:00:00:00:00:01"), notified_locally=True)
+    opened = record(sessions, texted)
+    assert opened.new_alert
+    assert deliveries(sessions, opened.alert_id) == []  # the caregivers are not texted again
+    with sessions() as session:
+        alert = session.get_one(Alert, opened.alert_id)
+        assert alert.state == "notified"
+        assert alert.notified_at == T0
+    assert actions(sessions, opened.alert_id) == ["opened", "notified_locally"]
+    clock.advance(300)  # nobody acknowledged: the grid worker is called on time
+    assert escalator.tick() == 1
+    assert deliveries(sessions, opened.alert_id) == [(0, 1, "gw-worker", "grid_worker")]
