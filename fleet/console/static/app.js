@@ -24,6 +24,7 @@ const state = {
   directoryAt: 0,
   residents: new Map(),
   communities: new Map(),
+  contacts: new Map(),
   timer: null,
   polling: false,
   online: true,
@@ -48,6 +49,10 @@ const ctx = {
   get residents() {
     return [...state.residents.values()];
   },
+  contactName(id) {
+    if (!id) return t("dash");
+    return state.contacts.get(id) || id;
+  },
   communityName(id) {
     if (!id) return t("dash");
     return state.communities.get(id) || id;
@@ -68,12 +73,15 @@ const ctx = {
 async function loadDirectory(force = false) {
   if (!force && Date.now() - state.directoryAt < DIRECTORY_MS) return;
   state.directoryAt = Date.now();
-  const [residents, communities] = await Promise.all([
+  // Each list is what the API lets this user see; one that fails leaves ids showing.
+  const [residents, communities, contacts] = await Promise.all([
     api("/api/v1/residents").catch(() => null),
     ctx.isStaff ? api("/api/v1/communities").catch(() => null) : null,
+    api("/api/v1/caregivers").catch(() => null),
   ]);
   if (Array.isArray(residents)) state.residents = new Map(residents.map((r) => [r.id, r]));
   if (Array.isArray(communities)) state.communities = new Map(communities.map((c) => [c.id, c.name]));
+  if (Array.isArray(contacts)) state.contacts = new Map(contacts.map((c) => [c.id, c.display_name]));
 }
 
 // -- sign-in -------------------------------------------------------------------------

@@ -12,11 +12,67 @@ const OUTCOMES = ["attended", "false_alarm", "hospital", "no_answer", "other"];
 // A row stays marked "new" this long after it first appeared.
 const FRESH_MS = 60000;
 
-function summary(detail) {
+function generic(detail) {
   return Object.entries(detail || {})
     .filter(([, value]) => value !== null && value !== undefined && value !== "")
     .map(([key, value]) => `${key}: ${typeof value === "object" ? JSON.stringify(value) : value}`)
     .join(" · ");
+}
+
+function step(d) {
+  return t("timeline.step", { round: (d.round ?? 0) + 1, step: (d.step ?? 0) + 1 });
+}
+
+// A timeline entry in words; entries of a kind this console does not know yet show raw.
+function describe(entry, ctx) {
+  const d = entry.detail || {};
+  const parts = [];
+  switch (entry.action) {
+    case "opened":
+      parts.push(term("kind", d.kind));
+      break;
+    case "folded":
+    case "follow_up":
+      parts.push(term("kind", d.kind));
+      if (d.effect) parts.push(term("effect", d.effect));
+      break;
+    case "escalated":
+      parts.push(step(d), (d.targets || []).map((x) => term("target", x)).join("、"));
+      parts.push(
+        (d.contacts || []).length
+          ? d.contacts
+              .map((c) => t("timeline.reached", { name: ctx.contactName(c.contact), as: term("target", c.as), channels: c.channels }))
+              .join("、")
+          : t("timeline.nobody"),
+      );
+      break;
+    case "no_contact":
+      parts.push(step(d), t("timeline.nobody"));
+      break;
+    case "delivered":
+    case "delivery_failed":
+    case "delivery_cancelled":
+    case "notified":
+      parts.push(ctx.contactName(d.contact));
+      if (d.channel) parts.push(d.channel);
+      if (d.attempt) parts.push(t("timeline.attempt", { attempt: d.attempt }));
+      if (d.error) parts.push(d.error);
+      if (d.reason) parts.push(d.reason);
+      if (d.retry_at) parts.push(t("timeline.retry", { at: formatTime(d.retry_at) }));
+      break;
+    case "acknowledged":
+      parts.push(term("timeline.via", d.via));
+      break;
+    case "escalation_stopped":
+      parts.push(term("reason", d.reason));
+      break;
+    case "resolved":
+      parts.push(term("outcome", d.outcome));
+      break;
+    default:
+      parts.push(generic(d));
+  }
+  return parts.filter(Boolean).join(" · ");
 }
 
 async function listAlerts(filter) {
@@ -188,7 +244,7 @@ export default {
               [t("alert.col.time"), (e) => formatTime(e.at)],
               [t("alert.col.action"), (e) => term("action", e.action)],
               [t("alert.col.actor"), (e) => e.actor],
-              [t("alert.col.detail"), (e) => summary(e.detail), "wrap"],
+              [t("alert.col.detail"), (e) => describe(e, ctx), "wrap"],
             ],
             alert.timeline || [],
             { rowAttrs: (e) => ({ dataset: { action: e.action } }) },
@@ -197,7 +253,7 @@ export default {
         h("h3", null, t("alert.deliveries")),
         table(
           [
-            [t("alert.col.contact"), (d) => d.contact],
+            [t("alert.col.contact"), (d) => ctx.contactName(d.contact)],
             [t("alert.col.channel"), (d) => d.channel || t("dash")],
             [t("alert.col.target"), (d) => term("target", d.target)],
             [t("alert.col.step"), (d) => (d.round === null ? t("dash") : `${d.round + 1}/${d.step + 1}`)],
@@ -216,7 +272,7 @@ export default {
             [t("alert.col.gateway"), (e) => e.gateway],
             [t("alert.col.detected"), (e) => formatTime(e.detected_at)],
             [t("alert.col.received"), (e) => formatTime(e.received_at)],
-            [t("alert.col.disposition"), (e) => e.disposition || t("dash")],
+            [t("alert.col.disposition"), (e) => term("disposition", e.disposition)],
           ],
           alert.events || [],
           { empty: t("dash") },

@@ -31,7 +31,9 @@ export default {
                 (g) =>
                   g.desired_version === null
                     ? t("dash")
-                    : [
+                    : g.state !== "enrolled"
+                      ? badge(term("gateway_state", g.state), "muted")
+                      : [
                         `${g.desired_version} / ${g.reported_version ?? t("dash")} `,
                         badge(g.config_in_sync ? t("gateways.in_sync") : t("gateways.out_of_sync"), g.config_in_sync ? "ok" : "warn"),
                       ],
