@@ -11,7 +11,8 @@ become HTML) and the usual hardening headers.
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
+from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,7 +64,13 @@ class SecuredStatic:
                 message["headers"] = kept + self._headers
             await send(message)
 
-        await self._app(scope, receive, send_secured)
+        try:
+            await self._app(scope, receive, send_secured)
+        except HTTPException as exc:
+            # StaticFiles raises for a missing file; answered here, not by the app's
+            # handler outside this wrapper, so a 404 carries the headers too.
+            response = PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+            await response(scope, receive, send_secured)
 
 
 def mount(app: FastAPI) -> None:

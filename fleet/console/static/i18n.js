@@ -38,7 +38,7 @@ export function setLanguage(next) {
   document.documentElement.lang = next;
 }
 
-// t("key", {name: value}) — a missing key shows itself, so it is noticed and fixed.
+// t(key, {name: value}): a missing key shows itself, so it is noticed and fixed.
 export function t(key, vars) {
   const table = strings[lang] || {};
   let text = key in table ? table[key] : key;
