@@ -155,7 +155,7 @@ class ConsoleWorld:
             )
         )
         for i, (resident_id, (name, caregiver_id)) in enumerate(RESIDENTS.items(), start=1):
-            channels = [self.receiver.url(caregiver_id)] if caregiver_id == CAREGIVER[0] else []
+            channels = [self.receiver.url(caregiver_id)]
             _ok(
                 api.post(
                     "/api/v1/caregivers",
@@ -228,14 +228,16 @@ class ConsoleWorld:
         with ThreadPoolExecutor(1) as pool:
             pool.submit(asyncio.run, send()).result(timeout=30)
 
-    def raise_event(self, resident: int, kind: EventKind, key: int) -> Event:
-        """A critical event from gw-01 about resident ``r-<resident>``'s band, as the
-        gateway sends it; the fleet opens (or folds it into) an alert."""
+    def raise_event(
+        self, resident: int, kind: EventKind, key: int, severity: Severity = Severity.CRITICAL
+    ) -> Event:
+        """An event from gw-01 about resident ``r-<resident>``'s band, as the gateway
+        sends it; the fleet opens (or folds it into) an alert."""
         now = time.time()
         event = Event(
             id=event_id(band_mac(resident), kind, key),
             kind=kind,
-            severity=Severity.CRITICAL,
+            severity=severity,
             device=band_mac(resident),
             gateway="gw-01",
             occurred_at=now,

@@ -233,8 +233,11 @@ async function route() {
     return;
   }
   if (state.page && state.page.view.unmount) state.page.view.unmount();
-  replace(main, h("p", { class: "muted" }, t("app.loading")));
-  const view = module.mount(main, ctx, params);
+  // Each page gets a container of its own: a refresh of the page just left that
+  // finishes late writes into its detached container, not over the new page.
+  const container = h("div", { class: "page", id: `page-${module.id}` }, h("p", { class: "muted" }, t("app.loading")));
+  replace(main, container);
+  const view = module.mount(container, ctx, params);
   state.page = { module, view, params, refreshedAt: 0 };
   await poll(true);
 }
