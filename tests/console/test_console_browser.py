@@ -262,3 +262,20 @@ def test_a_caregiver_sees_only_their_own_residents(page: Page, world: ConsoleWor
     expect(page.locator(f"#band-list tr[data-mac='{band_mac(1)}']")).to_contain_text(own)
     expect(page.locator("#import-form")).to_have_count(0)
     expect(page.locator("#register-form")).to_have_count(0)
+
+
+def test_a_lost_connection_is_shown_and_the_console_recovers_by_itself(
+    page: Page, world: ConsoleWorld
+):
+    sign_in(page, world, STAFF)
+    expect(page.locator("#kpi-alerts")).to_be_visible()
+    expect(page.locator("#offline")).to_be_hidden()
+    page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
+    # Coming back to the tab asks at once instead of at the next 5-second tick.
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(page.locator("#offline")).to_be_visible()
+    expect(page.locator("#kpi-alerts")).to_be_visible()  # the last figures stay on screen
+    page.unroute("**/api/v1/**")
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(page.locator("#offline")).to_be_hidden()
+    expect(page.locator("#who")).to_contain_text("wang.li")  # still signed in
