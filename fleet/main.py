@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from fleet import console
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
 from fleet.alerts.escalator import Escalator
@@ -22,10 +23,13 @@ from fleet.api.routes import (
     ack_page,
     alerts,
     audit_log,
+    battery,
     caregivers,
     escalation,
+    gateway_status,
     gateways,
     geography,
+    overview,
     residents,
     sla,
     users,
@@ -67,6 +71,9 @@ class Fleet:
         )
         self._encrypt_legacy_keys()
         self.influx = InfluxWriter(settings.influx)
+        self.battery = battery.BatteryCache(
+            self.influx, timedelta(seconds=settings.battery_cache_s)
+        )
         self.links = LinkSigner(
             self.vault.derive_key("ack-link"), timedelta(hours=settings.ack_link_ttl_h)
         )
@@ -264,9 +271,13 @@ def create_app(settings: FleetSettings) -> FastAPI:
         sla,
         audit_log,
         ack_page,
+        overview,
+        battery,
+        gateway_status,
     ):
         app.include_router(module.router)
     _add_error_handlers(app)
+    console.mount(app)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:

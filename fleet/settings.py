@@ -97,6 +97,9 @@ class FleetSettings(BaseSettings):
     # How often each instance looks for due escalation steps (also woken early when
     # the next one is due sooner).
     escalation_poll_s: float = Field(1.0, gt=0, le=60)
+    # How long the battery figures (computed from a week of InfluxDB history) are
+    # reused before they are computed again; batteries change over hours, not seconds.
+    battery_cache_s: float = Field(60.0, ge=0, le=3600)
     log_level: str = "INFO"
 
     @field_validator("public_url")

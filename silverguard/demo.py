@@ -50,6 +50,7 @@ async def _demo(workdir: Path, duration_s: float | None, bands: int, gateways: i
         _say(f"InfluxDB 1.x on {stack.influx.url} (database 'silverguard')")
         _say(f"fleet API on {stack.fleet_url}  (OpenAPI docs: {stack.fleet_url}/docs)")
         _say(f"admin bearer token: {stack.admin_token}")
+        _say(f"console / 控制台: {stack.fleet_url}/console/  (sign in by pasting the token)")
         _say(
             f"while it runs: curl -H 'Authorization: Bearer {stack.admin_token}' {stack.fleet_url}/api/v1/alerts"
         )

@@ -1,0 +1,118 @@
+"""What the console reads back from the time series: wristband battery history and the
+gateways' last heartbeats — InfluxQL queries and the parsing of their answers.
+
+The queries go through ``InfluxWriter.query`` (the 1.x ``/query`` endpoint); the parsing
+is pure, so it is tested on answers recorded from a real InfluxDB as well as live.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from fleet.battery import Sample
+from fleet.timeseries.influx import InfluxError
+
+# Hourly readings for a week are 168 points a band; 3-hour means keep 56, enough for a
+# slope over days, and keep the answer for a district's 867 bands under 50,000 points.
+BATTERY_BUCKET = timedelta(hours=3)
+BATTERY_WINDOW = timedelta(days=7)
+# The last level is looked for further back: a band silent for weeks still has a row.
+LATEST_WINDOW = timedelta(days=30)
+HEARTBEAT_WINDOW = timedelta(days=1)
+
+
+class Queries(Protocol):
+    async def query(self, q: str, *, database: str | None = None) -> dict[str, Any]: ...
+
+
+def _between(since: datetime, until: datetime) -> str:
+    """The time condition; our own formatted instants are the only values in any query."""
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
+    return (
+        f"time >= '{since.astimezone(UTC).strftime(fmt)}' "
+        f"AND time <= '{until.astimezone(UTC).strftime(fmt)}'"
+    )
+
+
+def _instant(ms: Any) -> datetime:
+    return datetime.fromtimestamp(float(ms) / 1000, UTC)
+
+
+def _series(result: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    for statement in result.get("results", []):
+        if "error" in statement:
+            raise InfluxError(f"InfluxDB refused the query: {statement['error']}")
+        yield from statement.get("series", [])
+
+
+def _column(series: dict[str, Any], name: str) -> int:
+    columns: list[str] = series.get("columns", [])
+    return columns.index(name)
+
+
+def battery_history_query(now: datetime) -> str:
+    seconds = int(BATTERY_BUCKET.total_seconds())
+    return (
+        f"SELECT mean(battery) FROM wristband WHERE {_between(now - BATTERY_WINDOW, now)} "  # noqa: S608
+        f"GROUP BY time({seconds}s), device fill(none)"
+    )
+
+
+def battery_latest_query(now: datetime) -> str:
+    return (
+        f"SELECT last(battery) FROM wristband WHERE {_between(now - LATEST_WINDOW, now)} "  # noqa: S608
+        "GROUP BY device"
+    )
+
+
+def parse_battery(result: dict[str, Any]) -> dict[str, list[Sample]]:
+    """Per device, its (time, level) rows; rows without a level are skipped."""
+    out: dict[str, list[Sample]] = {}
+    for series in _series(result):
+        device = series.get("tags", {}).get("device")
+        if not device:
+            continue
+        t, v = _column(series, "time"), len(series["columns"]) - 1
+        for row in series.get("values", []):
+            if row[v] is None:
+                continue
+            out.setdefault(device, []).append(Sample(_instant(row[t]), float(row[v])))
+    return out
+
+
+async def battery(
+    source: Queries, now: datetime
+) -> tuple[dict[str, list[Sample]], dict[str, Sample]]:
+    """Every band's battery history (bucket means) and its last reading."""
+    history = parse_battery(await source.query(battery_history_query(now)))
+    latest = {
+        device: samples[-1]
+        for device, samples in parse_battery(await source.query(battery_latest_query(now))).items()
+    }
+    return history, latest
+
+
+def heartbeat_query(now: datetime) -> str:
+    return (
+        f"SELECT * FROM gateway_health WHERE {_between(now - HEARTBEAT_WINDOW, now)} "  # noqa: S608
+        "GROUP BY gateway ORDER BY time DESC LIMIT 1"
+    )
+
+
+def parse_heartbeats(result: dict[str, Any]) -> dict[str, tuple[datetime, dict[str, Any]]]:
+    """Per gateway, its last heartbeat's time and figures (empty figures left out)."""
+    out: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    for series in _series(result):
+        gateway = series.get("tags", {}).get("gateway")
+        values = series.get("values") or []
+        if not gateway or not values:
+            continue
+        row = dict(zip(series["columns"], values[0], strict=False))
+        at = _instant(row.pop("time"))
+        row.pop("gateway", None)
+        out[gateway] = (at, {k: v for k, v in row.items() if v is not None})
+    return out
+
+
+async def heartbeats(source: Queries, now: datetime) -> dict[str, tuple[datetime, dict[str, Any]]]:
+    return parse_heartbeats(await source.query(heartbeat_query(now)))
