@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -317,8 +318,32 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
 
+class ListenError(RuntimeError):
+    """The API's address cannot be listened on."""
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the API's socket before anything starts, so a taken port is a clear error at
+    once rather than a half-started service (uvicorn binds only after the lifespan
+    has started the consumers)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(settings: FleetSettings) -> None:
     import uvicorn
 
+    sock = _listen(settings.host, settings.port)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+    )
+    uvicorn.Server(config).run(sockets=[sock])

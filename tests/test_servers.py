@@ -43,3 +43,33 @@ def test_mosquitto_moves_to_another_port_when_its_port_was_taken(tmp_path: Path)
     finally:
         server.stop()
         sock.close()
+
+
+def test_the_fleet_refuses_a_taken_port_at_once_with_a_clear_message(tmp_path: Path):
+    import subprocess
+    import sys
+
+    sock, taken = _occupied()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "silverguard.cli",
+                "fleet",
+                "serve",
+                "--port",
+                str(taken),
+                "--data-dir",
+                str(tmp_path / "fleet"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        sock.close()
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{taken}" in result.stderr
+    assert "choose another --port" in result.stderr

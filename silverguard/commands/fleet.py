@@ -25,11 +25,15 @@ def fleet_settings(args: argparse.Namespace) -> "FleetSettings":
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from fleet.main import serve
+    from fleet.main import ListenError, serve
 
     settings = fleet_settings(args)
     setup_logging(settings.log_level)
-    serve(settings)
+    try:
+        serve(settings)
+    except ListenError as exc:
+        print(f"silverguard: {exc}; choose another --port", file=sys.stderr)
+        return 1
     return 0
 
 

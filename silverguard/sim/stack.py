@@ -22,7 +22,7 @@ from firmware_mocks.air import Air, RadioModel
 from firmware_mocks.population import Population
 from silverguard.servers.influxdb import InfluxServer
 from silverguard.servers.mosquitto import Credentials, MosquittoServer
-from silverguard.servers.process import ChildProcess, free_port
+from silverguard.servers.process import PORT_ATTEMPTS, ChildProcess, free_port
 from silverguard.wire import Topic, TopicKind, encode
 
 if TYPE_CHECKING:
@@ -230,13 +230,27 @@ class Stack:
         return token
 
     async def start_fleet(self, timeout: float = 60.0) -> None:
-        self.fleet_process = ChildProcess(
-            "fleet",
-            _silverguard_argv("fleet", "serve", "--config", str(self.fleet_dir / "fleet.toml")),
-            self.fleet_dir / "fleet.log",
-        )
-        self.fleet_process.start()
-        await self.wait_fleet_healthy(timeout)
+        first = self.fleet_process is None
+        for attempt in range(PORT_ATTEMPTS):
+            self.fleet_process = ChildProcess(
+                "fleet",
+                _silverguard_argv("fleet", "serve", "--config", str(self.fleet_dir / "fleet.toml")),
+                self.fleet_dir / "fleet.log",
+            )
+            clashes = self.fleet_process.log_count("cannot listen on")
+            self.fleet_process.start()
+            try:
+                await self.wait_fleet_healthy(timeout)
+                return
+            except RuntimeError:
+                clashed = self.fleet_process.log_count("cannot listen on") > clashes
+                if not (first and clashed) or attempt == PORT_ATTEMPTS - 1:
+                    raise
+            # The port was taken after we chose it: choose again (first start only).
+            self.fleet_port = free_port()
+            self._write_fleet_config()
+            assert self.api is not None
+            self.api.base_url = httpx.URL(self.fleet_url)
 
     async def wait_fleet_healthy(self, timeout: float = 60.0) -> dict[str, Any]:
         assert self.api is not None
