@@ -130,19 +130,19 @@ def start(
     escalation goes on from there if nobody acknowledges.
     """
     first = Position(0, 0)
-    if notified_locally and policy.steps[0].targets == (CAREGIVERS,):
-        session.add(
-            EscalationTimer(
-                alert_id=alert.id,
-                round=0,
-                step=0,
-                due_at=now,
-                status="fired",
-                fired_at=now,
-                fired_by=actor,
-                errors=0,
-            )
+    session.add(
+        EscalationTimer(
+            alert_id=alert.id,
+            round=0,
+            step=0,
+            due_at=now,
+            status="fired",
+            fired_at=now,
+            fired_by=actor,
+            errors=0,
         )
+    )
+    if notified_locally and policy.steps[0].targets == (CAREGIVERS,):
         alert.escalation_round, alert.escalation_step = 0, 0
         alert.state = "notified"
         alert.notified_at = now
@@ -157,18 +157,6 @@ def start(
         )
         _schedule_next(session, alert, policy, first, now, reached_nobody=False)
         return 0
-    session.add(
-        EscalationTimer(
-            alert_id=alert.id,
-            round=0,
-            step=0,
-            due_at=now,
-            status="fired",
-            fired_at=now,
-            fired_by=actor,
-            errors=0,
-        )
-    )
     return fire_step(session, alert, policy, first, now=now, actor=actor)
 
 

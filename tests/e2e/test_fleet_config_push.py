@@ -4,7 +4,6 @@ back, and texts a caregiver's phone from its own modem while the broker is down.
 
 import asyncio
 import contextlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +13,11 @@ from firmware_mocks.modem import ModemEmulator
 from firmware_mocks.population import Population
 from firmware_mocks.wristband import Button
 from silverguard.sim.stack import GatewaySpec, Stack
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 PHONE = "+8613700137000"
-
-
-async def _until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 async def test_fleet_pushed_keys_and_numbers_drive_the_gateway(tmp_path: Path):
@@ -62,7 +51,7 @@ async def test_fleet_pushed_keys_and_numbers_drive_the_gateway(tmp_path: Path):
                 gateway: dict[str, Any] = (await api.get("/api/v1/gateways/gw-01")).json()
                 return gateway if gateway["config_in_sync"] and gateway["reported_ok"] else None
 
-            gateway = await _until(in_sync, 30, "the gateway to report the desired version")
+            gateway = await eventually(in_sync, 30, "the gateway to report the desired version")
             status = stack.gateway_status("gw-01").status
             assert status is not None
             assert status["config"]["version"] == gateway["desired_version"]
@@ -79,7 +68,7 @@ async def test_fleet_pushed_keys_and_numbers_drive_the_gateway(tmp_path: Path):
                 alerts: list[dict[str, Any]] = (await api.get("/api/v1/alerts")).json()
                 return alerts
 
-            (alert,) = await _until(alerted, 60, "the alert")
+            (alert,) = await eventually(alerted, 60, "the alert")
             assert alert["device"] == band.mac
             assert PHONE[3:] not in stack.gateway_log("gw-01")
         finally:
