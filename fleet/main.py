@@ -5,6 +5,7 @@ import contextlib
 import logging
 import secrets
 import socket
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -19,7 +20,7 @@ from fleet import console
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
 from fleet.alerts.escalator import Escalator
-from fleet.alerts.service import Recorded
+from fleet.alerts.service import Recorded, record_event
 from fleet.api.routes import (
     ack_page,
     alerts,
@@ -36,6 +37,7 @@ from fleet.api.routes import (
     users,
     wristbands,
 )
+from fleet.coverage import CoverageWatch
 from fleet.db.models import Gateway, Wristband
 from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow
 from fleet.ingest.consumer import Ingest
@@ -48,10 +50,12 @@ from fleet.registry.vault import Vault
 from fleet.settings import FleetSettings
 from fleet.timeseries.influx import InfluxWriter, health_lines, telemetry_lines
 from silverguard import __version__
-from silverguard.wire import GatewayStatus, Health, TelemetryBatch
+from silverguard.wire import Event, GatewayStatus, Health, TelemetryBatch
 from silverguard.wire.config import ConfigReport
 
 log = logging.getLogger(__name__)
+
+_COVERAGE_POLL_S = 2.0
 
 
 class Fleet:
@@ -94,6 +98,9 @@ class Fleet:
             digest_time=settings.digest_time,
         )
         self.activity = ActivityWatch(self.sessions, instance=self.instance)
+        self.coverage = CoverageWatch(
+            after_s=settings.gateway_offline_alert_s, instance=self.instance
+        )
         self.partition = Partition.parse(settings.mqtt.telemetry_partition)
         self.sources = SourceSelector()
         self.telemetry_counts = {"kept": 0, "other_source": 0, "other_partition": 0}
@@ -150,6 +157,27 @@ class Fleet:
     def _on_alert(self, recorded: Recorded) -> None:
         self.dispatcher.wake.set()
 
+    async def _watch_coverage(self) -> None:
+        """Raise "residents unprotected" for gateways offline too long; resolve it when
+        they return. Every instance watches; the events' ids fold them into one alert."""
+        while True:
+            for event in self.coverage.due(time.time()):
+                try:
+                    recorded = await asyncio.to_thread(self._record_coverage, event)
+                except Exception:
+                    log.exception("coverage: could not record %s for %s", event.kind, event.gateway)
+                    continue
+                if recorded is not None and (recorded.new_alert or recorded.deliveries):
+                    self._on_alert(recorded)
+            await asyncio.sleep(_COVERAGE_POLL_S)
+
+    def _record_coverage(self, event: Event) -> Recorded | None:
+        with self.sessions.begin() as session:
+            gateway = session.get(Gateway, event.gateway)
+            if gateway is None or gateway.state == "revoked":
+                return None  # unknown, or taken out of service on purpose
+            return record_event(session, event, utcnow(), instance=self.instance)
+
     def _on_telemetry(self, batch: TelemetryBatch) -> None:
         """Keep each device's reading from the gateway that hears it best, once."""
         kept = []
@@ -172,6 +200,7 @@ class Fleet:
         entry = self.gateways.setdefault(gateway_id, {})
         if isinstance(message, GatewayStatus):
             entry.update(state=message.state, status_ts=message.ts, version=message.version)
+            self.coverage.on_status(message, time.time())
         else:
             entry.update(health_ts=message.ts, uptime_s=message.uptime_s, figures=message.figures)
             self.influx.add(health_lines(message))
@@ -230,6 +259,7 @@ class Fleet:
             asyncio.create_task(self.escalator.run(), name="escalator"),
             asyncio.create_task(self.activity.run(), name="activity-watch"),
             asyncio.create_task(self.publisher.run(), name="config-publisher"),
+            asyncio.create_task(self._watch_coverage(), name="coverage-watch"),
         ]
         try:
             yield

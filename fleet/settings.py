@@ -89,6 +89,8 @@ class FleetSettings(BaseSettings):
     # Notification retries: attempts per delivery, first retry delay (doubles each time).
     notify_attempts: int = Field(5, ge=1, le=50)
     notify_retry_s: float = Field(5.0, gt=0)
+    # A gateway offline this long raises "residents unprotected" for its communities.
+    gateway_offline_alert_s: float = Field(300.0, gt=0)
     # How long a one-click acknowledge link in a message works.
     ack_link_ttl_h: float = Field(24.0, gt=0, le=24 * 14)
     # Local time (China Standard Time) at which each contact's daily digest of

@@ -22,6 +22,8 @@ water         water_running                               —
 device        low_battery, not_worn, not_seen,            —
               meter_offline (daily digest unless
               critical)
+coverage      gateway_offline (raised by the fleet: the   gateway_online: resolves it
+              residents a gateway covers are unprotected)
 ============  ==========================================  ===================================
 
 A follow-up with no open alert of its class is a near-miss: ``fall_cancelled`` goes
@@ -40,6 +42,7 @@ class IncidentClass(StrEnum):
     MEDICATION = "medication"
     WATER = "water"
     DEVICE = "device"
+    COVERAGE = "coverage"  # a gateway down: the residents it covers are unprotected
 
 
 class FollowUpEffect(StrEnum):
@@ -76,6 +79,7 @@ _CLASS_OF: dict[EventKind, IncidentClass] = {
     EventKind.NOT_WORN: IncidentClass.DEVICE,
     EventKind.NOT_SEEN: IncidentClass.DEVICE,
     EventKind.METER_OFFLINE: IncidentClass.DEVICE,
+    EventKind.GATEWAY_OFFLINE: IncidentClass.COVERAGE,
 }
 
 _FOLLOW_UPS: dict[EventKind, Disposition] = {
@@ -88,6 +92,10 @@ _FOLLOW_UPS: dict[EventKind, Disposition] = {
     # "Taken" pressed after the missed-dose alert: the dose is taken, nobody needs to go.
     EventKind.MEDICATION_TAKEN: Disposition(
         Action.FOLLOW_UP, IncidentClass.MEDICATION, FollowUpEffect.RESOLVE, Action.RECORD
+    ),
+    # The gateway is back: its residents are covered again.
+    EventKind.GATEWAY_ONLINE: Disposition(
+        Action.FOLLOW_UP, IncidentClass.COVERAGE, FollowUpEffect.RESOLVE, Action.RECORD
     ),
 }
 

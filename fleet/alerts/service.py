@@ -37,6 +37,7 @@ from fleet.db.models import (
     DigestEntry,
     EscalationTimer,
     EventRecord,
+    Gateway,
     Resident,
     Wristband,
 )
@@ -82,6 +83,12 @@ def _subject(session: Session, device: str, flat: object = None) -> _Subject:
         ).scalar_one_or_none()
     if resident is not None:
         return _Subject(resident.id, resident.community_id, resident.id)
+    if band is None:
+        gateway = session.get(Gateway, device)
+        if gateway is not None:
+            # A gateway's own alert (residents unprotected): its community's people.
+            covered = [link.community_id for link in gateway.communities]
+            return _Subject(None, covered[0] if covered else None, f"gateway:{device}")
     return _Subject(None, band.community_id if band else None, f"device:{device}")
 
 

@@ -28,6 +28,7 @@ KIND_NAMES = {
         "water_running": "长时间流水",
         "no_power_use": "长时间未用电",
         "meter_offline": "表计离线",
+        "gateway_offline": "网关离线，辖区居民暂无保护",
     },
     "en": {
         "sos": "SOS call",
@@ -44,6 +45,7 @@ KIND_NAMES = {
         "water_running": "water running for hours",
         "no_power_use": "no power used for a long time",
         "meter_offline": "meter offline",
+        "gateway_offline": "gateway offline: the residents it covers are unprotected",
     },
 }
 

@@ -41,6 +41,10 @@ class EventKind(StrEnum):
     NO_WATER = "no_water"
     WATER_RUNNING = "water_running"
     NO_POWER_USE = "no_power_use"
+    # Raised by the fleet, not a gateway: a gateway has been offline too long, so the
+    # residents it covers are unprotected; "online" again resolves it.
+    GATEWAY_OFFLINE = "gateway_offline"
+    GATEWAY_ONLINE = "gateway_online"
 
 
 class _Message(msgspec.Struct, kw_only=True, frozen=True):
