@@ -32,7 +32,8 @@ class FleetMqttSettings(BaseModel):
 
 class InfluxSettings(BaseModel):
     url: str = "http://127.0.0.1:8086"
-    database: str = "silverguard"
+    # Used inside InfluxQL statements, so a plain identifier only.
+    database: str = Field("silverguard", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     username: str = ""
     password: SecretStr = SecretStr("")
     # InfluxData recommends batches of about 5,000 lines.
@@ -40,6 +41,10 @@ class InfluxSettings(BaseModel):
     flush_interval_s: float = Field(1.0, gt=0)
     # Lines kept while InfluxDB is down; past this the oldest are dropped and counted.
     buffer_lines: int = Field(500_000, ge=1000)
+    # Retention (fleet/timeseries/retention.py): raw points for this many days, hourly
+    # summaries for that many; 0 keeps forever. Health data is kept no longer than needed.
+    raw_retention_days: int = Field(90, ge=0, le=36500)
+    hourly_retention_days: int = Field(730, ge=0, le=36500)
 
 
 class ProvisioningSettings(BaseModel):

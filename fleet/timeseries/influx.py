@@ -23,6 +23,7 @@ import httpx
 from influxdb_client.client.write.point import Point
 
 from fleet.settings import InfluxSettings
+from fleet.timeseries import retention
 from silverguard.wire import Health, Reading
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,14 @@ _BACKOFF_MAX_S = 30.0
 
 class InfluxError(Exception):
     pass
+
+
+def _statement_error(result: dict[str, Any]) -> str:
+    """InfluxQL answers 200 and reports a statement's failure inside the result."""
+    for item in result.get("results", []):
+        if "error" in item:
+            return str(item["error"])
+    return str(result.get("error", ""))
 
 
 def telemetry_lines(gateway: str, readings: Iterable[Reading]) -> list[str]:
@@ -64,7 +73,12 @@ def health_lines(health: Health) -> list[str]:
 class InfluxWriter:
     def __init__(self, settings: InfluxSettings, client: httpx.AsyncClient | None = None) -> None:
         self._settings = settings
-        self._client = client or httpx.AsyncClient(timeout=10.0)
+        # HTTP basic auth: InfluxDB 1.x reads credentials from it or from the URL (not
+        # from a POST body), and credentials in URLs end up in access logs.
+        auth = (
+            (settings.username, settings.password.get_secret_value()) if settings.username else None
+        )
+        self._client = client or httpx.AsyncClient(timeout=10.0, auth=auth)
         self._buffer: deque[str] = deque()
         self._wake = asyncio.Event()
         self.written = 0
@@ -75,12 +89,6 @@ class InfluxWriter:
     @property
     def pending(self) -> int:
         return len(self._buffer)
-
-    def _auth(self) -> dict[str, str]:
-        s = self._settings
-        if not s.username:
-            return {}
-        return {"u": s.username, "p": s.password.get_secret_value()}
 
     def add(self, lines: Iterable[str]) -> None:
         self._buffer.extend(lines)
@@ -94,7 +102,7 @@ class InfluxWriter:
             self._wake.set()
 
     async def query(self, q: str, *, database: str | None = None) -> dict[str, Any]:
-        params = {"q": q, "db": database or self._settings.database, "epoch": "ms", **self._auth()}
+        params = {"q": q, "db": database or self._settings.database, "epoch": "ms"}
         try:
             response = await self._client.post(f"{self._settings.url}/query", data=params)
         except httpx.HTTPError as exc:
@@ -107,10 +115,35 @@ class InfluxWriter:
         return result
 
     async def ensure_database(self) -> None:
-        await self.query(f'CREATE DATABASE "{self._settings.database}"', database="")
+        """Create the database, its retention policies and hourly summaries (idempotent).
+
+        A user that may only write is refused these: then the operator made them, and
+        the fleet writes on (see fleet/timeseries/retention.py).
+        """
+        try:
+            await self.query(f'CREATE DATABASE "{self._settings.database}"', database="")
+            for create, alter in retention.policy_statements(self._settings):
+                result = await self.query(create)
+                if _statement_error(result):
+                    await self._checked(alter)
+            for statement in retention.continuous_queries(self._settings):
+                await self._checked(statement, tolerate="already exists")
+        except InfluxError as exc:
+            if "403" not in str(exc) and "authoriz" not in str(exc).lower():
+                raise
+            log.warning(
+                "influx: this user may not manage the database (%s); writing to it as it is",
+                str(exc)[:120],
+            )
+
+    async def _checked(self, statement: str, *, tolerate: str = "") -> None:
+        error = _statement_error(await self.query(statement))
+        if error and not (tolerate and tolerate in error):
+            what = statement.split(" ON ", maxsplit=1)[0]
+            raise InfluxError(f"InfluxDB refused {what}: {error}")
 
     async def _write(self, lines: list[str]) -> None:
-        params = {"db": self._settings.database, "precision": "ms", **self._auth()}
+        params = {"db": self._settings.database, "precision": "ms"}
         response = await self._client.post(
             f"{self._settings.url}/write", params=params, content="\n".join(lines).encode()
         )

@@ -14,8 +14,11 @@ from silverguard.servers.process import (
 
 
 class InfluxServer:
-    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, *, port: int | None = None, auth: bool = False) -> None:
+        """``auth``: users and privileges enforced, as in production; the first user
+        created (over HTTP, before any exists) must be an admin."""
         self.workdir = Path(workdir)
+        self.auth = auth
         self.port = port or free_port()
         self.rpc_port = free_port()
         self._fixed_port = port is not None
@@ -52,7 +55,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
   enabled = true
   bind-address = "127.0.0.1:{self.port}"
   log-enabled = false
-  auth-enabled = false
+  auth-enabled = {"true" if self.auth else "false"}
 
 [continuous_queries]
   log-enabled = false
