@@ -10,13 +10,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from edge.ble.scanner import Scanner
+from contract import FieldValue, __version__
+from edge.ble.scanner import BackendFactory, Scanner, bluez_backend
 from edge.commands import BandCommandQueue
 from edge.config_push import ConfigApplier, DesiredConfig
 from edge.decode.bthome import BTHomeDecoder
 from edge.device_store import DeviceStore
 from edge.health import RateMeter, SystemProbe
 from edge.meters.service import MeterService
+from edge.offline.alerter import OfflineAlerter
+from edge.offline.modem import Modem, SmsModem
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
 from edge.rules.config import RulesConfig
@@ -25,8 +28,6 @@ from edge.settings import GatewaySettings
 from edge.status import OUTBOX_FILE, write_status
 from edge.uplink.mqtt import Uplink
 from edge.watchdog import Liveness, SystemdNotifier, keep_alive
-from silverguard import __version__
-from silverguard.wire import FieldValue
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ _TICK_STALE_S = 10.0
 
 
 class Gateway:
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(
+        self, settings: GatewaySettings, *, radio_backend: BackendFactory = bluez_backend
+    ) -> None:
         self.settings = settings
         data = settings.data_dir
         data.mkdir(parents=True, exist_ok=True)
@@ -82,7 +85,9 @@ class Gateway:
         )
         self.pipeline.devices.update(self.store.load_states())
         self._saves = 0
-        self.scanner = Scanner(settings.radio, settings.gateway_id, self.pipeline.on_advert)
+        self.scanner = Scanner(
+            settings.radio, settings.gateway_id, self.pipeline.on_advert, backend=radio_backend
+        )
         self.meters = MeterService(
             settings.gateway_id,
             settings.meters,
@@ -102,9 +107,6 @@ class Gateway:
         self.config.register("bands", self._apply_bands)
         self.config.register("rules", self._apply_rules, self._check_rules)
         if settings.modem is not None:
-            from edge.offline.alerter import OfflineAlerter
-            from edge.offline.modem import Modem, SmsModem
-
             self.alerter = OfflineAlerter(
                 settings.modem,
                 self.outbox,
@@ -366,11 +368,13 @@ def tune_gc() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
-def run_gateway(settings: GatewaySettings) -> None:
+def run_gateway(
+    settings: GatewaySettings, *, radio_backend: BackendFactory = bluez_backend
+) -> None:
     """Run until SIGTERM/SIGINT; the outbox and counters are saved on the way out."""
 
     async def main() -> None:
-        gateway = Gateway(settings)
+        gateway = Gateway(settings, radio_backend=radio_backend)
         tune_gc()
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()

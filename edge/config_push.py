@@ -26,10 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract import WireError, decode
+from contract.config import ConfigReport, GatewayConfig
+from contract.sealing import SealError, unseal
 from edge.settings import normalise_mac
-from silverguard.sealing import SealError, unseal
-from silverguard.wire import WireError, decode
-from silverguard.wire.config import ConfigReport, GatewayConfig
 
 log = logging.getLogger(__name__)
 

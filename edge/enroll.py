@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from silverguard.sealing import generate_keypair
-from silverguard.wire import WireError, decode
-from silverguard.wire.config import GatewayConfig
+from contract import WireError, decode
+from contract.config import GatewayConfig
+from contract.sealing import generate_keypair
 
 ENROLLMENT_FILE = "enrollment.json"
 CA_FILE = "ca.crt"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from silverguard.wire import FieldValue
+from contract import FieldValue
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from contract.topics import GATEWAY_ID_RE
 from edge.settings import GatewaySettings
-from silverguard.wire.topics import GATEWAY_ID_RE
 
 log = logging.getLogger(__name__)
 

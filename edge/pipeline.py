@@ -9,13 +9,13 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 
+from contract import Event, Reading, TelemetryBatch, Topic, TopicKind, encode
 from edge.ble.advert import Advert
 from edge.decode.bthome import BTHomeDecoder, Decoded, Reject
 from edge.decode.profile import interpret
 from edge.outbox import Outbox, OutboxFull
 from edge.rules.engine import RuleEngine
 from edge.state import DeviceState
-from silverguard.wire import Event, Reading, TelemetryBatch, Topic, TopicKind, encode
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.topics import GATEWAY_ID_RE
 from edge.meters.config import MeterList
 from edge.rules.config import BandBinding, GatewayRules, ResidentRules, RulesConfig
 from edge.rules.routine_settings import RoutineSettings
-from silverguard.wire.topics import GATEWAY_ID_RE
 
 MAC_RE = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
 

@@ -3,8 +3,8 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from contract import FieldValue
 from edge.decode.profile import WristbandFrame
-from silverguard.wire import FieldValue
 
 
 @dataclass(slots=True)

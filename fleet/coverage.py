@@ -13,7 +13,7 @@ know. The events made here go through the same alert path as the gateways' own:
 
 from dataclasses import dataclass
 
-from silverguard.wire import Event, EventKind, GatewayStatus, Severity, event_id
+from contract import Event, EventKind, GatewayStatus, Severity, event_id
 
 
 @dataclass(slots=True)

@@ -11,11 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from contract import Event, GatewayStatus, Health, TelemetryBatch, __version__
+from contract.config import ConfigReport
 from fleet import console
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
@@ -49,9 +52,6 @@ from fleet.registry.errors import RegistryError
 from fleet.registry.vault import Vault
 from fleet.settings import FleetSettings
 from fleet.timeseries.influx import InfluxWriter, health_lines, telemetry_lines
-from silverguard import __version__
-from silverguard.wire import Event, GatewayStatus, Health, TelemetryBatch
-from silverguard.wire.config import ConfigReport
 
 log = logging.getLogger(__name__)
 
@@ -369,8 +369,6 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def serve(settings: FleetSettings) -> None:
-    import uvicorn
-
     sock = _listen(settings.host, settings.port)
     app = create_app(settings)
     config = uvicorn.Config(

@@ -6,6 +6,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fleet.ingest.source import Partition
+
 
 class FleetMqttSettings(BaseModel):
     host: str = "127.0.0.1"
@@ -24,8 +26,6 @@ class FleetMqttSettings(BaseModel):
     @field_validator("telemetry_partition")
     @classmethod
     def _partition(cls, value: str) -> str:
-        from fleet.ingest.source import Partition
-
         Partition.parse(value)
         return value
 

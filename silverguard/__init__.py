@@ -1,3 +1,7 @@
-"""Silverguard: community gateways and a fleet service that watch over elderly people living alone."""
+"""The shell: the ``silverguard`` command and what it runs on top of edge/ and fleet/ —
+the demo, the district simulation, benchmarks, fall evaluation and the private servers
+that tests and the demo start. Nothing in edge/ or fleet/ imports it."""
 
-__version__ = "0.1.0"
+from contract.version import __version__
+
+__all__ = ["__version__"]

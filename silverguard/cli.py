@@ -5,7 +5,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from silverguard import __version__
+from contract import __version__
 from silverguard.config import ConfigError
 
 # Each module has register(commands). Add a group by adding its module here.

@@ -3,11 +3,11 @@
 import time
 from typing import Any
 
+from contract import Event, EventKind, Severity, event_id
 from edge.ble.advert import Advert
 from edge.decode.profile import BandEvent, BandEventKind, WristbandFrame
 from firmware_mocks.bleak_backend import parse_ad_structures
 from firmware_mocks.wristband import MotionSummary, Wristband
-from silverguard.wire import Event, EventKind, Severity, event_id
 
 MAC = "C2:00:00:00:00:01"
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff")

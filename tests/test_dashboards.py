@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contract import Health, Reading
 from fleet.settings import InfluxSettings
 from fleet.timeseries.influx import InfluxWriter, health_lines, telemetry_lines
 from silverguard.servers.influxdb import InfluxServer
-from silverguard.wire import Health, Reading
 
 DASHBOARDS = Path(__file__).parent.parent / "dashboards"
 

@@ -1,6 +1,8 @@
 """Private servers survive a port taken between our probe and their bind."""
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from silverguard.servers.influxdb import InfluxServer
@@ -46,8 +48,6 @@ def test_mosquitto_moves_to_another_port_when_its_port_was_taken(tmp_path: Path)
 
 
 def test_the_fleet_refuses_a_taken_port_at_once_with_a_clear_message(tmp_path: Path):
-    import subprocess
-    import sys
 
     sock, taken = _occupied()
     try:

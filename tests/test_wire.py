@@ -1,6 +1,8 @@
+from pathlib import Path
+
 import pytest
 
-from silverguard.wire import (
+from contract import (
     Event,
     EventAck,
     TelemetryBatch,
@@ -11,7 +13,9 @@ from silverguard.wire import (
     encode,
     event_id,
 )
-from silverguard.wire.topics import TopicError, parse_topic
+from contract.sealing import SealError, generate_keypair, seal, unseal
+from contract.topics import TopicError, parse_topic
+from silverguard.asyncapi import render
 from tests.factories import event
 
 
@@ -68,7 +72,6 @@ def test_telemetry_refuses_non_scalar_fields():
 
 
 def test_sealed_secrets_open_only_with_the_gateways_key():
-    from silverguard.sealing import SealError, generate_keypair, seal, unseal
 
     private, public = generate_keypair()
     other_private, _ = generate_keypair()
@@ -81,11 +84,6 @@ def test_sealed_secrets_open_only_with_the_gateways_key():
 
 
 def test_the_asyncapi_document_matches_the_code():
-    from pathlib import Path
-
-    from silverguard.wire.asyncapi import render
 
     committed = (Path(__file__).parent.parent / "docs" / "asyncapi.yaml").read_text()
-    assert committed == render(), (
-        "regenerate: python -m silverguard.wire.asyncapi > docs/asyncapi.yaml"
-    )
+    assert committed == render(), "regenerate: python -m silverguard.asyncapi > docs/asyncapi.yaml"

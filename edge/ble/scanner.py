@@ -2,7 +2,8 @@
 
 On a Pi the backend is BlueZ (bleak's default); in tests and the demo it is the
 simulated backend from firmware_mocks, passed with ``BleakScanner(backend=...)``, so
-the code here is the same in both.
+the code here is the same in both. The gateway never imports the simulator itself:
+the shell (``silverguard gateway run``) hands a :data:`BackendFactory` for it in.
 """
 
 import asyncio
@@ -21,18 +22,22 @@ from edge.settings import RadioSettings
 log = logging.getLogger(__name__)
 
 
-def _backend(
-    settings: RadioSettings, gateway_id: str
-) -> tuple[type[BaseBleakScanner] | None, dict[str, Any]]:
-    if settings.backend == "simulated":
-        # Imported only when asked for: a production gateway never loads the simulator.
-        from firmware_mocks.bleak_backend import SimulatedBleakScanner
+# A bleak backend class (None: bleak's platform default) and its keyword arguments.
+BackendChoice = tuple[type[BaseBleakScanner] | None, dict[str, Any]]
+BackendFactory = Callable[[RadioSettings, str], BackendChoice]
 
-        return SimulatedBleakScanner, {
-            "air": settings.air,
-            "gateway_id": gateway_id,
-            "position": settings.position,
-        }
+
+class RadioUnavailable(RuntimeError):
+    """The configured radio backend cannot be built in this process."""
+
+
+def bluez_backend(settings: RadioSettings, gateway_id: str) -> BackendChoice:
+    """The real radio: bleak's default backend (BlueZ on Linux) on the named adapter."""
+    if settings.backend != "bluez":
+        raise RadioUnavailable(
+            f"radio backend {settings.backend!r} is not built into the gateway; "
+            "start it with `silverguard gateway run`, which provides the simulated radio"
+        )
     return None, {"bluez": {"adapter": settings.adapter}}
 
 
@@ -51,9 +56,11 @@ class Scanner:
         gateway_id: str,
         on_advert: Callable[[Advert], None],
         *,
+        backend: BackendFactory = bluez_backend,
         batch_s: float = 0.05,
     ) -> None:
         self._settings = settings
+        self._backend = backend
         self._gateway_id = gateway_id
         self._on_advert = on_advert
         self._batch_s = batch_s
@@ -86,7 +93,7 @@ class Scanner:
             self.drain()
 
     async def run(self) -> None:
-        backend, kwargs = _backend(self._settings, self._gateway_id)
+        backend, kwargs = self._backend(self._settings, self._gateway_id)
         scanner = BleakScanner(
             self._callback,
             service_uuids=[BTHOME_UUID],

@@ -17,6 +17,7 @@ from edge.meters.config import MeterConfig, SerialLine
 from edge.meters.dlt645_transport import Dlt645Transport
 from edge.meters.errors import MeterError, MeterRefused
 from edge.meters.health import MeterHealth
+from edge.meters.modbus import ModbusTransport
 from edge.meters.profiles import MeterField
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,6 @@ class Transport(Protocol):
 
 def make_transport(protocol: str, line: SerialLine, timeout_s: float) -> Transport:
     if protocol == "modbus":
-        from edge.meters.modbus import ModbusTransport  # pymodbus only where it is used
-
         return ModbusTransport(line, timeout_s)
     return Dlt645Transport(line, timeout_s)
 

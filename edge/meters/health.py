@@ -10,8 +10,8 @@ good reading ends the outage; the next one raises a new event.
 import logging
 from dataclasses import dataclass
 
+from contract import Event, EventKind, FieldValue, Severity, event_id
 from edge.meters.errors import BadFrame, MeterError, MeterRefused, NoResponse, PortError
-from silverguard.wire import Event, EventKind, FieldValue, Severity, event_id
 
 log = logging.getLogger(__name__)
 

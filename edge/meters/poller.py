@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from contract import Event, FieldValue
 from edge.meters.bus import Bus
 from edge.meters.config import MeterConfig
 from edge.meters.errors import MeterError
 from edge.meters.health import MeterHealth
-from silverguard.wire import Event, FieldValue
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from contract import Event, FieldValue, Reading
 from edge.meters.config import MeterConfig
 from edge.meters.poller import MeterPoller, MeterReading
 from edge.rules.routine_settings import RoutineSettings
 from edge.rules.usage import UsageSummary
 from edge.rules.utility import UtilityRules
-from silverguard.wire import Event, FieldValue, Reading
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from typing import Protocol
 
 import msgspec
 
+from contract import Event, WireError, decode, encode
 from edge.config_push import DesiredConfig
 from edge.offline.gsm import ModemError
 from edge.outbox import Outbox
 from edge.settings import ModemSettings
-from silverguard.wire import Event, WireError, decode, encode
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from silverguard.wire import Event, EventKind, Severity, event_id
+from contract import Event, EventKind, Severity, event_id
 
 
 class CommandKind(StrEnum):

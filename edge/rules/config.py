@@ -1,6 +1,6 @@
 """What the rules are told: gateway-wide thresholds and per-resident settings.
 
-Two dicts of the fleet's pushed config (silverguard/wire/config.py) are parsed here:
+Two dicts of the fleet's pushed config (contract/config.py) are parsed here:
 
 - ``GatewayConfig.rules`` -> :class:`GatewayRules` (thresholds for every band),
 - ``ResidentConfig.settings`` -> :class:`ResidentSettings` (active hours, inactivity
@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from silverguard.wire.config import GatewayConfig
+from contract.config import GatewayConfig
 
 _M = TypeVar("_M", bound=BaseModel)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")

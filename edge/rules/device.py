@@ -18,11 +18,11 @@ soon), not worn, not seen.
 from collections import deque
 from dataclasses import dataclass, field
 
+from contract import Event, EventKind, Severity
 from edge.decode.profile import WristbandFrame
 from edge.rules.actions import make_event
 from edge.rules.clock import active_seconds, local
 from edge.rules.config import RulesConfig
-from silverguard.wire import Event, EventKind, Severity
 
 _KEY_ROUNDING_S = 600
 # Status frames come every ~10 s; the trend needs days, so keep a reading per 10 min.

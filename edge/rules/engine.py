@@ -16,6 +16,7 @@ Medication doses are times of day and follow the wall clock as it is.
 
 import logging
 
+from contract import Event
 from edge.decode.profile import BandEventKind, WristbandFrame
 from edge.rules.actions import BandCommand
 from edge.rules.config import RulesConfig
@@ -24,7 +25,6 @@ from edge.rules.fall import FallRule, FallSuspected
 from edge.rules.inactivity import InactivityRule, UsageProvider, no_usage_evidence
 from edge.rules.medication import MedicationRule
 from edge.rules.sos import sos_event
-from silverguard.wire import Event
 
 log = logging.getLogger(__name__)
 

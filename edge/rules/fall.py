@@ -25,10 +25,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from contract import Event, EventKind, Severity
 from edge.decode.profile import BandEventKind, WristbandFrame
 from edge.rules.actions import make_event
 from edge.rules.config import FallSettings
-from silverguard.wire import Event, EventKind, Severity
 
 Vector = tuple[float, float, float]
 # Summaries kept per band for the posture before an impact (FallSettings.before_s at

@@ -14,12 +14,12 @@ second or so) and the same for every tick of one incident.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from contract import Event, EventKind, Severity
 from edge.decode.profile import WristbandFrame
 from edge.rules.actions import make_event
 from edge.rules.clock import active_seconds, is_active
 from edge.rules.config import ActiveHours, RulesConfig
 from edge.rules.usage import UsageSummary
-from silverguard.wire import Event, EventKind, Severity
 
 # (flat, now, span_s) -> what the flat's meters say about use within the span.
 UsageProvider = Callable[[str, float, float], UsageSummary]

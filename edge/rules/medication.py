@@ -15,10 +15,10 @@ gateway and after a restart.
 import datetime as dt
 from dataclasses import dataclass
 
+from contract import Event, EventKind, Severity
 from edge.rules.actions import BandCommand, CommandKind, make_event
 from edge.rules.clock import at_local, local
 from edge.rules.config import Dose, RulesConfig
-from silverguard.wire import Event, EventKind, Severity
 
 # Dose state older than this is forgotten (a day's doses are settled by then).
 _KEEP_S = 2 * 86400

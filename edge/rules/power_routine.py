@@ -21,8 +21,8 @@ from statistics import median
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from contract import Event, EventKind, Severity, event_id
 from edge.rules.routine_settings import RoutineSettings
-from silverguard.wire import Event, EventKind, Severity, event_id
 
 _SHRINK = 2.0  # weight, in weeks, of the same-time-of-day estimate in a week slot's
 _MIN_NIGHT_WINDOWS = 4  # before this, the idle level is unknown and nothing is judged

@@ -1,7 +1,7 @@
 """SOS: a long press is a critical event at once — no confirmation window."""
 
+from contract import Event, EventKind, Severity, event_id
 from edge.decode.profile import BandEventKind, WristbandFrame
-from silverguard.wire import Event, EventKind, Severity, event_id
 
 
 def sos_event(frame: WristbandFrame, gateway_id: str, now: float) -> Event | None:

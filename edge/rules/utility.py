@@ -19,11 +19,11 @@ its evidence. The thresholds and their reasons are in
 from collections.abc import Mapping
 from typing import Any
 
+from contract import Event
 from edge.rules.power_routine import PowerRoutine
 from edge.rules.routine_settings import RoutineSettings
 from edge.rules.usage import UsageSummary
 from edge.rules.water_routine import WaterRoutine
-from silverguard.wire import Event
 
 SNAPSHOT_VERSION = 1
 

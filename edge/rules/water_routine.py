@@ -17,8 +17,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from contract import Event, EventKind, Severity, event_id
 from edge.rules.routine_settings import RoutineSettings
-from silverguard.wire import Event, EventKind, Severity, event_id
 
 _DRAWN_M3 = 0.0005  # half a litre: below a meter's 1-litre resolution, above float noise
 

@@ -23,10 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.outbox import Entry, Outbox
-from edge.settings import MqttSettings
-from silverguard import __version__
-from silverguard.wire import (
+from contract import (
     EventAck,
     FieldValue,
     GatewayStatus,
@@ -34,10 +31,13 @@ from silverguard.wire import (
     Topic,
     TopicKind,
     WireError,
+    __version__,
     decode,
     encode,
 )
-from silverguard.wire.config import ConfigReport
+from contract.config import ConfigReport
+from edge.outbox import Entry, Outbox
+from edge.settings import MqttSettings
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from contract import Reading
 from fleet.alerts import service
 from fleet.alerts.incidents import IncidentClass
 from fleet.db.models import Alert
 from fleet.db.session import utcnow
-from silverguard.wire import Reading
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ to the daily digest, ``medication_taken`` is only recorded.
 from dataclasses import dataclass
 from enum import StrEnum
 
-from silverguard.wire import EventKind, Severity
+from contract import EventKind, Severity
 
 
 class IncidentClass(StrEnum):

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from contract import Event
 from fleet.alerts import escalation
 from fleet.alerts.incidents import (
     Action,
@@ -42,7 +43,6 @@ from fleet.db.models import (
     Wristband,
 )
 from fleet.db.upsert import insert_ignore
-from silverguard.wire import Event
 
 _SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 

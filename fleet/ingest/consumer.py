@@ -22,12 +22,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet.alerts.service import Recorded, record_event
-from fleet.db.models import DeadLetter
-from fleet.db.session import utcnow
-from fleet.db.upsert import insert_ignore
-from fleet.settings import FleetMqttSettings
-from silverguard.wire import (
+from contract import (
     Event,
     EventAck,
     GatewayStatus,
@@ -39,8 +34,13 @@ from silverguard.wire import (
     decode,
     encode,
 )
-from silverguard.wire.config import ConfigReport
-from silverguard.wire.topics import TopicError, parse_topic, subscription
+from contract.config import ConfigReport
+from contract.topics import TopicError, parse_topic, subscription
+from fleet.alerts.service import Recorded, record_event
+from fleet.db.models import DeadLetter
+from fleet.db.session import utcnow
+from fleet.db.upsert import insert_ignore
+from fleet.settings import FleetMqttSettings
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiomqtt
 
-from silverguard.wire.acl import AclEntry
+from contract.acl import AclEntry
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = CONTROL_TOPIC + "/response"

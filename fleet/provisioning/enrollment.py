@@ -23,13 +23,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from contract.config import GatewayConfig
+from contract.sealing import SealError, seal
 from fleet.db.models import Gateway
 from fleet.registry import audit
 from fleet.registry.config_push import build_config
 from fleet.registry.errors import NotFound
 from fleet.registry.vault import Vault
-from silverguard.sealing import SealError, seal
-from silverguard.wire.config import GatewayConfig
 
 
 class EnrollmentRefused(Exception):

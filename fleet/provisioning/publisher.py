@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from contract import Topic, TopicKind, encode
 from fleet.db.models import Gateway
 from fleet.provisioning.dynsec import Dynsec
 from fleet.registry.config_push import build_config
 from fleet.registry.vault import Vault
-from silverguard.wire import Topic, TopicKind, encode
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from contract.config import BandConfig, GatewayConfig, ResidentConfig
+from contract.sealing import seal
 from fleet.db.models import CareLink, Gateway, GatewayCommunity, Resident, Wristband
 from fleet.registry.schedules import rule_settings
 from fleet.registry.vault import Vault, VaultError
-from silverguard.sealing import seal
-from silverguard.wire.config import BandConfig, GatewayConfig, ResidentConfig
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 from influxdb_client.client.write.point import Point
 
+from contract import Health, Reading
 from fleet.settings import InfluxSettings
 from fleet.timeseries import retention
-from silverguard.wire import Health, Reading
 
 log = logging.getLogger(__name__)
 

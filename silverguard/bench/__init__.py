@@ -4,6 +4,7 @@ They are not timed tests; docs/benchmarks.md records their figures and commands.
 """
 
 import json
+import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,6 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    import os
-
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),

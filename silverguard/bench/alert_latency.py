@@ -20,6 +20,7 @@ import contextlib
 import shutil
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,6 @@ async def _figures(stack: Stack, receiver: Receiver, paths: set[str]) -> dict[st
 
 
 def _ts(text: str) -> float:
-    from datetime import datetime
 
     return datetime.fromisoformat(text).timestamp()
 

@@ -26,6 +26,7 @@ from fleet.battery import assess
 from fleet.settings import InfluxSettings
 from fleet.timeseries import history
 from fleet.timeseries.influx import InfluxWriter
+from silverguard.bench import emit
 from silverguard.servers.influxdb import InfluxServer
 
 _DB = "bench"
@@ -94,7 +95,6 @@ def run(*, bands: int = 867, days: float = 7.0, every_min: float = 10.0) -> dict
 
 
 def main() -> None:
-    from silverguard.bench import emit
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bands", type=int, default=867)

@@ -28,11 +28,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bleak import BleakScanner
+from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
+from bthome_ble import BTHomeBluetoothDeviceData
+from habluetooth import BluetoothServiceInfoBleak
 
+from edge.app import tune_gc
 from edge.ble.advert import BTHOME_UUID
 from edge.ble.scanner import Scanner
 from edge.decode.bthome import BTHomeDecoder
+from edge.device_store import DeviceStore
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
 from edge.settings import RadioSettings
@@ -91,9 +96,6 @@ def _pipeline(keys: dict[str, bytes], workdir: Path) -> tuple[Pipeline, Scanner]
 
 
 def raw_parse_rate(keys: dict[str, bytes], adverts: list[Advert]) -> float:
-    from bleak.backends.device import BLEDevice
-    from bthome_ble import BTHomeBluetoothDeviceData
-    from habluetooth import BluetoothServiceInfoBleak
 
     parsers = {mac: BTHomeBluetoothDeviceData(bindkey=key) for mac, key in keys.items()}
     adverts = adverts[len(keys) :]  # the same adverts the pipeline is timed on
@@ -146,10 +148,8 @@ async def _district(
     *,
     feed_only: bool = False,
 ) -> dict[str, float]:
-    from edge.device_store import DeviceStore
 
     pipeline, scanner = _pipeline(keys, workdir)
-    from edge.app import tune_gc
 
     tune_gc()  # as the gateway does after start-up
     if feed_only:

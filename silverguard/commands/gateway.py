@@ -11,7 +11,8 @@ from silverguard.commands.common import setup_logging
 from silverguard.config import ConfigError, load_settings
 
 if TYPE_CHECKING:
-    from edge.settings import GatewaySettings
+    from edge.ble.scanner import BackendChoice
+    from edge.settings import GatewaySettings, RadioSettings
 
 
 def gateway_settings(config: Path | None, **overrides: Any) -> "GatewaySettings":
@@ -28,11 +29,24 @@ def gateway_settings(config: Path | None, **overrides: Any) -> "GatewaySettings"
 
 def _run(args: argparse.Namespace) -> int:
     from edge.app import run_gateway
+    from edge.ble.scanner import bluez_backend
 
     settings = gateway_settings(args.config)
     setup_logging(settings.log_level)
-    run_gateway(settings)
+    simulated = settings.radio.backend == "simulated"
+    run_gateway(settings, radio_backend=simulated_radio if simulated else bluez_backend)
     return 0
+
+
+def simulated_radio(settings: "RadioSettings", gateway_id: str) -> "BackendChoice":
+    """The simulated air of firmware_mocks, below bleak, for the demo and the tests."""
+    from firmware_mocks.bleak_backend import SimulatedBleakScanner
+
+    return SimulatedBleakScanner, {
+        "air": settings.air,
+        "gateway_id": gateway_id,
+        "position": settings.position,
+    }
 
 
 def _status(args: argparse.Namespace) -> int:

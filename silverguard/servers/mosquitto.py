@@ -19,6 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.acl import fleet_acls, gateway_acls
 from silverguard.servers.process import (
     PORT_ATTEMPTS,
     ChildProcess,
@@ -28,7 +29,6 @@ from silverguard.servers.process import (
     port_open,
 )
 from silverguard.servers.tls import TlsFiles, write_server_tls
-from silverguard.wire.acl import fleet_acls, gateway_acls
 
 __all__ = [
     "Credentials",

@@ -17,6 +17,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import psycopg
+
 from silverguard.servers.process import (
     PORT_ATTEMPTS,
     ChildProcess,
@@ -187,8 +189,6 @@ class PostgresServer:
 
     def create_database(self, name: str, template: str | None = None) -> str:
         """Create a database (optionally a copy of ``template``) and return its URL."""
-        import psycopg
-
         if not name.replace("_", "").isalnum():
             raise ValueError(f"database name {name!r}: use letters, digits and '_'")
         with psycopg.connect(

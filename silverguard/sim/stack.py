@@ -16,18 +16,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiomqtt
 import httpx
 
+from contract import Topic, TopicKind, encode
+from contract.config import BandConfig, GatewayConfig, ResidentConfig
+from contract.sealing import generate_keypair, seal
+from edge.enroll import enroll
+from edge.status import read_gateway_status
 from firmware_mocks.air import Air, RadioModel
 from firmware_mocks.population import Population
+from fleet.auth import Role, issue_token
+from fleet.db.session import make_engine, make_sessionmaker, migrate
+from fleet.settings import FleetSettings
+from silverguard.config import load_settings
 from silverguard.servers.influxdb import InfluxServer
 from silverguard.servers.mosquitto import Credentials, MosquittoServer
 from silverguard.servers.process import PORT_ATTEMPTS, ChildProcess, free_port
-from silverguard.wire import Topic, TopicKind, encode
 
 if TYPE_CHECKING:
+    from contract.config import GatewayConfig
     from edge.status import GatewayStatusReport
-    from silverguard.wire.config import GatewayConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +142,6 @@ class Stack:
         await asyncio.to_thread(self.mosquitto.start)
         await asyncio.to_thread(self.influx.start)
         self.fleet_credentials = await asyncio.to_thread(self.mosquitto.add_fleet)
-        from silverguard.sealing import generate_keypair
 
         for gateway_id in self.specs:
             self.gateway_credentials[gateway_id] = await asyncio.to_thread(
@@ -216,10 +224,6 @@ class Stack:
         return path
 
     def _issue_admin_token(self) -> str:
-        from fleet.auth import Role, issue_token
-        from fleet.db.session import make_engine, make_sessionmaker, migrate
-        from fleet.settings import FleetSettings
-        from silverguard.config import load_settings
 
         settings = load_settings(FleetSettings, self.fleet_dir / "fleet.toml")
         migrate(settings.resolved_database_url)
@@ -372,7 +376,6 @@ class Stack:
         ``start_gateway`` runs it with them.
         """
         assert self.api is not None
-        from edge.enroll import enroll
 
         created = await self.api.post(
             "/api/v1/gateways",
@@ -449,7 +452,6 @@ class Stack:
 
     def gateway_status(self, gateway_id: str) -> "GatewayStatusReport":
         """What `silverguard gateway status` would show for this gateway."""
-        from edge.status import read_gateway_status
 
         return read_gateway_status(self.gateway_dir(gateway_id) / "data")
 
@@ -486,8 +488,6 @@ class Stack:
     ) -> "GatewayConfig":
         """A desired config with every band's key (and caregivers' numbers) sealed to the
         gateway's public key, as the fleet publishes it. Band i belongs to resident r-i."""
-        from silverguard.sealing import seal
-        from silverguard.wire.config import BandConfig, GatewayConfig, ResidentConfig
 
         public = self.gateway_keys[gateway_id][1]
         band_keys = self.band_keys if bands is None else bands
@@ -515,7 +515,6 @@ class Stack:
 
     async def publish_config(self, config: "GatewayConfig") -> None:
         """Publish a desired config retained, with the fleet's own credentials."""
-        import aiomqtt
 
         creds = self.fleet_credentials
         assert creds is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from silverguard.wire import EventKind, Severity
+from contract import EventKind, Severity
 from tests.console.world import ConsoleWorld, band_mac
 
 CHROMIUM = os.environ.get("SG_CHROMIUM", "/usr/bin/chromium")

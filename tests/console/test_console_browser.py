@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from silverguard.wire import EventKind
+from contract import EventKind
 from tests.console.world import CAREGIVER, RESIDENTS, STAFF, ConsoleWorld, band_mac
 
 pytestmark = pytest.mark.browser

@@ -13,14 +13,7 @@ from typing import Any
 import aiomqtt
 import httpx
 
-from fleet.auth import Role, issue_token
-from fleet.db.session import make_engine, make_sessionmaker, migrate
-from silverguard.servers.influxdb import InfluxServer
-from silverguard.servers.mosquitto import Credentials, MosquittoServer
-from silverguard.servers.process import ChildProcess, free_port, wait_until
-from silverguard.sim.receiver import Receiver
-from silverguard.sim.stack import write_toml
-from silverguard.wire import (
+from contract import (
     Event,
     EventKind,
     GatewayStatus,
@@ -31,6 +24,13 @@ from silverguard.wire import (
     encode,
     event_id,
 )
+from fleet.auth import Role, issue_token
+from fleet.db.session import make_engine, make_sessionmaker, migrate
+from silverguard.servers.influxdb import InfluxServer
+from silverguard.servers.mosquitto import Credentials, MosquittoServer
+from silverguard.servers.process import ChildProcess, free_port, wait_until
+from silverguard.sim.receiver import Receiver
+from silverguard.sim.stack import write_toml
 
 TOWN = "t-demo"
 COMMUNITY = "c-xingfu"

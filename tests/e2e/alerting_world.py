@@ -8,9 +8,9 @@ from typing import Any
 import aiomqtt
 import httpx
 
+from contract import Event, EventKind, Severity, Topic, TopicKind, encode, event_id
 from silverguard.sim.receiver import Received
 from silverguard.sim.stack import Stack
-from silverguard.wire import Event, EventKind, Severity, Topic, TopicKind, encode, event_id
 
 COMMUNITY = "c-xingfu"
 ACK_LINK = re.compile(r"(http://\S+/ack/(v1\.(\d+)\.([a-z0-9-]+)\.\d+\.[A-Za-z0-9_-]{22}))")

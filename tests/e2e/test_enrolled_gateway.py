@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from contract.sealing import unseal
 from firmware_mocks.population import Population
 from firmware_mocks.wristband import Button
-from silverguard.sealing import unseal
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import Stack
 

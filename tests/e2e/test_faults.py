@@ -22,13 +22,13 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from contract import Event, Topic, TopicKind, decode, event_id
+from contract.config import ConfigReport
 from edge.outbox import read_backlog
 from firmware_mocks.modem import ModemEmulator
 from firmware_mocks.population import Population
 from firmware_mocks.wristband import Button
 from silverguard.sim.stack import GatewaySpec, Stack
-from silverguard.wire import Event, Topic, TopicKind, decode, event_id
-from silverguard.wire.config import ConfigReport
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 

@@ -7,11 +7,11 @@ import time
 import aiomqtt
 import pytest
 
+from contract import EventAck, Topic, TopicKind, decode, encode
 from firmware_mocks.population import Population
 from firmware_mocks.wristband import Button
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import Stack
-from silverguard.wire import EventAck, Topic, TopicKind, decode, encode
 from tests.factories import event
 from tests.waiting import eventually
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contract import EventKind
 from silverguard.servers.postgres import PostgresServer
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import GatewaySpec, Stack
-from silverguard.wire import EventKind
 from tests.e2e.alerting_world import build, critical, gateway_client, link_in, publish
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract import encode
+from contract.config import BandConfig, GatewayConfig, ResidentConfig
+from contract.sealing import generate_keypair, seal
 from edge.config_push import ConfigApplier, ConfigRejected, DesiredConfig
-from silverguard.sealing import generate_keypair, seal
-from silverguard.wire import encode
-from silverguard.wire.config import BandConfig, GatewayConfig, ResidentConfig
 
 PRIVATE, PUBLIC = generate_keypair()
 MAC = "C2:00:00:00:00:01"

@@ -4,11 +4,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract import Event, EventKind, Severity, TelemetryBatch, decode
+from edge.ble.advert import Advert
 from edge.decode.bthome import BTHomeDecoder
+from edge.device_store import DeviceStore
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
+from firmware_mocks import bthome
 from firmware_mocks.wristband import Button
-from silverguard.wire import Event, EventKind, Severity, TelemetryBatch, decode
 from tests.factories import KEY, MAC, advert_from, wristband
 
 
@@ -94,8 +97,6 @@ def test_telemetry_carries_each_bands_latest_state_once(tmp_path: Path):
 
 
 def test_flat_sensors_are_reported_as_devices_of_their_own(tmp_path: Path):
-    from edge.ble.advert import Advert
-    from firmware_mocks import bthome
 
     door = "C2:00:00:00:00:D0"
     p = Pipeline(
@@ -117,7 +118,6 @@ def test_flat_sensors_are_reported_as_devices_of_their_own(tmp_path: Path):
 
 
 def test_device_state_and_counters_survive_a_restart(tmp_path: Path):
-    from edge.device_store import DeviceStore
 
     p = pipeline(tmp_path)
     band = wristband(status_every=1, battery=64)
@@ -143,7 +143,6 @@ def test_device_state_and_counters_survive_a_restart(tmp_path: Path):
 def test_random_and_mutated_adverts_never_crash_the_pipeline_and_every_reject_is_counted(
     tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ):
-    from edge.ble.advert import Advert
 
     p = pipeline(tmp_path_factory.mktemp("fuzz"))
     band = wristband()

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from contract.config import BandConfig, GatewayConfig, ResidentConfig
 from edge.rules.config import ActiveHours, RulesConfig, RulesConfigError
 from edge.settings import GatewaySettings
 from silverguard.config import ConfigError, load_settings
-from silverguard.wire.config import BandConfig, GatewayConfig, ResidentConfig
 from tests.factories import MAC
 
 

@@ -4,10 +4,10 @@ import datetime as dt
 import math
 import zoneinfo
 
+from contract import Event, EventKind, Severity
 from edge.rules.config import BandBinding, DeviceSettings, GatewayRules, RulesConfig
 from edge.rules.device import discharge_slope
 from edge.rules.engine import RuleEngine
-from silverguard.wire import Event, EventKind, Severity
 from tests.factories import MAC, motion_frame, status_frame
 
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")

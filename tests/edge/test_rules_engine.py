@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
+from contract import Event, EventKind, Severity, decode
 from edge.decode.bthome import BTHomeDecoder
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
 from edge.rules.config import BandBinding, GatewayRules, RulesConfig
 from edge.rules.engine import RuleEngine
 from firmware_mocks.wristband import Button, MotionSummary
-from silverguard.wire import Event, EventKind, Severity, decode
 from tests.factories import KEY, MAC, advert_from, wristband
 
 

@@ -3,10 +3,10 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract import Event, EventKind, Severity, event_id
 from edge.decode.profile import BandEventKind
 from edge.rules.config import FallSettings, GatewayRules, RulesConfig
 from edge.rules.engine import RuleEngine
-from silverguard.wire import Event, EventKind, Severity, event_id
 from tests.factories import MAC, event_frame, motion_frame
 
 T0 = 1_790_000_000.0

@@ -5,6 +5,7 @@ import zoneinfo
 
 import pytest
 
+from contract import Event, EventKind, Severity
 from edge.rules.config import (
     BandBinding,
     GatewayRules,
@@ -15,7 +16,6 @@ from edge.rules.config import (
 )
 from edge.rules.engine import RuleEngine
 from edge.rules.usage import UsageSummary
-from silverguard.wire import Event, EventKind, Severity
 from tests.factories import MAC, motion_frame, status_frame
 
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")

@@ -3,6 +3,7 @@
 import datetime as dt
 import zoneinfo
 
+from contract import Event, EventKind, Severity, event_id
 from edge.decode.profile import BandEventKind
 from edge.rules.actions import CommandKind
 from edge.rules.config import (
@@ -13,7 +14,6 @@ from edge.rules.config import (
     RulesConfig,
 )
 from edge.rules.engine import RuleEngine
-from silverguard.wire import Event, EventKind, Severity, event_id
 from tests.factories import MAC, event_frame
 
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")

@@ -9,11 +9,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from edge.outbox import Outbox
-from edge.settings import MqttSettings
-from edge.uplink.mqtt import PublishRefused, Uplink, _Client
-from silverguard.servers.mosquitto import Credentials, MosquittoServer
-from silverguard.wire import (
+from contract import (
     EventAck,
     GatewayStatus,
     Health,
@@ -22,7 +18,12 @@ from silverguard.wire import (
     decode,
     encode,
 )
-from silverguard.wire.config import ConfigReport
+from contract.config import ConfigReport
+from edge.outbox import Outbox
+from edge.settings import MqttSettings
+from edge.uplink.mqtt import PublishRefused, Uplink, _Client
+from silverguard.servers.mosquitto import Credentials, MosquittoServer
+from silverguard.servers.tls import write_server_tls
 
 
 @dataclass
@@ -108,7 +109,6 @@ async def test_the_gateway_reaches_the_broker_over_tls_verified_with_the_fleets_
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_a_broker_the_ca_does_not_vouch_for_is_refused(broker: Broker, tmp_path: Path):
     other_ca = tmp_path / "other-ca.crt"
-    from silverguard.servers.tls import write_server_tls
 
     other_ca.write_bytes(write_server_tls(tmp_path / "other").ca_file.read_bytes())
     uplink = Uplink(broker.gateway_settings(ca_file=other_ca), "gw-01", Outbox(tmp_path / "o.db"))

@@ -12,6 +12,7 @@ from firmware_mocks.fall_recordings import recording
 from firmware_mocks.motion import (
     GRID_HZ,
     FallThresholds,
+    GridSample,
     IntervalSummariser,
     MotionFirmware,
     Mounting,
@@ -102,7 +103,6 @@ def test_the_band_reports_its_forearm_tilt():
 
 
 def _grid(values: list[tuple[float, float, float]]) -> IntervalSummariser:
-    from firmware_mocks.motion import GridSample
 
     s = IntervalSummariser()
     for i, v in enumerate(values):

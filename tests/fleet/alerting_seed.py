@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from contract import Event, EventKind, Severity, event_id
 from fleet.db.models import (
     Caregiver,
     CareLink,
@@ -18,7 +19,6 @@ from fleet.db.models import (
     Town,
     Wristband,
 )
-from silverguard.wire import Event, EventKind, Severity, event_id
 
 T0 = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)  # 10:00 in the district
 

@@ -7,6 +7,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from contract.sealing import generate_keypair
 from fleet.auth import Role, issue_token
 from fleet.db.models import User
 from fleet.db.session import utcnow
@@ -134,7 +135,6 @@ def district(api: Api) -> None:
 
 def enroll(api: Api, gateway_id: str, communities: list[str]) -> tuple[dict[str, Any], str]:
     """Create a gateway and enroll it as the gateway would; return (answer, private key)."""
-    from silverguard.sealing import generate_keypair
 
     created = api.admin.ok(
         "post", "/api/v1/gateways", {"id": gateway_id, "communities": communities}, 201

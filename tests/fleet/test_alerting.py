@@ -7,10 +7,12 @@ from collections.abc import Callable, Iterator
 from datetime import time, timedelta
 from typing import TypeVar
 
+import msgspec
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from contract import EventKind, Severity
 from fleet.alerts import digest, service
 from fleet.alerts.escalator import Escalator
 from fleet.db.models import (
@@ -23,7 +25,6 @@ from fleet.db.models import (
     Grid,
 )
 from fleet.db.session import make_engine, make_sessionmaker
-from silverguard.wire import EventKind, Severity
 from tests.fleet.alerting_seed import T0, Clock, band_event, seed
 
 T = TypeVar("T")
@@ -354,7 +355,6 @@ def test_two_instances_racing_on_one_incident_open_one_alert(sessions):
 
 
 def test_a_gateway_sms_counts_as_the_caregivers_step_and_escalation_goes_on(sessions):
-    import msgspec
 
     with sessions.begin() as session:
         seed(session, policy=SHORT)

@@ -5,10 +5,10 @@ from datetime import timedelta
 
 import pytest
 
+from contract import EventKind, Severity
 from fleet.alerts import service
 from fleet.auth import Role
 from fleet.db.session import utcnow
-from silverguard.wire import EventKind, Severity
 from tests.fleet.alerting_seed import band_event
 from tests.fleet.helpers import Api, district
 

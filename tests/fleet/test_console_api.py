@@ -10,13 +10,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from contract import EventKind, GatewayStatus, Health, Severity
 from fleet.alerts import service
 from fleet.auth import Role
 from fleet.db.session import utcnow
 from fleet.settings import FleetSettings
 from silverguard.servers.influxdb import InfluxServer
 from silverguard.servers.process import free_port
-from silverguard.wire import EventKind, GatewayStatus, Health, Severity
 from tests.fleet.alerting_seed import band_event
 from tests.fleet.helpers import Api, district, make_app
 

@@ -1,7 +1,7 @@
 """A gateway offline too long raises "residents unprotected" once; its return resolves it."""
 
+from contract import EventKind, GatewayStatus
 from fleet.coverage import CoverageWatch
-from silverguard.wire import EventKind, GatewayStatus
 
 WILL_TS = 1_790_000_000.0  # the ts inside the will: fixed when that connection was made
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from contract import EventKind, Severity
 from fleet.alerts.incidents import Action, FollowUpEffect, IncidentClass, class_of, dispose
-from silverguard.wire import EventKind, Severity
 
 
 @pytest.mark.parametrize("kind", [EventKind.SOS, EventKind.FALL])

@@ -3,6 +3,7 @@ messages in the contact's language, digests, cancelled jobs, movement noted."""
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import time, timedelta
 
@@ -10,14 +11,17 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from contract import EventKind, Reading, Severity
 from fleet.alerts import digest, service
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
 from fleet.db.models import Alert, Caregiver, Delivery, EscalationTimer
 from fleet.db.session import make_engine, make_sessionmaker, utcnow
-from fleet.notify import templates
+from fleet.notify import (
+    sender,  # installs the filter
+    templates,
+)
 from fleet.notify.dispatcher import Dispatcher
-from silverguard.wire import EventKind, Reading, Severity
 from tests.fleet.alerting_seed import T0, band_event, seed
 
 
@@ -168,9 +172,6 @@ async def test_movement_seen_in_telemetry_stops_an_inactivity_escalation(session
 
 
 def test_apprise_log_lines_never_carry_a_channel_address(caplog):
-    import logging
-
-    from fleet.notify import sender  # installs the filter
 
     apprise_log = logging.getLogger("apprise")
     with caplog.at_level(logging.WARNING, logger="apprise"):

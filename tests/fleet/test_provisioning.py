@@ -10,15 +10,16 @@ from typing import Any
 import aiomqtt
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
+from contract import Topic, TopicKind, decode, encode
+from contract.config import ConfigReport, GatewayConfig
+from contract.sealing import generate_keypair, unseal
 from fleet.db.models import Gateway
 from fleet.db.session import utcnow
 from fleet.settings import FleetSettings
-from silverguard.sealing import generate_keypair, unseal
 from silverguard.servers.mosquitto import MosquittoServer
-from silverguard.wire import Topic, TopicKind, decode, encode
-from silverguard.wire.config import ConfigReport, GatewayConfig
-from tests.fleet.helpers import Api, district, enroll
+from tests.fleet.helpers import Api, district, enroll, make_app
 
 KEY = "00112233445566778899aabbccddeeff"
 KEY2 = "8899aabbccddeeff0011223344556677"
@@ -224,9 +225,6 @@ async def test_the_brokers_persisted_store_never_holds_a_bind_key_in_clear(
 def test_enrollment_while_the_broker_is_down_keeps_the_token(
     settings: FleetSettings, tmp_path: Any
 ):
-    from fastapi.testclient import TestClient
-
-    from tests.fleet.helpers import make_app
 
     settings = settings.model_copy(
         update={

@@ -6,11 +6,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contract import Reading
 from fleet.settings import InfluxSettings
 from fleet.timeseries import retention
 from fleet.timeseries.influx import InfluxWriter, telemetry_lines
 from silverguard.servers.influxdb import InfluxServer
-from silverguard.wire import Reading
 
 
 async def _q(

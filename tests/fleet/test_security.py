@@ -9,9 +9,9 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from contract import Topic, TopicKind
 from fleet.auth import Role
 from silverguard.servers.mosquitto import Credentials, MosquittoServer
-from silverguard.wire import Topic, TopicKind
 from tests.fleet.helpers import Api, district, enroll
 
 KEY = "00112233445566778899aabbccddeeff"

@@ -13,10 +13,10 @@ import aiomqtt
 import httpx
 import pytest
 
+from contract.acl import fleet_acls
 from silverguard.servers.mosquitto import MosquittoServer
 from silverguard.servers.process import ChildProcess, free_port
 from silverguard.sim.stack import write_toml
-from silverguard.wire.acl import fleet_acls
 
 pytestmark = pytest.mark.e2e
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contract.acl import gateway_acls
 from fleet.api.deps import FleetDep, SessionDep, StaffDep
 from fleet.api.schemas import Address, GatewayId, GatewayIdPath, OpaqueId
 from fleet.auth import Caller, Role
@@ -24,7 +25,6 @@ from fleet.provisioning.dynsec import DynsecError
 from fleet.registry import audit, config_push, scope
 from fleet.registry.bands import visible_community
 from fleet.registry.errors import Conflict, Invalid, NotFound, Unavailable
-from silverguard.wire.acl import gateway_acls
 
 if TYPE_CHECKING:
     from fleet.main import Fleet

@@ -6,12 +6,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from contract import Event, EventKind, Severity, event_id
 from edge.app import Gateway
 from edge.meters.poller import MeterPoller, MeterReading
 from edge.settings import GatewaySettings
 from firmware_mocks.meters.modbus_slave import ModbusMeter, water_registers
 from firmware_mocks.meters.pty_bus import PtyBus
-from silverguard.wire import Event, EventKind, Severity, event_id
 from tests.edge.meters.conftest import ENERGY, WATER, config
 
 

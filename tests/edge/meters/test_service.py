@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from contract import Event, EventKind, TelemetryBatch, decode
 from edge.decode.bthome import BTHomeDecoder
 from edge.meters.service import MeterService
 from edge.outbox import Outbox
@@ -15,7 +16,6 @@ from edge.pipeline import Pipeline
 from edge.rules.routine_settings import RoutineSettings
 from firmware_mocks.meters.modbus_slave import ModbusMeter, water_registers
 from firmware_mocks.meters.pty_bus import PtyBus
-from silverguard.wire import Event, EventKind, TelemetryBatch, decode
 from tests.edge.meters.conftest import ENERGY, WATER, config
 from tests.edge.meters.test_poller import until
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from contract import Event, EventKind, Severity, decode, encode, event_id
+from contract.config import BandConfig, GatewayConfig, ResidentConfig
+from contract.sealing import generate_keypair, seal
 from edge.config_push import open_config
 from edge.offline.alerter import OfflineAlerter, sms_text
 from edge.offline.modem import Modem, SmsModem
 from edge.outbox import Outbox
 from edge.settings import ModemSettings
 from firmware_mocks.modem import ModemEmulator
-from silverguard.sealing import generate_keypair, seal
-from silverguard.wire import Event, EventKind, Severity, decode, encode, event_id
-from silverguard.wire.config import BandConfig, GatewayConfig, ResidentConfig
 from tests.factories import KEY, MAC
 from tests.factories import event as make_event
 

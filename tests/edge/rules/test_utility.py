@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from contract import Event, EventKind, Severity, event_id
 from edge.rules.routine_settings import RoutineSettings
 from edge.rules.usage import UsageSummary
 from edge.rules.utility import UtilityRules
 from firmware_mocks.meters.usage import FlatUsage, MeterTotals
-from silverguard.wire import Event, EventKind, Severity, event_id
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 3, 2, tzinfo=TZ).timestamp()  # a Monday, midnight

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from silverguard.wire.messages import SCHEMA_VERSION
+from contract.messages import SCHEMA_VERSION
 
 
 class BandConfig(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,7 +6,7 @@ gateway's role in Mosquitto's dynamic-security plugin at enrollment. Entries are
 ``(acltype, topic)`` pairs in the plugin's vocabulary.
 """
 
-from silverguard.wire.topics import PREFIX, Topic, TopicKind
+from contract.topics import PREFIX, Topic, TopicKind
 
 AclEntry = tuple[str, str]
 
