@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from contract.messages import ReadingKind
 from edge.state import DeviceState
 
 _SCHEMA = """
@@ -46,7 +47,7 @@ class DeviceStore:
         ):
             states[address] = DeviceState(
                 address,
-                kind=kind,
+                kind=ReadingKind(kind),
                 last_seen=last_seen,
                 rssi=rssi,
                 adverts=adverts,

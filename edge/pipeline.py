@@ -10,6 +10,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 
 from contract import Event, Reading, TelemetryBatch, Topic, TopicKind, encode
+from contract.messages import ReadingKind
 from edge.ble.advert import Advert
 from edge.decode.bthome import BTHomeDecoder, Decoded, Reject
 from edge.decode.profile import interpret
@@ -82,7 +83,9 @@ class Pipeline:
     def _on_sensor(self, decoded: Decoded, now: float) -> None:
         state = self.devices.get(decoded.address)
         if state is None:
-            state = self.devices[decoded.address] = DeviceState(decoded.address, kind="sensor")
+            state = self.devices[decoded.address] = DeviceState(
+                decoded.address, kind=ReadingKind.SENSOR
+            )
         state.update_values(decoded.values, decoded.rssi, now)
 
     def on_tick(self) -> None:

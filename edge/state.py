@@ -4,13 +4,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contract import FieldValue
+from contract.messages import ReadingKind
 from edge.decode.profile import WristbandFrame
 
 
 @dataclass(slots=True)
 class DeviceState:
     address: str
-    kind: str = "wristband"  # wristband | sensor
+    kind: ReadingKind = ReadingKind.WRISTBAND  # or SENSOR
     last_seen: float = 0.0  # wall clock
     rssi: int = 0
     adverts: int = 0

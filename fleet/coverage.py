@@ -13,7 +13,7 @@ know. The events made here go through the same alert path as the gateways' own:
 
 from dataclasses import dataclass
 
-from contract import Event, EventKind, GatewayStatus, Severity, event_id
+from contract import Event, EventKind, GatewayStatus, Severity
 
 
 @dataclass(slots=True)
@@ -40,11 +40,11 @@ class CoverageWatch:
         outage = self._outages.pop(gateway, None)
         if outage is not None and outage.raised:
             self._back.append(
-                Event(
-                    id=event_id(gateway, EventKind.GATEWAY_ONLINE, repr(status.ts)),
-                    kind=EventKind.GATEWAY_ONLINE,
-                    severity=Severity.LOW,
+                Event.incident(
+                    EventKind.GATEWAY_ONLINE,
+                    Severity.LOW,
                     device=gateway,
+                    key=repr(status.ts),
                     gateway=gateway,
                     occurred_at=status.ts,
                     detected_at=now,
@@ -60,11 +60,11 @@ class CoverageWatch:
                 continue
             outage.raised = True
             events.append(
-                Event(
-                    id=event_id(gateway, EventKind.GATEWAY_OFFLINE, repr(outage.will_ts)),
-                    kind=EventKind.GATEWAY_OFFLINE,
-                    severity=Severity.HIGH,
+                Event.incident(
+                    EventKind.GATEWAY_OFFLINE,
+                    Severity.HIGH,
                     device=gateway,
+                    key=repr(outage.will_ts),
                     gateway=gateway,
                     occurred_at=outage.noticed_at,
                     detected_at=now,

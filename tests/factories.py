@@ -29,16 +29,18 @@ def advert_from(
 
 
 def event(**overrides: Any) -> Event:
+    """An SOS from gw-01 (its id built from device, kind and key unless given)."""
     values: dict[str, Any] = {
-        "id": event_id(MAC, "sos", 1001),
         "kind": EventKind.SOS,
         "severity": Severity.CRITICAL,
         "device": MAC,
+        "key": "1001",
         "gateway": "gw-01",
         "occurred_at": 1_790_000_000.0,
         "detected_at": 1_790_000_000.5,
     }
     values.update(overrides)
+    values.setdefault("id", event_id(values["device"], values["kind"], values["key"]))
     return Event(**values)
 
 

@@ -10,7 +10,7 @@ good reading ends the outage; the next one raises a new event.
 import logging
 from dataclasses import dataclass
 
-from contract import Event, EventKind, FieldValue, Severity, event_id
+from contract import Event, EventKind, FieldValue, Severity
 from edge.meters.errors import BadFrame, MeterError, MeterRefused, NoResponse, PortError
 
 log = logging.getLogger(__name__)
@@ -78,11 +78,11 @@ class MeterHealth:
         self.offline = True
         log.warning("meter %s silent for %.0f s: %s", self.meter, silent_s, self.last_error)
         since = round(self.silent_since)
-        return Event(
-            id=event_id(self.meter, EventKind.METER_OFFLINE, since),
-            kind=EventKind.METER_OFFLINE,
-            severity=Severity.LOW,  # device care: the routine rules lose a witness
+        return Event.incident(
+            EventKind.METER_OFFLINE,
+            Severity.LOW,  # device care: the routine rules lose a witness
             device=self.meter,
+            key=since,
             gateway=self.gateway,
             occurred_at=self.silent_since,
             detected_at=now,

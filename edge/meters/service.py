@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from contract import Event, FieldValue, Reading
+from contract.messages import ReadingKind
 from edge.meters.config import MeterConfig
 from edge.meters.poller import MeterPoller, MeterReading
 from edge.rules.routine_settings import RoutineSettings
@@ -92,7 +93,12 @@ class MeterService:
 
     def _reading(self, reading: MeterReading) -> None:
         self._on_reading(
-            Reading(device=reading.meter, ts=reading.ts, kind="meter", fields=dict(reading.fields))
+            Reading(
+                device=reading.meter,
+                ts=reading.ts,
+                kind=ReadingKind.METER,
+                fields=dict(reading.fields),
+            )
         )
         for event in self.rules.on_reading(reading.meter, reading.ts, reading.fields):
             self._on_event(event)

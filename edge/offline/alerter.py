@@ -242,7 +242,9 @@ class OfflineAlerter:
             notified_locally=True,
             evidence={
                 **event.evidence,
-                "local_sms": {"reached": reached, "of": of, "at": round(time.time(), 3)},
+                "local_sms_reached": reached,
+                "local_sms_of": of,
+                "local_sms_at": round(time.time(), 3),
             },
         )
         if self._outbox.replace_event(event.id, encode(marked)) and first:

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from contract import Event, EventKind, Severity, event_id
+from contract import Event, EventKind, Severity
 
 
 class CommandKind(StrEnum):
@@ -40,12 +40,12 @@ def make_event(
     evidence: dict[str, Any],
 ) -> Event:
     """An event whose id depends only on the device, the kind and ``key``."""
-    return Event(
-        id=event_id(device, kind, key),
-        kind=kind,
-        severity=severity,
+    return Event.incident(
+        kind,
+        severity,
         device=device,
         gateway=gateway,
+        key=key,
         occurred_at=occurred_at,
         detected_at=detected_at,
         evidence=evidence,

@@ -21,7 +21,7 @@ from statistics import median
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from contract import Event, EventKind, Severity, event_id
+from contract import Event, EventKind, Severity
 from edge.rules.routine_settings import RoutineSettings
 
 _SHRINK = 2.0  # weight, in weeks, of the same-time-of-day estimate in a week slot's
@@ -151,11 +151,11 @@ class PowerRoutine:
             return []
         state.raised_for = start
         return [
-            Event(
-                id=event_id(meter, EventKind.NO_POWER_USE, round(start)),
-                kind=EventKind.NO_POWER_USE,
-                severity=Severity.MEDIUM,
+            Event.incident(
+                EventKind.NO_POWER_USE,
+                Severity.MEDIUM,
                 device=meter,
+                key=round(start),
                 gateway=self.gateway_id,
                 occurred_at=start,
                 detected_at=now,

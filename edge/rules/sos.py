@@ -1,6 +1,6 @@
 """SOS: a long press is a critical event at once — no confirmation window."""
 
-from contract import Event, EventKind, Severity, event_id
+from contract import Event, EventKind, Severity
 from edge.decode.profile import BandEventKind, WristbandFrame
 
 
@@ -8,11 +8,11 @@ def sos_event(frame: WristbandFrame, gateway_id: str, now: float) -> Event | Non
     if frame.event is None or frame.event.kind is not BandEventKind.LONG_PRESS:
         return None
     origin = frame.event.origin_counter
-    return Event(
-        id=event_id(frame.address, EventKind.SOS, origin),
-        kind=EventKind.SOS,
-        severity=Severity.CRITICAL,
+    return Event.incident(
+        EventKind.SOS,
+        Severity.CRITICAL,
         device=frame.address,
+        key=origin,
         gateway=gateway_id,
         occurred_at=now,
         detected_at=now,

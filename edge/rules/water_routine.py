@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from contract import Event, EventKind, Severity, event_id
+from contract import Event, EventKind, Severity
 from edge.rules.routine_settings import RoutineSettings
 
 _DRAWN_M3 = 0.0005  # half a litre: below a meter's 1-litre resolution, above float noise
@@ -132,11 +132,11 @@ class WaterRoutine:
         state.running_raised = state.running_since
         litres = ((volume or 0.0) - state.running_volume) * 1000 if volume is not None else None
         return [
-            Event(
-                id=event_id(meter, EventKind.WATER_RUNNING, round(state.running_since)),
-                kind=EventKind.WATER_RUNNING,
-                severity=Severity.HIGH,
+            Event.incident(
+                EventKind.WATER_RUNNING,
+                Severity.HIGH,
                 device=meter,
+                key=round(state.running_since),
                 gateway=self.gateway_id,
                 occurred_at=state.running_since,
                 detected_at=ts,
@@ -194,11 +194,13 @@ class WaterRoutine:
             meters = sorted(m for m, s in self.meters.items() if s.flat == flat)
             start_h = self.settings.day_starts_at_h
             events.append(
-                Event(
-                    id=event_id(flat, EventKind.NO_WATER, day),
-                    kind=EventKind.NO_WATER,
-                    severity=Severity.HIGH,
+                # The flat's first water meter (sorted ids: the same one on every
+                # retry) names the incident; one per flat and day.
+                Event.incident(
+                    EventKind.NO_WATER,
+                    Severity.HIGH,
                     device=meters[0],
+                    key=day,
                     gateway=self.gateway_id,
                     occurred_at=self._day_start(day) + deadline,
                     detected_at=now,
@@ -210,7 +212,7 @@ class WaterRoutine:
                         ),
                         "deadline": clock_text(deadline, start_h),
                         "history_days": len(history),
-                        "meters": meters,
+                        "meters": ",".join(meters),
                     },
                 )
             )

@@ -36,6 +36,7 @@ from contract import (
     encode,
 )
 from contract.config import ConfigReport
+from contract.messages import GatewayState
 from edge.outbox import Entry, Outbox
 from edge.settings import MqttSettings
 
@@ -187,7 +188,7 @@ class Uplink:
     def _topic(self, kind: TopicKind) -> str:
         return str(Topic(self._gateway_id, kind))
 
-    def _status(self, state: str) -> bytes:
+    def _status(self, state: GatewayState) -> bytes:
         return encode(
             GatewayStatus(
                 gateway=self._gateway_id, state=state, ts=time.time(), version=__version__
@@ -213,7 +214,9 @@ class Uplink:
             properties=connect_props,
             keepalive=s.keepalive_s,
             tls_params=tls,
-            will=aiomqtt.Will(self._topic(TopicKind.STATUS), self._status("offline"), 1, True),
+            will=aiomqtt.Will(
+                self._topic(TopicKind.STATUS), self._status(GatewayState.OFFLINE), 1, True
+            ),
             timeout=10,
         )
 
@@ -264,7 +267,9 @@ class Uplink:
         await client.subscribe(self._topic(TopicKind.EVENT_ACK), qos=1)
         if self._on_config is not None:
             await client.subscribe(self._topic(TopicKind.CONFIG), qos=1)
-        await client.publish_checked(self._topic(TopicKind.STATUS), self._status("online"), 1, True)
+        await client.publish_checked(
+            self._topic(TopicKind.STATUS), self._status(GatewayState.ONLINE), 1, True
+        )
         report = self._config_report()
         if report is not None:
             await client.publish_checked(self._topic(TopicKind.CONFIG_REPORTED), encode(report), 1)

@@ -22,7 +22,6 @@ from contract import (
     Topic,
     TopicKind,
     encode,
-    event_id,
 )
 from fleet.auth import Role, issue_token
 from fleet.db.session import make_engine, make_sessionmaker, migrate
@@ -234,11 +233,11 @@ class ConsoleWorld:
         """An event from gw-01 about resident ``r-<resident>``'s band, as the gateway
         sends it; the fleet opens (or folds it into) an alert."""
         now = time.time()
-        event = Event(
-            id=event_id(band_mac(resident), kind, key),
-            kind=kind,
-            severity=severity,
+        event = Event.incident(
+            kind,
+            severity,
             device=band_mac(resident),
+            key=key,
             gateway="gw-01",
             occurred_at=now,
             detected_at=now,

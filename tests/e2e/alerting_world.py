@@ -8,7 +8,7 @@ from typing import Any
 import aiomqtt
 import httpx
 
-from contract import Event, EventKind, Severity, Topic, TopicKind, encode, event_id
+from contract import Event, EventKind, Severity, Topic, TopicKind, encode
 from silverguard.sim.receiver import Received
 from silverguard.sim.stack import Stack
 
@@ -131,11 +131,11 @@ async def build(
 
 
 def critical(mac: str, kind: EventKind, key: int, detected_at: float, gateway: str) -> Event:
-    return Event(
-        id=event_id(mac, kind, key),
-        kind=kind,
-        severity=Severity.CRITICAL,
+    return Event.incident(
+        kind,
+        Severity.CRITICAL,
         device=mac,
+        key=key,
         gateway=gateway,
         occurred_at=detected_at,
         detected_at=detected_at,

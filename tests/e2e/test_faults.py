@@ -448,7 +448,7 @@ async def test_a_long_outage_sends_the_sms_from_the_gateways_modem(tmp_path: Pat
     assert all("紧急求救" in m.text and m.charset == "UCS2" for m in messages)
     assert delivered.id == burst.expected[0]
     assert delivered.notified_locally
-    assert delivered.evidence["local_sms"]["reached"] == 2
+    assert delivered.evidence["local_sms_reached"] == 2
     for number in numbers:
         assert number[3:] not in gateway_log  # the numbers never reach the journal
     assert json.dumps(numbers[0]) not in gateway_log

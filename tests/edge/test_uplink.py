@@ -17,6 +17,7 @@ from contract import (
     TopicKind,
     decode,
     encode,
+    event_id,
 )
 from contract.config import ConfigReport
 from edge.outbox import Outbox
@@ -154,8 +155,9 @@ async def test_telemetry_leaves_on_puback_and_events_only_on_the_fleets_ack(
 ):
     outbox = Outbox(tmp_path / "o.db")
     event_topic = str(Topic("gw-01", TopicKind.EVENT))
+    ids = [event_id("C2:00:00:00:00:01", "sos", i) for i in range(3)]
     for i in range(3):
-        outbox.put_event(f"ev-{i}", event_topic, b'{"n": %d}' % i)
+        outbox.put_event(ids[i], event_topic, b'{"n": %d}' % i)
     outbox.put_telemetry(str(Topic("gw-01", TopicKind.TELEMETRY)), b'{"v": 1}')
     uplink = Uplink(broker.gateway_settings(), "gw-01", outbox, resend_after_s=0.3)
     async with broker.fleet_client() as fleet:
@@ -169,7 +171,7 @@ async def test_telemetry_leaves_on_puback_and_events_only_on_the_fleets_ack(
                     if copies >= 6:  # every event at least twice: not acknowledged yet
                         break
             assert outbox.depth()["event"] == 3
-            ack = EventAck(ids=["ev-0", "ev-1", "ev-2"])
+            ack = EventAck(ids=ids)
             await fleet.publish(str(Topic("gw-01", TopicKind.EVENT_ACK)), encode(ack), qos=1)
             await _until(lambda: outbox.depth()["event"] == 0)
     assert uplink.state.acks_received == 3

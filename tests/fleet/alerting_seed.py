@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from contract import Event, EventKind, Severity, event_id
+from contract import Event, EventKind, Severity
 from fleet.db.models import (
     Caregiver,
     CareLink,
@@ -142,11 +142,11 @@ def band_event(
     at: datetime = T0,
     gateway: str = "gw-01",
 ) -> Event:
-    return Event(
-        id=event_id(device, kind, key),
-        kind=kind,
-        severity=severity,
+    return Event.incident(
+        kind,
+        severity,
         device=device,
+        key=key,
         gateway=gateway,
         occurred_at=at.timestamp(),
         detected_at=at.timestamp(),

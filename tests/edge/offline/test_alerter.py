@@ -131,7 +131,7 @@ async def test_after_the_span_each_caregiver_gets_one_sms_and_the_event_is_marke
     assert "紧急求救" in emulator.messages[0].text
     marked = stored(a, sos)
     assert marked.notified_locally
-    assert marked.evidence["local_sms"]["reached"] == 2
+    assert marked.evidence["local_sms_reached"] == 2
     assert not stored(a, low).notified_locally  # not critical: left to the fleet
     assert await a.sweep() == 0  # once is enough
     assert len(emulator.messages) == 2
@@ -157,7 +157,7 @@ async def test_a_failed_number_is_retried_later_and_the_reached_one_not_again(
     assert await a.sweep() == 1
     assert [m.number for m in emulator.messages] == [NUMBERS[1], NUMBERS[0]]
     assert emulator.messages[0].charset == "GSM"
-    assert stored(a, sos).evidence["local_sms"]["reached"] == 2
+    assert stored(a, sos).evidence["local_sms_reached"] == 2
 
 
 async def test_an_event_from_a_band_without_contacts_is_counted_not_texted(

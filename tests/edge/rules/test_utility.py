@@ -73,7 +73,8 @@ def test_a_morning_with_no_water_raises_one_event():
     (event,) = no_water
     assert event.severity is Severity.HIGH
     assert event.device == "m-w"
-    assert event.id == event_id("f-1", EventKind.NO_WATER, "2026-03-16")
+    assert event.id == event_id("m-w", EventKind.NO_WATER, "2026-03-16")
+    assert event.id_matches()
     assert event.evidence["flat"] == "f-1"
     # Raised a while after the usual first use (06:05-06:55 here), not at dawn.
     assert "07:30" <= local(event.detected_at).strftime("%H:%M") <= "08:30"
