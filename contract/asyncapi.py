@@ -9,6 +9,7 @@ document cannot drift from the code. Regenerate with::
 from typing import Any
 
 import msgspec
+from pydantic import BaseModel
 
 from contract import __version__
 from contract.config import ConfigReport, GatewayConfig
@@ -16,7 +17,7 @@ from contract.messages import Event, EventAck, GatewayStatus, Health, TelemetryB
 from contract.topics import PREFIX, TopicKind
 
 # kind -> (payload schema, sender, QoS, retained, what it is for)
-_CHANNELS: dict[TopicKind, tuple[type[msgspec.Struct], str, int, bool, str]] = {
+_CHANNELS: dict[TopicKind, tuple[type[msgspec.Struct] | type[BaseModel], str, int, bool, str]] = {
     TopicKind.EVENT: (
         Event,
         "gateway",
@@ -64,7 +65,7 @@ _CHANNELS: dict[TopicKind, tuple[type[msgspec.Struct], str, int, bool, str]] = {
         "gateway",
         1,
         False,
-        "The configuration version the gateway runs, or why it rejected one.",
+        "The configuration version the gateway runs and the parts it set aside (with reasons), or why it rejected one whole.",
     ),
 }
 
@@ -73,11 +74,27 @@ def _operation_id(kind: TopicKind) -> str:
     return kind.value.replace("/", "_")
 
 
-def build_document() -> dict[str, Any]:
-    schemas = sorted({spec[0] for spec in _CHANNELS.values()}, key=lambda t: t.__name__)
-    _, components = msgspec.json.schema_components(
-        schemas, ref_template="#/components/schemas/{name}"
+def _components() -> dict[str, Any]:
+    """JSON schemas of every payload: msgspec's for the messages, pydantic's for the
+    config (its sections share models with the fleet's API)."""
+    structs = sorted(
+        {spec[0] for spec in _CHANNELS.values() if issubclass(spec[0], msgspec.Struct)},
+        key=lambda t: t.__name__,
     )
+    _, components = msgspec.json.schema_components(
+        structs, ref_template="#/components/schemas/{name}"
+    )
+    for spec in _CHANNELS.values():
+        model = spec[0]
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(schema.pop("$defs", {}))
+            components[model.__name__] = schema
+    return dict(sorted(components.items()))
+
+
+def build_document() -> dict[str, Any]:
+    components = _components()
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}

@@ -57,6 +57,7 @@ class Gateway:
             max_file_bytes=int(bound.max_file_mb * 2**20) if bound.max_file_mb else None,
         )
         # Devices from the local settings; the fleet's pushed bands join them.
+        self.static_sensors = {s.mac for s in settings.sensors}
         self.static_keys: dict[str, bytes | None] = {s.mac: s.key_bytes for s in settings.sensors}
         self.static_keys.update({band.mac: band.key_bytes for band in settings.bands})
         self.decoder = BTHomeDecoder(self.static_keys, self.store.load_counters())
@@ -81,7 +82,7 @@ class Gateway:
             self.outbox,
             on_event=lambda _event: self.uplink.wake.set(),
             rules=self.rules,
-            sensors={s.mac for s in settings.sensors},
+            sensors=self.static_sensors,
         )
         self.pipeline.devices.update(self.store.load_states())
         self._saves = 0
@@ -105,7 +106,8 @@ class Gateway:
         self.liveness = Liveness(time.monotonic)
         self.alerter = None
         self.config.register("bands", self._apply_bands)
-        self.config.register("rules", self._apply_rules, self._check_rules)
+        self.config.register("rules", self._apply_rules)
+        self.config.register("meters", self.meters.apply_config)
         if settings.modem is not None:
             self.alerter = OfflineAlerter(
                 settings.modem,
@@ -121,18 +123,17 @@ class Gateway:
     # -- config sections -----------------------------------------------------------------
 
     def _apply_bands(self, desired: DesiredConfig) -> None:
-        # Bands in the local settings win over pushed ones (a technician's override).
-        self.decoder.set_keys({**desired.band_keys, **self.static_keys})
-
-    @staticmethod
-    def _check_rules(desired: DesiredConfig) -> None:
-        # Raises RulesConfigError naming the bad key: the config is refused as a whole.
-        RulesConfig.from_gateway_config(desired.config)
+        # Devices in the local settings win over pushed ones (a technician's override).
+        self.decoder.set_keys({**desired.sensor_keys, **desired.band_keys, **self.static_keys})
+        self.pipeline.sensors = self.static_sensors | set(desired.sensor_keys)
 
     def _apply_rules(self, desired: DesiredConfig) -> None:
-        """Thresholds, residents' schedules and band -> resident/flat from the fleet,
-        applied without a restart."""
-        self.rules.set_config(RulesConfig.from_gateway_config(desired.config))
+        """Thresholds, residents' care plans and band -> resident/flat from the fleet,
+        applied without a restart. Rules that were set aside leave the running ones."""
+        config = desired.config
+        if not desired.rules_valid:
+            config = config.model_copy(update={"rules": self.rules.config.rules})
+        self.rules.set_config(RulesConfig.from_gateway_config(config))
 
     # -- figures -------------------------------------------------------------------------
 
@@ -201,6 +202,10 @@ class Gateway:
                 "refused": self.config.refused,
                 "rejected_version": rejected.rejected_version if rejected else None,
                 "error": rejected.error if rejected else "",
+                "set_aside": [
+                    {"section": str(p.section), "name": p.name, "reason": p.reason}
+                    for p in self.config.set_aside
+                ],
             },
             "radio": {
                 "adverts_seen": self.scanner.adverts_seen,

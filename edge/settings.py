@@ -1,35 +1,18 @@
 """The gateway's settings: one class, built once at start-up, passed down."""
 
-import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.config import ResidentConfig
+from contract.ids import normalise_mac, parse_bind_key
+from contract.meters import MeterList
+from contract.rules import GatewayRules
 from contract.topics import GATEWAY_ID_RE
-from edge.meters.config import MeterList
-from edge.rules.config import BandBinding, GatewayRules, ResidentRules, RulesConfig
+from edge.rules.config import BandBinding, RulesConfig
 from edge.rules.routine_settings import RoutineSettings
-
-MAC_RE = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
-
-
-def normalise_mac(value: str) -> str:
-    mac = value.strip().upper().replace("-", ":")
-    if not MAC_RE.match(mac):
-        raise ValueError(f"{value!r} is not a MAC address like AA:BB:CC:DD:EE:FF")
-    return mac
-
-
-def parse_bind_key(value: str) -> bytes:
-    try:
-        key = bytes.fromhex(value.strip())
-    except ValueError:
-        raise ValueError("a bind key is 32 hexadecimal characters") from None
-    if len(key) != 16:
-        raise ValueError("a bind key is 32 hexadecimal characters (16 bytes)")
-    return key
 
 
 class MqttSettings(BaseModel):
@@ -151,7 +134,7 @@ class GatewaySettings(BaseSettings):
     # Rule thresholds ([rules], the fleet's GatewayConfig.rules) and residents'
     # schedules ([[residents]], its ResidentConfig entries): see docs/rules.md.
     rules: GatewayRules = GatewayRules()
-    residents: list[ResidentRules] = []
+    residents: list[ResidentConfig] = []
     outbox: OutboxSettings = OutboxSettings()
     modem: ModemSettings | None = None
     meters: MeterList = []  # utility meters on the gateway's serial ports (docs/meters.md)

@@ -177,6 +177,11 @@ def render(report: GatewayStatusReport, now: float | None = None) -> str:
         if cfg.get("rejected_version") is not None or cfg.get("error"):
             text += f"; version {cfg.get('rejected_version')} REJECTED: {cfg.get('error')}"
         lines.append(f"  config 配置         {text}")
+        for part in cfg.get("set_aside") or []:
+            lines.append(
+                f"                      set aside 未生效: {part.get('section')} "
+                f"{part.get('name')}: {part.get('reason')}"
+            )
 
     radio = s.get("radio") or {}
     if radio:

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 import uvicorn
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
@@ -34,6 +35,7 @@ from fleet.api.routes import (
     gateway_status,
     gateways,
     geography,
+    meters,
     overview,
     residents,
     sla,
@@ -150,6 +152,7 @@ class Fleet:
                     reported_version=report.version,
                     reported_ok=report.ok,
                     reported_error=(report.error or None) and report.error[:2000],
+                    reported_set_aside=[msgspec.structs.asdict(part) for part in report.set_aside],
                     reported_at=utcnow(),
                 )
             )
@@ -297,6 +300,7 @@ def create_app(settings: FleetSettings) -> FastAPI:
         caregivers,
         wristbands,
         gateways,
+        meters,
         alerts,
         escalation,
         sla,

@@ -13,12 +13,12 @@ import asyncio
 import logging
 from typing import Protocol
 
-from edge.meters.config import MeterConfig, SerialLine
+from contract.meter_profiles import MeterField
+from contract.meters import MeterConfig, SerialLine
 from edge.meters.dlt645_transport import Dlt645Transport
 from edge.meters.errors import MeterError, MeterRefused
 from edge.meters.health import MeterHealth
 from edge.meters.modbus import ModbusTransport
-from edge.meters.profiles import MeterField
 
 log = logging.getLogger(__name__)
 

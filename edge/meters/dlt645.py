@@ -29,8 +29,8 @@ against the standard's own example frame.
 from dataclasses import dataclass
 from enum import IntEnum
 
+from contract.meter_profiles import MeterField
 from edge.meters.errors import BadFrame, MeterRefused
-from edge.meters.profiles import MeterField
 
 START = 0x68
 END = 0x16

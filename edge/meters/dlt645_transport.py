@@ -1,9 +1,9 @@
 """DL/T 645-2007 meters over the serial link: one request, one answer, per value."""
 
+from contract.meter_profiles import MeterField
+from contract.meters import MeterConfig, SerialLine
 from edge.meters import dlt645
-from edge.meters.config import MeterConfig, SerialLine
 from edge.meters.errors import BadFrame, NoResponse
-from edge.meters.profiles import MeterField
 from edge.meters.serial_link import SerialLink
 
 _ITEMS = {item.field: item for item in dlt645.READINGS}

@@ -19,9 +19,9 @@ import logging
 from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 
-from edge.meters.config import MeterConfig, SerialLine
+from contract.meter_profiles import MeterField, RegisterField
+from contract.meters import MeterConfig, SerialLine
 from edge.meters.errors import BadFrame, MeterRefused, NoResponse, PortError
-from edge.meters.profiles import MeterField, RegisterField
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from contract import Event, FieldValue
+from contract.meters import MeterConfig
 from edge.meters.bus import Bus
-from edge.meters.config import MeterConfig
 from edge.meters.errors import MeterError
 from edge.meters.health import MeterHealth
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import serial
 
-from edge.meters.config import SerialLine
+from contract.meters import SerialLine
 from edge.meters.errors import PortError
 
 log = logging.getLogger(__name__)

@@ -5,6 +5,10 @@ the utility-routine rules; the rules' events and the poller's ``meter_offline`` 
 the pipeline's outbox. The learned routine and each meter's last good reading are
 saved to ``state_path`` (JSON, replaced atomically) every few minutes and on the way
 out, so a restart neither forgets the flat's routine nor raises an incident twice.
+
+Meters come from the gateway's own settings and from the fleet's pushed config
+(:meth:`apply_config`); a local declaration wins over a pushed one with the same id. A
+change restarts the polling with the new list and keeps what the routine learned.
 """
 
 import asyncio
@@ -17,8 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from contract import Event, FieldValue, Reading
+from contract.config import ConfigSection, SetAside
 from contract.messages import ReadingKind
-from edge.meters.config import MeterConfig
+from contract.meters import MeterConfig, split_meter_list
+from edge.config_push import DesiredConfig
 from edge.meters.poller import MeterPoller, MeterReading
 from edge.rules.routine_settings import RoutineSettings
 from edge.rules.usage import UsageSummary
@@ -41,7 +47,11 @@ class MeterService:
         tick_s: float = 10.0,
         save_s: float = 300.0,
     ) -> None:
-        self.meters = meters
+        self._gateway_id = gateway_id
+        self._routine = routine
+        self._local = list(meters)
+        self.meters = list(meters)
+        self._changed = asyncio.Event()
         self.state_path = state_path
         self._on_reading = on_reading
         self._on_event = on_event
@@ -49,15 +59,65 @@ class MeterService:
         self._tick_s = tick_s
         self._save_s = save_s
         self.rules = UtilityRules(gateway_id, {m.id: (m.flat, m.utility) for m in meters}, routine)
-        last_ok = self._load()
-        self.poller = MeterPoller(
-            gateway_id,
-            meters,
+        self.poller = self._poller(self._load())
+
+    def _poller(self, last_ok: dict[str, float]) -> MeterPoller:
+        return MeterPoller(
+            self._gateway_id,
+            self.meters,
             on_reading=self._reading,
-            on_event=on_event,
-            clock=clock,
+            on_event=self._on_event,
+            clock=self._clock,
             last_ok=last_ok,
         )
+
+    def apply_config(self, desired: DesiredConfig) -> list[SetAside]:
+        """The fleet's meters for this gateway: poll them from now on.
+
+        A pushed meter on a serial port this gateway does not have is set aside (the
+        fleet's record names the wrong gateway or port); so is one that clashes with a
+        local declaration on the same bus.
+        """
+        local_ids = {m.id for m in self._local}
+        set_aside: list[SetAside] = []
+        wanted = list(self._local)
+        for meter in desired.config.meters:
+            if meter.id in local_ids:
+                continue  # the technician's local declaration wins
+            if not os.path.exists(meter.port):
+                set_aside.append(
+                    SetAside(
+                        section=ConfigSection.METERS,
+                        name=meter.id,
+                        reason=f"serial port {meter.port} does not exist on this gateway",
+                    )
+                )
+                continue
+            wanted.append(meter)
+        kept, refused = split_meter_list(wanted)
+        set_aside += [
+            SetAside(section=ConfigSection.METERS, name=m.id, reason=why) for m, why in refused
+        ]
+        if [m.model_dump() for m in kept] != [m.model_dump() for m in self.meters]:
+            self._replace(kept)
+        return set_aside
+
+    def _replace(self, meters: list[MeterConfig]) -> None:
+        snapshot = self.rules.snapshot()
+        last_ok = {m: h.last_ok for m, h in self.poller.health.items() if h.last_ok is not None}
+        self.meters = meters
+        self.rules = UtilityRules(
+            self._gateway_id, {m.id: (m.flat, m.utility) for m in meters}, self._routine
+        )
+        try:
+            self.rules.restore(snapshot)
+        except ValueError as exc:
+            log.warning("meters: learned routine not carried over: %s", exc)
+        self.poller = self._poller(last_ok)
+        log.info(
+            "meters: now %d meters (%d from the fleet)", len(meters), len(meters) - len(self._local)
+        )
+        self._changed.set()
 
     def _load(self) -> dict[str, float]:
         try:
@@ -116,14 +176,26 @@ class MeterService:
                 log.exception("meters: %s failed", getattr(action, "__name__", action))
 
     async def run(self) -> None:
-        if not self.meters:
-            return
-        log.info("meters: polling %d meters on %d ports", len(self.meters), len(self.poller.buses))
+        """Poll until cancelled; a new meter list (:meth:`apply_config`) restarts polling."""
         try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self.poller.run())
-                tasks.create_task(self._every(self._tick_s, self.tick))
-                tasks.create_task(self._every(self._save_s, self.save))
+            while True:
+                self._changed.clear()
+                if self.meters:
+                    log.info(
+                        "meters: polling %d meters on %d ports",
+                        len(self.meters),
+                        len(self.poller.buses),
+                    )
+                    poller = self.poller
+                    async with asyncio.TaskGroup() as tasks:
+                        polling = tasks.create_task(poller.run())
+                        ticking = tasks.create_task(self._every(self._tick_s, self.tick))
+                        saving = tasks.create_task(self._every(self._save_s, self.save))
+                        await self._changed.wait()
+                        for task in (polling, ticking, saving):
+                            task.cancel()
+                else:
+                    await self._changed.wait()
         finally:
             with contextlib.suppress(Exception):
                 self.save()

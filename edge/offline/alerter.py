@@ -137,10 +137,7 @@ class OfflineAlerter:
             if not numbers:
                 continue
             resident = residents.get(band.resident)
-            locale = "zh-CN"
-            if resident is not None:
-                value = resident.settings.get("locale")
-                locale = value if isinstance(value, str) else locale
+            locale = resident.sms_locale if resident is not None else "zh-CN"
             by_band[band.mac.upper()] = Recipients(band.resident, tuple(numbers), locale)
         self._by_band = by_band
 

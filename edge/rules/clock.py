@@ -4,7 +4,7 @@ community's time zone, while the rules' clock is Unix seconds."""
 import datetime as dt
 import zoneinfo
 
-from edge.rules.config import ActiveHours
+from contract.careplan import ActiveHours
 
 
 def local(now: float, tz: zoneinfo.ZoneInfo) -> dt.datetime:

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contract import Event, EventKind, Severity
+from contract.rules import FallSettings
 from edge.decode.profile import BandEventKind, WristbandFrame
 from edge.rules.actions import make_event
-from edge.rules.config import FallSettings
 
 Vector = tuple[float, float, float]
 # Summaries kept per band for the posture before an impact (FallSettings.before_s at

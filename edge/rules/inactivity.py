@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from contract import Event, EventKind, Severity
+from contract.careplan import ActiveHours
 from edge.decode.profile import WristbandFrame
 from edge.rules.actions import make_event
 from edge.rules.clock import active_seconds, is_active
-from edge.rules.config import ActiveHours, RulesConfig
+from edge.rules.config import RulesConfig
 from edge.rules.usage import UsageSummary
 
 # (flat, now, span_s) -> what the flat's meters say about use within the span.

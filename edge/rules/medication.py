@@ -16,9 +16,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from contract import Event, EventKind, Severity
+from contract.careplan import Dose
 from edge.rules.actions import BandCommand, CommandKind, make_event
 from edge.rules.clock import at_local, local
-from edge.rules.config import Dose, RulesConfig
+from edge.rules.config import RulesConfig
 
 # Dose state older than this is forgotten (a day's doses are settled by then).
 _KEEP_S = 2 * 86400
@@ -66,7 +67,7 @@ class MedicationRule:
             day = today + dt.timedelta(days=offset)
             for dose in doses:
                 due = at_local(day, dose.time, tz)
-                grace = dose.grace_s or cfg.rules.medication.grace_s
+                grace = cfg.rules.medication.grace_s
                 slots.append(_Slot(f"{day.isoformat()}T{dose.time:%H:%M}", dose, due, due + grace))
         self._slot_cache[key] = (basis, slots)
         return slots
@@ -124,7 +125,12 @@ class MedicationRule:
                     key=slot.key,
                     occurred_at=now,
                     detected_at=now,
-                    evidence={"dose": slot.key, "taken_at": now, "due_at": slot.due_at},
+                    evidence={
+                        "dose": slot.key,
+                        "dose_id": slot.dose.id,
+                        "taken_at": now,
+                        "due_at": slot.due_at,
+                    },
                 )
             ]
         return []
@@ -140,6 +146,7 @@ class MedicationRule:
             detected_at=now,
             evidence={
                 "dose": slot.key,
+                "dose_id": slot.dose.id,
                 "due_at": state.due_at,
                 "reminded_at": state.reminded_at,
                 "grace_s": state.grace_end - state.due_at,

@@ -8,7 +8,7 @@ naming the field instead of a database error.
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 # Opaque ids of places and people: lower-case, no spaces, no personal data.
 ID_PATTERN = r"^[a-z][a-z0-9-]{1,39}$"
@@ -38,3 +38,11 @@ IdPath = Annotated[str, Path(pattern=ID_PATTERN)]
 GatewayIdPath = Annotated[str, Path(pattern=GATEWAY_ID_PATTERN)]
 UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN)]
 MacPath = Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")]
+
+
+class SetAsideOut(BaseModel):
+    """A part of its config a gateway could not apply (contract.config.SetAside)."""
+
+    section: str = Field(description="bands | residents | sensors | meters | rules | contacts")
+    name: str = Field(description="the band's MAC, the resident's or meter's id")
+    reason: str

@@ -105,8 +105,10 @@ class Resident(Base):
     health_notes: Mapped[str] = mapped_column(Text, default="")
     # Opaque id of the flat, linking the resident's band to the flat's meters.
     flat: Mapped[str | None] = mapped_column(String(40))
-    # Active hours, inactivity span, medication times: fed to the gateways' rules.
+    # The care plan (contract.careplan.CarePlan as JSON): fed to the gateways' rules.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Dose id -> what to take. Health data: stays here, never sent to a gateway.
+    medication_labels: Mapped[dict[str, str] | None] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime | None]
 
@@ -192,11 +194,30 @@ class Gateway(Base):
     reported_ok: Mapped[bool | None]
     reported_error: Mapped[str | None] = mapped_column(Text)
     reported_at: Mapped[datetime | None]
+    # The parts of the running config the gateway could not apply (contract SetAside).
+    reported_set_aside: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
 
     communities: Mapped[list["GatewayCommunity"]] = relationship(
         cascade="all, delete-orphan", order_by="GatewayCommunity.community_id"
     )
+
+
+class Meter(Base):
+    """A water or electricity meter in a flat, wired to one gateway's serial bus."""
+
+    __tablename__ = "meters"
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)  # opaque, e.g. m-0001-e
+    flat: Mapped[str] = mapped_column(String(40), index=True)
+    # The flat's community: staff of its town manage the meter; gateways covering it
+    # may report for it.
+    community_id: Mapped[str] = mapped_column(ForeignKey("communities.id"), index=True)
+    gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id"), index=True)
+    # The declaration the gateway gets (contract.meters.MeterConfig as JSON).
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
 
 
 class GatewayCommunity(Base):

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from contract import Topic, TopicKind, encode
+from contract import Topic, TopicKind
 from fleet.db.models import Gateway
 from fleet.provisioning.dynsec import Dynsec
 from fleet.registry.config_push import build_config
@@ -123,7 +123,7 @@ class ConfigPublisher:
             if gateway is None or gateway.state != "enrolled":
                 return None
             config = build_config(session, gateway, self._vault)
-            return config.version, encode(config)
+            return config.version, config.encode()
 
     def _mark_published(self, gateway_id: str, version: int) -> None:
         with self._sessions.begin() as session:

@@ -8,19 +8,27 @@ published and publishes the config, retained, built from the registry as it is t
 
 Secrets leave only sealed to the gateway's own public key: bind keys in
 ``BandConfig.sealed_key``, caregivers' phone numbers in ``ResidentConfig.sealed_contacts``.
+
+The config is built from the contract's own types (contract/config.py), so the
+gateway reads exactly what is built here. A row that cannot be turned into its part
+(an unreadable key, a stored plan or meter that no longer validates) is left out and
+logged; the rest of the gateway's config still goes out.
 """
 
 import json
 import logging
 from collections.abc import Iterable
 
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from contract.config import BandConfig, GatewayConfig, ResidentConfig
+from contract.config import BandConfig, GatewayConfig, ResidentConfig, explain
+from contract.meters import MeterConfig
+from contract.rules import GatewayRules
 from contract.sealing import seal
-from fleet.db.models import CareLink, Gateway, GatewayCommunity, Resident, Wristband
-from fleet.registry.schedules import rule_settings
+from fleet.db.models import CareLink, Gateway, GatewayCommunity, Meter, Resident, Wristband
+from fleet.registry import careplans
 from fleet.registry.vault import Vault, VaultError
 
 log = logging.getLogger(__name__)
@@ -89,13 +97,16 @@ def build_config(session: Session, gateway: Gateway, vault: Vault) -> GatewayCon
         )
     resident_configs = []
     for resident in residents:
-        phones = [link.caregiver.phone for link in resident.caregivers if link.caregiver.phone]
+        carers = [link.caregiver for link in resident.caregivers]
+        phones = [carer.phone for carer in carers if carer.phone]
         resident_configs.append(
             ResidentConfig(
                 resident=resident.id,
                 flat=resident.flat,
-                settings=rule_settings(resident.settings),
+                plan=careplans.load(resident.id, resident.settings),
                 sealed_contacts=seal(public_key, json.dumps(phones).encode()) if phones else None,
+                # The gateway's own SMS speaks the first caregiver's language.
+                sms_locale="en" if carers and carers[0].locale == "en" else "zh-CN",
             )
         )
     return GatewayConfig(
@@ -103,5 +114,26 @@ def build_config(session: Session, gateway: Gateway, vault: Vault) -> GatewayCon
         version=gateway.desired_version,
         bands=bands,
         residents=resident_configs,
-        rules=dict(gateway.rules),
+        meters=_meters(session, gateway.id),
+        rules=gateway_rules(gateway),
     )
+
+
+def gateway_rules(gateway: Gateway) -> GatewayRules:
+    try:
+        return GatewayRules.model_validate(gateway.rules or {})
+    except ValidationError as exc:
+        log.error("rules of %s no longer validate; sending defaults: %s", gateway.id, explain(exc))
+        return GatewayRules()
+
+
+def _meters(session: Session, gateway_id: str) -> list[MeterConfig]:
+    meters = []
+    for meter in session.execute(
+        select(Meter).where(Meter.gateway_id == gateway_id).order_by(Meter.id)
+    ).scalars():
+        try:
+            meters.append(MeterConfig.model_validate(meter.config))
+        except ValidationError as exc:
+            log.error("meter %s left out of %s's config: %s", meter.id, gateway_id, explain(exc))
+    return meters

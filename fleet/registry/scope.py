@@ -14,6 +14,7 @@ from fleet.db.models import (
     Gateway,
     GatewayCommunity,
     Grid,
+    Meter,
     Resident,
     Town,
     Wristband,
@@ -101,6 +102,15 @@ def gateways(caller: Caller) -> ColumnElement[bool]:
                 )
             )
         )
+    return false()
+
+
+def meters(caller: Caller) -> ColumnElement[bool]:
+    """Staff see the meters of their town's flats; caregivers none (hardware, not people)."""
+    if caller.role is Role.ADMIN:
+        return true()
+    if caller.role is Role.STAFF:
+        return Meter.community_id.in_(select(Community.id).where(_town_communities(caller.town_id)))
     return false()
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 
 async def _read_once(args: argparse.Namespace) -> dict[str, Any]:
+    from contract.meters import MeterConfig
     from edge.meters import dlt645
     from edge.meters.bus import Bus
-    from edge.meters.config import MeterConfig
     from edge.meters.health import MeterHealth
 
     address = str(args.address).strip()

@@ -21,10 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contract.rules import FallSettings, GatewayRules
 from edge.ble.advert import Advert
 from edge.decode.bthome import BTHomeDecoder, Reject
 from edge.decode.profile import interpret
-from edge.rules.config import FallSettings, GatewayRules, RulesConfig
+from edge.rules.config import RulesConfig
 from edge.rules.engine import RuleEngine
 from firmware_mocks.motion import FallThresholds, MotionFirmware
 from firmware_mocks.wristband import Wristband

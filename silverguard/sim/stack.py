@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import aiomqtt
 import httpx
 
-from contract import Topic, TopicKind, encode
+from contract import Topic, TopicKind
 from contract.config import BandConfig, GatewayConfig, ResidentConfig
 from contract.sealing import generate_keypair, seal
 from edge.enroll import enroll
@@ -515,7 +515,11 @@ class Stack:
 
     async def publish_config(self, config: "GatewayConfig") -> None:
         """Publish a desired config retained, with the fleet's own credentials."""
+        await self.publish_raw_config(config.gateway, config.encode())
 
+    async def publish_raw_config(self, gateway_id: str, payload: bytes) -> None:
+        """Publish any payload as a gateway's retained config (as a fleet of another
+        version, or a broken one, might)."""
         creds = self.fleet_credentials
         assert creds is not None
         async with aiomqtt.Client(
@@ -527,7 +531,7 @@ class Stack:
             protocol=aiomqtt.ProtocolVersion.V5,
         ) as client:
             await client.publish(
-                str(Topic(config.gateway, TopicKind.CONFIG)), encode(config), qos=1, retain=True
+                str(Topic(gateway_id, TopicKind.CONFIG)), payload, qos=1, retain=True
             )
 
     # -- registry ------------------------------------------------------------------------

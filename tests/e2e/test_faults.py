@@ -24,6 +24,7 @@ from paho.mqtt.properties import Properties
 
 from contract import Event, Topic, TopicKind, decode, event_id
 from contract.config import ConfigReport
+from contract.sealing import generate_keypair, seal
 from edge.outbox import read_backlog
 from firmware_mocks.modem import ModemEmulator
 from firmware_mocks.population import Population
@@ -323,7 +324,9 @@ async def test_outbox_bound_reached_thins_telemetry_and_keeps_every_event(tmp_pa
     assert sorted(received) == sorted(burst.expected)
 
 
-async def test_a_bad_config_is_rejected_and_the_previous_one_keeps_running(tmp_path: Path):
+async def test_a_bad_part_is_set_aside_and_a_bad_config_refused_while_the_rest_runs(
+    tmp_path: Path,
+):
     async with district(tmp_path, bands_in_settings=False) as (stack, burst):
         creds = stack.fleet_credentials
         assert creds is not None
@@ -347,28 +350,47 @@ async def test_a_bad_config_is_rejected_and_the_previous_one_keeps_running(tmp_p
 
                 await stack.publish_config(stack.make_config(GW, 1))
                 good = await next_report()
-                assert (good.ok, good.version) == (True, 1)
+                assert (good.ok, good.version, good.set_aside) == (True, 1, [])
                 await burst.run(3)  # the pushed keys decode the bands: alerts arrive
                 await all_alerts(stack, set(burst.expected), timeout=30)
 
-                bad = stack.make_config(GW, 2)
-                bands = list(bad.bands)
-                bands[1] = type(bands[1])(mac="C2:ZZ:00:00:00:00", sealed_key=bands[1].sealed_key)
-                await stack.publish_config(type(bad)(**{**_fields(bad), "bands": bands}))
+                # Version 2: one more band whose key was sealed to another gateway, and
+                # one resident's plan in an old unit. Both are set aside; the rest runs.
+                v2 = json.loads(stack.make_config(GW, 2).encode())
+                v2["bands"].append(
+                    {
+                        "mac": "C2:EE:00:00:00:01",
+                        "sealed_key": seal(generate_keypair()[1], bytes(range(16))),
+                    }
+                )
+                v2["residents"].append({"resident": "r-old", "plan": {"inactivity_minutes": 5}})
+                await stack.publish_raw_config(GW, json.dumps(v2).encode())
+                partial = await next_report()
+                assert (partial.ok, partial.version) == (True, 2)
+                assert sorted((p.section, p.name) for p in partial.set_aside) == [
+                    ("bands", "C2:EE:00:00:00:01"),
+                    ("residents", "r-old"),
+                ]
+                await burst.run(3)  # every other band's key still applies
+                await all_alerts(stack, set(burst.expected), timeout=30)
+
+                # Version 3 is not a config for this gateway at all: refused whole.
+                v3 = {**json.loads(stack.make_config(GW, 3).encode()), "gateway": "gw-other"}
+                await stack.publish_raw_config(GW, json.dumps(v3).encode())
                 refused = await next_report()
             assert not refused.ok
-            assert refused.version == 1
-            assert refused.rejected_version == 2
-            assert "bands[1].mac" in refused.error
-            await wait_status(stack, lambda s: s["config"]["rejected_version"] == 2, "the refusal")
-            await burst.run(3)  # still decoding with version 1
+            assert refused.version == 2
+            assert refused.rejected_version == 3
+            assert "not this one" in refused.error
+            await wait_status(stack, lambda s: s["config"]["rejected_version"] == 3, "the refusal")
+            await burst.run(3)  # still decoding with version 2
             await all_alerts(stack, set(burst.expected), timeout=30)
 
             # Restarted without a broker, it runs the last good config from disk.
             await stack.kill_broker()
             stack.kill_gateway(GW)
             await stack.start_gateway(GW)
-            await wait_status(stack, lambda s: s["config"]["version"] == 1, "config on disk")
+            await wait_status(stack, lambda s: s["config"]["version"] == 2, "config on disk")
             await burst.run(2)
             await eventually(
                 lambda: _async(backlog_events(stack) >= 2), 30, "events decided offline"
@@ -397,10 +419,6 @@ def event_watcher(stack: Stack) -> aiomqtt.Client:
         clean_start=False,
         properties=props,
     )
-
-
-def _fields(struct: Any) -> dict[str, Any]:
-    return {name: getattr(struct, name) for name in struct.__struct_fields__}
 
 
 async def test_a_long_outage_sends_the_sms_from_the_gateways_modem(tmp_path: Path):

@@ -88,3 +88,60 @@ async def test_meter_readings_reach_influxdb_and_a_running_tap_reaches_the_fleet
         assert alert["resident_id"] == "r-flat1"
         (message,) = await asyncio.to_thread(receiver.wait_for, 1, path="flat1", timeout=30)
         assert message.body["title"]
+
+
+async def test_meters_registered_in_the_fleet_are_polled_by_the_running_gateway(stack: Stack):
+    """The meters section of the pushed config: registered through the API, applied by a
+    running gateway without a restart, read over the serial line into InfluxDB; a meter
+    on a port the gateway lacks is set aside and shown on the gateway."""
+    api = stack.api
+    assert api is not None
+    await stack.ensure_place()
+    response = await api.post(
+        "/api/v1/residents",
+        json={
+            "id": "r-flat2",
+            "display_name": "居民",
+            "community_id": stack.community_id,
+            "flat": "f-0002",
+        },
+    )
+    assert response.status_code == 201, response.text
+    await stack.enroll_gateway("gw-01")
+
+    with PtyBus("modbus") as bus:
+        bus.add(ModbusMeter(1, lambda: ENERGY))
+        await stack.start_gateway("gw-01")
+        line = {"protocol": "modbus", "parity": "N", "poll_interval_s": 0.5}
+        for body in (
+            {"id": "m-0002-e", "address": "1", "profile": "sdm120", "port": bus.port},
+            {"id": "m-0002-w", "address": "2", "profile": "water", "port": "/dev/ttyNOPE"},
+        ):
+            response = await api.post(
+                "/api/v1/meters",
+                json={
+                    **body,
+                    **line,
+                    "flat": "f-0002",
+                    "gateway_id": "gw-01",
+                    "community_id": stack.community_id,
+                },
+            )
+            assert response.status_code == 201, response.text
+
+        async def energy() -> Any:
+            result = await stack.influx_query(
+                "SELECT last(energy_kwh) FROM meter WHERE device = 'm-0002-e'"
+            )
+            series = result["results"][0].get("series")
+            return series[0]["values"][0][1] if series else None
+
+        assert await eventually(energy, what="the pushed meter's reading") == 12345.67
+
+        async def set_aside() -> Any:
+            gateway = (await api.get("/api/v1/gateways/gw-01")).json()
+            return gateway["config_in_sync"] and gateway["reported_set_aside"]
+
+        (part,) = await eventually(set_aside, what="the set-aside meter on the gateway")
+        assert part["name"] == "m-0002-w"
+        assert "/dev/ttyNOPE does not exist" in part["reason"]

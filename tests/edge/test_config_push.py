@@ -1,4 +1,5 @@
-"""Config push on the gateway: validate, open sealed secrets, apply, persist, report."""
+"""Config push on the gateway: read entry by entry, open sealed secrets, apply, persist,
+report — and set aside, by name, only the parts it cannot take."""
 
 import json
 from pathlib import Path
@@ -7,8 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contract import encode
-from contract.config import BandConfig, GatewayConfig, ResidentConfig
+from contract.careplan import CarePlan
+from contract.config import (
+    BandConfig,
+    ConfigSection,
+    GatewayConfig,
+    ResidentConfig,
+    SetAside,
+)
 from contract.sealing import generate_keypair, seal
 from edge.config_push import ConfigApplier, ConfigRejected, DesiredConfig
 
@@ -33,6 +40,21 @@ def config(version: int, **overrides: object) -> GatewayConfig:
     return GatewayConfig(**values)  # type: ignore[arg-type]
 
 
+def raw(cfg: GatewayConfig) -> bytes:
+    return cfg.encode()
+
+
+def with_entry(cfg: GatewayConfig, section: str, entry: object) -> bytes:
+    """The config's JSON with one more (possibly invalid) entry in a section, as a
+    fleet of another version might send it."""
+    data = json.loads(cfg.encode())
+    data[section].append(entry)
+    return json.dumps(data).encode()
+
+
+OTHER_MAC = "C2:00:00:00:00:02"
+
+
 class Recorder:
     def __init__(self) -> None:
         self.applied: list[DesiredConfig] = []
@@ -50,7 +72,7 @@ def applier(tmp_path: Path, private: str = PRIVATE) -> tuple[ConfigApplier, Reco
 
 def test_a_new_version_is_opened_applied_persisted_and_reported(tmp_path: Path):
     a, bands = applier(tmp_path)
-    report = a.receive(encode(config(1)))
+    report = a.receive(raw(config(1)))
     assert report is not None
     assert report.ok
     assert report.version == 1
@@ -65,8 +87,8 @@ def test_a_new_version_is_opened_applied_persisted_and_reported(tmp_path: Path):
 
 def test_the_retained_copy_delivered_again_changes_nothing(tmp_path: Path):
     a, bands = applier(tmp_path)
-    a.receive(encode(config(1)))
-    report = a.receive(encode(config(1)))
+    a.receive(raw(config(1)))
+    report = a.receive(raw(config(1)))
     assert report is not None
     assert report.ok
     assert len(bands.applied) == 1
@@ -74,7 +96,7 @@ def test_the_retained_copy_delivered_again_changes_nothing(tmp_path: Path):
 
 def test_a_cleared_retained_config_leaves_the_running_one(tmp_path: Path):
     a, _bands = applier(tmp_path)
-    a.receive(encode(config(1)))
+    a.receive(raw(config(1)))
     assert a.receive(b"") is None
     assert a.version == 1
 
@@ -82,41 +104,19 @@ def test_a_cleared_retained_config_leaves_the_running_one(tmp_path: Path):
 @pytest.mark.parametrize(
     ("bad", "reason"),
     [
-        (b"not json", "invalid GatewayConfig"),
-        (encode(config(2, gateway="gw-99")), "not this one"),
-        (encode(config(2, bands=[BandConfig(mac="nope", sealed_key="x")])), "bands[0].mac"),
-        (
-            encode(
-                config(2, bands=[BandConfig(mac=MAC, sealed_key=seal(generate_keypair()[1], KEY))])
-            ),
-            "does not open with this gateway's key",
-        ),
-        (
-            encode(config(2, bands=[BandConfig(mac=MAC, sealed_key=seal(PUBLIC, b"short"))])),
-            "16 bytes",
-        ),
-        (
-            encode(
-                config(
-                    2,
-                    residents=[
-                        ResidentConfig(
-                            resident="r-1",
-                            sealed_contacts=seal(PUBLIC, json.dumps(["call me"]).encode()),
-                        )
-                    ],
-                )
-            ),
-            "contact 1 is not a phone number",
-        ),
-        (encode(config(0)), "older than the running version 1"),
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (raw(config(2, gateway="gw-99")), "not this one"),
+        (b'{"gateway": "gw-01", "bands": []}', "version"),
+        (b'{"gateway": "gw-01", "version": 2, "bands": {}}', "must be a list"),
+        (raw(config(0)), "older than the running version 1"),
     ],
 )
-def test_a_bad_config_is_refused_with_its_reason_and_the_previous_keeps_running(
+def test_a_config_that_is_not_one_is_refused_whole_and_the_previous_keeps_running(
     tmp_path: Path, bad: bytes, reason: str
 ):
     a, bands = applier(tmp_path)
-    a.receive(encode(config(1)))
+    a.receive(raw(config(1)))
     report = a.receive(bad)
     assert report is not None
     assert not report.ok
@@ -125,6 +125,92 @@ def test_a_bad_config_is_refused_with_its_reason_and_the_previous_keeps_running(
     assert len(bands.applied) == 1
     assert a.version == 1
     assert a.report() == report  # re-published after a reconnect, until a good one comes
+
+
+@pytest.mark.parametrize(
+    ("section", "entry", "name", "reason"),
+    [
+        ("bands", {"mac": "nope", "sealed_key": "x"}, "nope", "mac"),
+        (
+            "bands",
+            {"mac": OTHER_MAC, "sealed_key": seal(generate_keypair()[1], KEY)},
+            OTHER_MAC,
+            "does not open with this gateway's key",
+        ),
+        ("bands", {"mac": OTHER_MAC, "sealed_key": seal(PUBLIC, b"short")}, OTHER_MAC, "16 bytes"),
+        ("bands", {"mac": MAC, "sealed_key": seal(PUBLIC, KEY)}, MAC, "listed twice"),
+        (
+            "residents",
+            {"resident": "r-2", "plan": {"inactivity_minutes": 120}},
+            "r-2",
+            "plan.inactivity_minutes: Extra inputs are not permitted",
+        ),
+        (
+            "residents",
+            {"resident": "r-2", "plan": {"medication": [{"id": "am", "time": "25:00"}]}},
+            "r-2",
+            "plan.medication.0.time",
+        ),
+        (
+            "residents",
+            {
+                "resident": "r-2",
+                "sealed_contacts": seal(PUBLIC, json.dumps(["call me"]).encode()),
+            },
+            "r-2",
+            "contact 1 is not a phone number",
+        ),
+        ("meters", {"id": "m-1", "flat": "f-1", "port": "/dev/x", "protocol": "mbus"}, "m-1", ""),
+        ("sensors", {"mac": "zz"}, "zz", "mac"),
+        # A key pasted where the MAC goes is never echoed back.
+        ("sensors", {"mac": "00112233445566778899aabbccddeeff"}, "#1", "mac"),
+    ],
+)
+def test_a_bad_entry_is_set_aside_by_name_and_everything_else_applies(
+    tmp_path: Path, section: str, entry: dict[str, object], name: str, reason: str
+):
+    a, bands = applier(tmp_path)
+    a.receive(raw(config(1)))
+    report = a.receive(with_entry(config(2), section, entry))
+    assert report is not None
+    assert report.ok
+    assert report.version == a.version == 2
+    (part,) = report.set_aside
+    assert part.section == section or (part.section is ConfigSection.CONTACTS)
+    assert part.name == name
+    assert reason in part.reason
+    # Above all: the good band's key still reached the decoder.
+    assert bands.applied[-1].band_keys == {MAC: KEY}
+    assert a.report() == report  # republished after a reconnect with its set-aside parts
+
+
+def test_rules_that_do_not_validate_are_set_aside_and_the_running_ones_stay(tmp_path: Path):
+    a, bands = applier(tmp_path)
+    data = json.loads(raw(config(1)))
+    data["rules"] = {"fall": {"confirm_window_s": -3}}
+    report = a.receive(json.dumps(data).encode())
+    assert report is not None
+    assert report.ok
+    (part,) = report.set_aside
+    assert part.section is ConfigSection.RULES
+    assert "fall.confirm_window_s" in part.reason
+    assert not bands.applied[-1].rules_valid
+    assert bands.applied[-1].band_keys == {MAC: KEY}
+
+
+def test_a_resident_with_a_care_plan_arrives_typed(tmp_path: Path):
+    a, bands = applier(tmp_path)
+    plan = CarePlan.model_validate(
+        {
+            "active_hours": "06:30-21:00",
+            "inactivity_s": 5400,
+            "medication": [{"id": "am", "time": "08:00"}],
+        }
+    )
+    a.receive(raw(config(1, residents=[ResidentConfig(resident="r-1", plan=plan)])))
+    (resident,) = bands.applied[-1].config.residents
+    assert resident.plan == plan
+    assert resident.plan.inactivity_s == 5400
 
 
 def test_a_refusal_never_quotes_a_number(tmp_path: Path):
@@ -137,39 +223,55 @@ def test_a_refusal_never_quotes_a_number(tmp_path: Path):
             )
         ],
     )
-    report = a.receive(encode(bad))
+    report = a.receive(raw(bad))
     assert report is not None
-    assert not report.ok
-    assert "138" not in report.error
+    (part,) = report.set_aside
+    assert part.section is ConfigSection.CONTACTS
+    assert "138" not in part.reason
 
 
-def test_a_section_can_refuse_a_value_it_owns(tmp_path: Path):
+def test_a_section_can_refuse_a_config_it_cannot_run(tmp_path: Path):
     a, bands = applier(tmp_path)
 
-    def check_rules(desired: DesiredConfig) -> None:
-        if desired.config.rules.get("inactivity_h", 1) <= 0:
-            raise ValueError("inactivity_h must be positive")
+    def check(desired: DesiredConfig) -> None:
+        if len(desired.config.bands) > 1:
+            raise ValueError("this gateway takes one band")
 
-    a.register("rules", lambda desired: None, check_rules)
-    assert a.receive(encode(config(1, rules={"inactivity_h": 6})))
-    report = a.receive(encode(config(2, rules={"inactivity_h": -1})))
+    a.register("radio", lambda desired: None, check)
+    assert a.receive(raw(config(1)))
+    two = config(
+        2, bands=[*config(1).bands, BandConfig(mac=OTHER_MAC, sealed_key=seal(PUBLIC, KEY))]
+    )
+    report = a.receive(raw(two))
     assert report is not None
     assert not report.ok
-    assert report.error == "rules: inactivity_h must be positive"
+    assert report.error == "radio: this gateway takes one band"
     assert report.rejected_version == 2
     assert [d.version for d in bands.applied] == [1]
 
 
+def test_a_section_names_what_it_could_not_take(tmp_path: Path):
+    a, _ = applier(tmp_path)
+    a.register(
+        "meters",
+        lambda desired: [SetAside(section=ConfigSection.METERS, name="m-9", reason="no port")],
+    )
+    report = a.receive(raw(config(1)))
+    assert report is not None
+    assert report.ok
+    assert [(p.name, p.reason) for p in report.set_aside] == [("m-9", "no port")]
+
+
 def test_a_section_that_fails_to_apply_is_rolled_back(tmp_path: Path):
     a, bands = applier(tmp_path)
-    a.receive(encode(config(1)))
+    a.receive(raw(config(1)))
 
     def explode(desired: DesiredConfig) -> None:
         if desired.version == 2:
             raise RuntimeError("boom")
 
     a.register("meters", explode)
-    report = a.receive(encode(config(2)))
+    report = a.receive(raw(config(2)))
     assert report is not None
     assert not report.ok
     assert "boom" in report.error
@@ -179,8 +281,8 @@ def test_a_section_that_fails_to_apply_is_rolled_back(tmp_path: Path):
 
 def test_a_restart_runs_the_last_good_config_without_a_broker(tmp_path: Path):
     a, _ = applier(tmp_path)
-    a.receive(encode(config(3)))
-    a.receive(encode(config(4, gateway="gw-99")))  # refused: not persisted
+    a.receive(raw(config(3)))
+    a.receive(raw(config(4, gateway="gw-99")))  # refused: not persisted
     again, bands = applier(tmp_path)
     again.load_persisted()
     assert again.version == 3
@@ -196,12 +298,14 @@ def test_a_corrupt_saved_config_is_ignored(tmp_path: Path, caplog: pytest.LogCap
     assert "not usable" in caplog.text
 
 
-def test_without_a_private_key_sealed_keys_are_refused(tmp_path: Path):
-    a, _ = applier(tmp_path, private="")
-    report = a.receive(encode(config(1)))
+def test_without_a_private_key_sealed_secrets_are_set_aside(tmp_path: Path):
+    a, bands = applier(tmp_path, private="")
+    report = a.receive(raw(config(1)))
     assert report is not None
-    assert not report.ok
-    assert "no private key" in report.error
+    assert report.ok
+    assert {p.section for p in report.set_aside} == {ConfigSection.BANDS, ConfigSection.CONTACTS}
+    assert all("no private key" in p.reason for p in report.set_aside)
+    assert bands.applied[-1].band_keys == {}
 
 
 def test_config_rejected_is_a_value_error():
@@ -230,7 +334,7 @@ _JSONISH = st.recursive(
 )
 def test_any_payload_gets_a_report_never_an_exception(tmp_path_factory, payload: bytes):
     a, _ = applier(tmp_path_factory.mktemp("cfg"))
-    a.receive(encode(config(1)))
+    a.receive(raw(config(1)))
     report = a.receive(payload)
     if not payload:
         assert report is None

@@ -75,7 +75,7 @@ def test_no_id_anywhere_says_what_to_do(tmp_path: Path):
         ("{broken", "cannot be read"),
         ("[]", "not a JSON object"),
         ('{"gateway_id": "Bad Id"}', "gateway_id"),
-        ('{"gateway_id": "gw-1", "mqtt": {"port": "8883"}}', "mqtt.port must be a int"),
+        ('{"gateway_id": "gw-1", "mqtt": {"port": "x"}}', "mqtt.port"),
     ],
 )
 def test_a_damaged_enrollment_file_is_named(tmp_path: Path, content: str, problem: str):

@@ -5,7 +5,8 @@ import math
 import zoneinfo
 
 from contract import Event, EventKind, Severity
-from edge.rules.config import BandBinding, DeviceSettings, GatewayRules, RulesConfig
+from contract.rules import DeviceSettings, GatewayRules
+from edge.rules.config import BandBinding, RulesConfig
 from edge.rules.device import discharge_slope
 from edge.rules.engine import RuleEngine
 from tests.factories import MAC, motion_frame, status_frame

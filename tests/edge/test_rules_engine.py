@@ -3,10 +3,11 @@
 from pathlib import Path
 
 from contract import Event, EventKind, Severity, decode
+from contract.rules import GatewayRules
 from edge.decode.bthome import BTHomeDecoder
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
-from edge.rules.config import BandBinding, GatewayRules, RulesConfig
+from edge.rules.config import BandBinding, RulesConfig
 from edge.rules.engine import RuleEngine
 from firmware_mocks.wristband import Button, MotionSummary
 from tests.factories import KEY, MAC, advert_from, wristband

@@ -4,8 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contract import Event, EventKind, Severity, event_id
+from contract.rules import FallSettings, GatewayRules
 from edge.decode.profile import BandEventKind
-from edge.rules.config import FallSettings, GatewayRules, RulesConfig
+from edge.rules.config import RulesConfig
 from edge.rules.engine import RuleEngine
 from tests.factories import MAC, event_frame, motion_frame
 

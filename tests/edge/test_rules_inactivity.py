@@ -6,14 +6,10 @@ import zoneinfo
 import pytest
 
 from contract import Event, EventKind, Severity
-from edge.rules.config import (
-    BandBinding,
-    GatewayRules,
-    InactivitySettings,
-    ResidentRules,
-    ResidentSettings,
-    RulesConfig,
-)
+from contract.careplan import CarePlan
+from contract.config import ResidentConfig
+from contract.rules import GatewayRules, InactivitySettings
+from edge.rules.config import BandBinding, RulesConfig
 from edge.rules.engine import RuleEngine
 from edge.rules.usage import UsageSummary
 from tests.factories import MAC, motion_frame, status_frame
@@ -27,7 +23,7 @@ def at(day: int, hh: int, mm: int = 0) -> float:
 
 def config(**resident: object) -> RulesConfig:
     rules = GatewayRules(inactivity=InactivitySettings(span_s=2 * 3600, active_hours="07:00-22:00"))  # type: ignore[arg-type]
-    residents = [ResidentRules(resident="r-1", flat="f-1", settings=ResidentSettings(**resident))]  # type: ignore[arg-type]
+    residents = [ResidentConfig(resident="r-1", flat="f-1", plan=CarePlan.model_validate(resident))]
     return RulesConfig.build(rules, residents, {MAC: BandBinding("r-1", "f-1")})
 
 
@@ -96,9 +92,7 @@ def test_step_counts_going_up_are_movement_too():
 
 
 def test_per_resident_span_and_active_hours_apply():
-    day = Day(
-        RuleEngine("gw-01", config(inactivity_span_s=3600, active_hours="09:00-18:00")), at(1, 6)
-    )
+    day = Day(RuleEngine("gw-01", config(inactivity_s=3600, active_hours="09:00-18:00")), at(1, 6))
     day.until(at(1, 9, 59))
     assert day.inactivity() == []  # before 09:00 nothing counts
     day.until(at(1, 10, 5))

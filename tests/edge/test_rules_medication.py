@@ -4,15 +4,12 @@ import datetime as dt
 import zoneinfo
 
 from contract import Event, EventKind, Severity, event_id
+from contract.careplan import CarePlan
+from contract.config import ResidentConfig
+from contract.rules import GatewayRules, MedicationSettings
 from edge.decode.profile import BandEventKind
 from edge.rules.actions import CommandKind
-from edge.rules.config import (
-    BandBinding,
-    GatewayRules,
-    ResidentRules,
-    ResidentSettings,
-    RulesConfig,
-)
+from edge.rules.config import BandBinding, RulesConfig
 from edge.rules.engine import RuleEngine
 from tests.factories import MAC, event_frame
 
@@ -24,12 +21,18 @@ def at(hh: int, mm: int = 0, ss: int = 0, day: int = 1) -> float:
     return dt.datetime(2026, 5, day, hh, mm, ss, tzinfo=TZ).timestamp()
 
 
-def config(doses: list[dict[str, object]]) -> RulesConfig:
-    settings = ResidentSettings.model_validate({"doses": doses})
+def config(doses: list[dict[str, object]], grace_s: float | None = None) -> RulesConfig:
+    """r-1's plan with these dose times (ids d0, d1 ...); ``grace_s`` for the gateway."""
+    plan = CarePlan.model_validate(
+        {"medication": [{"id": f"d{i}", **dose} for i, dose in enumerate(doses)]}
+    )
+    rules = (
+        GatewayRules()
+        if grace_s is None
+        else GatewayRules(medication=MedicationSettings(grace_s=grace_s))
+    )
     return RulesConfig.build(
-        GatewayRules(),
-        [ResidentRules(resident="r-1", settings=settings)],
-        {MAC: BandBinding("r-1")},
+        rules, [ResidentConfig(resident="r-1", plan=plan)], {MAC: BandBinding("r-1")}
     )
 
 
@@ -72,7 +75,7 @@ def test_a_reminder_is_queued_for_the_band_at_the_dose_time():
 
 
 def test_no_press_within_the_grace_span_is_a_missed_dose():
-    clock = Clock(RuleEngine("gw-01", config([{"time": "08:00", "grace_s": 600}])), at(7, 59))
+    clock = Clock(RuleEngine("gw-01", config([{"time": "08:00"}], grace_s=600)), at(7, 59))
     clock.run_until(at(8, 9, 30))
     assert clock.of(EventKind.MISSED_DOSE) == []
     clock.run_until(at(8, 30))
@@ -130,7 +133,7 @@ def test_a_gateway_started_after_the_grace_span_says_nothing_about_the_dose():
 
 
 def test_doses_follow_the_local_date_across_midnight():
-    rules = RuleEngine("gw-01", config([{"time": "23:50", "grace_s": 1800}]))
+    rules = RuleEngine("gw-01", config([{"time": "23:50"}], grace_s=1800))
     clock = Clock(rules, at(23, 40))
     clock.run_until(at(0, 30, day=2))
     (missed,) = clock.of(EventKind.MISSED_DOSE)

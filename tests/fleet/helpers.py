@@ -123,11 +123,12 @@ def district(api: Api) -> None:
                 "address": f"{community} 1号楼{i}室",
                 "community_id": community,
                 "caregivers": [f"cg-{i}"],
-                "settings": {
+                "care_plan": {
                     "active_hours": {"start": "07:00", "end": "21:30"},
-                    "inactivity_minutes": 120,
-                    "medication": [{"id": "am", "time": "08:00", "label": "降压药"}],
+                    "inactivity_s": 7200,
+                    "medication": [{"id": "am", "time": "08:00"}],
                 },
+                "medication_labels": {"am": "降压药"},
             },
             201,
         )

@@ -12,8 +12,15 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from contract import Topic, TopicKind, decode, encode
-from contract.config import ConfigReport, GatewayConfig
+from contract import Topic, TopicKind, encode
+from contract.careplan import CarePlan
+from contract.config import (
+    ConfigReport,
+    ConfigSection,
+    GatewayConfig,
+    SetAside,
+    decode_config,
+)
 from contract.sealing import generate_keypair, unseal
 from fleet.db.models import Gateway
 from fleet.db.session import utcnow
@@ -41,7 +48,8 @@ async def config_with(client: aiomqtt.Client, want: int, timeout: float = 20.0) 
     """The first retained/pushed config on the subscribed topic with version >= want."""
     async with asyncio.timeout(timeout):
         async for message in client.messages:
-            config = decode(message.payload, GatewayConfig)  # type: ignore[arg-type]
+            # Read with the gateway's own code, as the gateway reads it.
+            config = decode_config(bytes(message.payload), str(message.topic).split("/")[3]).config  # type: ignore[arg-type]
             if config.version >= want:
                 return config
     raise AssertionError("unreachable")
@@ -60,18 +68,22 @@ async def test_enrollment_gives_own_credentials_and_a_sealed_first_config(papi: 
     assert answer["mqtt"]["username"] == "gw-a"
     assert answer["mqtt"]["tls"] is False
     assert answer["ca_cert"] == ""
-    first = decode(json.dumps(answer["config"]).encode(), GatewayConfig)
+    # Read with the gateway's own code, as the gateway reads it.
+    first = decode_config(json.dumps(answer["config"]).encode(), "gw-a").config
     assert first.version == 1
     (band,) = first.bands
     assert band.mac == "C2:00:00:00:00:01"
     assert band.resident == "r-1"
     assert unseal(private_key, band.sealed_key) == bytes.fromhex(KEY)
     (resident,) = first.residents
-    assert resident.settings == {
-        "active_hours": {"start": "07:00", "end": "21:30"},
-        "inactivity_minutes": 120,
-        "medication": [{"id": "am", "time": "08:00"}],  # the medicine's name stays home
-    }
+    assert resident.plan == CarePlan.model_validate(
+        {
+            "active_hours": {"start": "07:00", "end": "21:30"},
+            "inactivity_s": 7200,
+            "medication": [{"id": "am", "time": "08:00"}],  # the medicine's name stays home
+        }
+    )
+    assert "降压药" not in json.dumps(answer["config"], ensure_ascii=False)
     assert resident.sealed_contacts is not None
     assert json.loads(unseal(private_key, resident.sealed_contacts)) == ["+8613800000001"]
 
@@ -162,9 +174,9 @@ async def test_changes_bump_and_republish_only_the_covering_gateways_config(papi
             ).status_code
             == 409
         )
-        admin.ok("patch", "/api/v1/residents/r-1", {"settings": {"inactivity_minutes": 60}})
+        admin.ok("patch", "/api/v1/residents/r-1", {"care_plan": {"inactivity_s": 3600}})
         v3 = await config_with(client, 3)
-        assert v3.residents[0].settings == {"inactivity_minutes": 60}
+        assert v3.residents[0].plan.inactivity_s == 3600
 
         admin.ok("post", "/api/v1/wristbands/C2:00:00:00:00:01/retire")
         v4 = await config_with(client, 4)
@@ -173,13 +185,19 @@ async def test_changes_bump_and_republish_only_the_covering_gateways_config(papi
         admin.ok(
             "patch",
             "/api/v1/gateways/gw-a",
-            {"communities": ["c-xingfu", "c-heping"], "rules": {"sos": {"repeat_s": 30}}},
+            {"communities": ["c-xingfu", "c-heping"], "rules": {"fall": {"confirm_window_s": 45}}},
         )
         v5 = await config_with(client, 5)
-        assert v5.rules == {"sos": {"repeat_s": 30}}
+        assert v5.rules.fall.confirm_window_s == 45
 
-        # The gateway reports what it runs; the API shows desired against reported.
-        report = ConfigReport(gateway="gw-a", version=5, ok=True)
+        # The gateway reports what it runs, and the part it set aside; the API shows
+        # desired against reported.
+        report = ConfigReport(
+            gateway="gw-a",
+            version=5,
+            ok=True,
+            set_aside=[SetAside(section=ConfigSection.METERS, name="m-1", reason="no such port")],
+        )
         await client.publish(str(Topic("gw-a", TopicKind.CONFIG_REPORTED)), encode(report), qos=1)
 
         def reported() -> dict[str, Any]:
@@ -192,6 +210,9 @@ async def test_changes_bump_and_republish_only_the_covering_gateways_config(papi
         state = reported()
         assert state["desired_version"] == 5
         assert state["config_in_sync"] is True
+        assert state["reported_set_aside"] == [
+            {"section": "meters", "name": "m-1", "reason": "no such port"}
+        ]
         assert state["reported_ok"] is True
     assert unseal(private_key, v2.bands[0].sealed_key) == bytes.fromhex(KEY)
 

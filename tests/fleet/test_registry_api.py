@@ -44,7 +44,7 @@ def test_a_caregiver_sees_only_their_own_residents(api: Api):
     carer = api.as_("cg-1", Role.CAREGIVER)
     listed = carer.ok("get", "/api/v1/residents")
     assert [r["id"] for r in listed] == ["r-1"]
-    assert listed[0]["settings"]["medication"][0]["label"] == "降压药"
+    assert listed[0]["medication_labels"] == {"am": "降压药"}
     assert carer.get("/api/v1/residents/r-2").status_code == 404
     assert carer.post("/api/v1/residents", {"id": "r-9"}).status_code in (403, 422)
     assert carer.patch("/api/v1/residents/r-1", {"address": "x"}).status_code == 403
@@ -61,13 +61,20 @@ def test_resident_record_round_trip_and_validation(api: Api):
     resident = admin.ok("get", "/api/v1/residents/r-1")
     assert resident["community_id"] == "c-xingfu"
     assert resident["caregivers"] == [{"caregiver_id": "cg-1", "priority": 1}]
-    assert resident["settings"]["active_hours"] == {"start": "07:00", "end": "21:30"}
+    assert resident["care_plan"]["active_hours"] == {"start": "07:00", "end": "21:30"}
     assert resident["lives_alone"] is True
 
     bad_time = admin.patch(
-        "/api/v1/residents/r-1", {"settings": {"active_hours": {"start": "25:00", "end": "21:00"}}}
+        "/api/v1/residents/r-1", {"care_plan": {"active_hours": {"start": "25:00", "end": "21:00"}}}
     )
     assert bad_time.status_code == 422
+    assert bad_time.json()["detail"][0]["loc"][-2:] == ["active_hours", "start"]
+    old_unit = admin.patch("/api/v1/residents/r-1", {"care_plan": {"inactivity_minutes": 60}})
+    assert old_unit.status_code == 422
+    assert old_unit.json()["detail"][0]["loc"][-1] == "inactivity_minutes"
+    orphan_label = admin.patch("/api/v1/residents/r-1", {"medication_labels": {"pm": "x"}})
+    assert orphan_label.status_code == 422
+    assert "pm is not a dose" in orphan_label.json()["detail"]
     unknown_carer = admin.patch("/api/v1/residents/r-1", {"caregivers": ["cg-404"]})
     assert unknown_carer.status_code == 422
     assert "cg-404" in unknown_carer.json()["detail"]

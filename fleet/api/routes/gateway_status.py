@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from fleet.api.deps import FleetDep, StaffDep
+from fleet.api.schemas import SetAsideOut
 from fleet.auth import Caller, Role
 from fleet.db.models import Gateway
 from fleet.db.session import utcnow
@@ -68,6 +69,9 @@ class GatewayStatusOut(BaseModel):
     reported_version: int | None
     reported_ok: bool | None
     reported_error: str | None
+    reported_set_aside: list[SetAsideOut] = Field(
+        default_factory=list, description="parts of its config the gateway set aside"
+    )
     config_in_sync: bool | None
 
 
@@ -89,6 +93,7 @@ def _registry(fleet: FleetDep, caller: Caller) -> list[dict[str, Any]]:
                 "reported_version": g.reported_version,
                 "reported_ok": g.reported_ok,
                 "reported_error": g.reported_error,
+                "reported_set_aside": g.reported_set_aside or [],
                 "config_in_sync": g.reported_version == g.desired_version,
             }
             for g in rows
@@ -149,6 +154,7 @@ async def gateway_status(caller: StaffDep, fleet: FleetDep) -> list[GatewayStatu
                 reported_version=row.get("reported_version"),
                 reported_ok=row.get("reported_ok"),
                 reported_error=row.get("reported_error"),
+                reported_set_aside=[SetAsideOut(**p) for p in row.get("reported_set_aside", [])],
                 config_in_sync=row.get("config_in_sync"),
             )
         )

@@ -1,22 +1,23 @@
 """Gateways: create, enroll (one-time token), cover communities, push config, revoke."""
 
 import asyncio
-import json
 import logging
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contract.acl import gateway_acls
+from contract.config import GatewayConfig
+from contract.enrollment import EnrollmentRequest, EnrollmentResponse, MqttCredentials
+from contract.rules import GatewayRules
 from fleet.api.deps import FleetDep, SessionDep, StaffDep
-from fleet.api.schemas import Address, GatewayId, GatewayIdPath, OpaqueId
+from fleet.api.schemas import Address, GatewayId, GatewayIdPath, OpaqueId, SetAsideOut
 from fleet.auth import Caller, Role
 from fleet.db.models import Gateway, GatewayCommunity
 from fleet.db.session import utcnow
@@ -33,8 +34,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["gateways"])
 
-_MAX_RULES_BYTES = 16_384
-
 
 class GatewayIn(BaseModel):
     id: GatewayId
@@ -42,13 +41,10 @@ class GatewayIn(BaseModel):
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
     communities: list[OpaqueId] = Field(default_factory=list, max_length=50)
-    rules: dict[str, Any] = Field(default_factory=dict, description="gateway-wide thresholds")
+    rules: GatewayRules = Field(
+        GatewayRules(), description="thresholds for every band; the type the gateway applies"
+    )
     enrollment_ttl_h: float | None = Field(None, gt=0, le=24 * 30)
-
-    @field_validator("rules")
-    @classmethod
-    def _rules(cls, rules: dict[str, Any]) -> dict[str, Any]:
-        return _check_rules(rules)
 
 
 class GatewayPatch(BaseModel):
@@ -56,12 +52,7 @@ class GatewayPatch(BaseModel):
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
     communities: list[OpaqueId] | None = Field(None, max_length=50)
-    rules: dict[str, Any] | None = None
-
-    @field_validator("rules")
-    @classmethod
-    def _rules(cls, rules: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if rules is None else _check_rules(rules)
+    rules: GatewayRules | None = None
 
 
 class TokenIn(BaseModel):
@@ -75,7 +66,7 @@ class GatewayOut(BaseModel):
     longitude: float | None
     state: str = Field(description="created | enrolled | revoked")
     communities: list[str]
-    rules: dict[str, Any]
+    rules: GatewayRules
     mqtt_username: str | None
     public_key: str | None
     enrolled_at: datetime | None
@@ -87,6 +78,9 @@ class GatewayOut(BaseModel):
     reported_ok: bool | None
     reported_error: str | None
     reported_at: datetime | None
+    reported_set_aside: list[SetAsideOut] = Field(
+        description="parts of the running config the gateway could not apply, and why"
+    )
     config_in_sync: bool = Field(description="the gateway reports running the desired version")
     broker_synced: bool
 
@@ -95,36 +89,9 @@ class GatewayCreated(GatewayOut):
     enrollment_token: str = Field(description="shown once; give it to the site engineer")
 
 
-class EnrollIn(BaseModel):
-    token: str = Field(min_length=10, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
-    public_key: str = Field(
-        min_length=40, max_length=64, description="the gateway's Curve25519 public key, base64"
-    )
-
-
-class MqttOut(BaseModel):
-    host: str
-    port: int
-    username: str
-    password: str
-    tls: bool
-
-
-class EnrollOut(BaseModel):
-    gateway_id: str
-    mqtt: MqttOut
-    ca_cert: str = Field(description="PEM of the broker's CA; empty when the broker has no TLS")
-    config: dict[str, Any] = Field(description="the first GatewayConfig")
-
-
-def _check_rules(rules: dict[str, Any]) -> dict[str, Any]:
-    try:
-        size = len(json.dumps(rules, allow_nan=False))
-    except ValueError:
-        raise ValueError("rules must be plain JSON (no NaN or infinity)") from None
-    if size > _MAX_RULES_BYTES:
-        raise ValueError(f"rules are larger than {_MAX_RULES_BYTES} bytes")
-    return rules
+def _stored_rules(rules: GatewayRules) -> dict[str, Any]:
+    # Only what staff set: defaults not written down follow the fleet's version.
+    return rules.model_dump(mode="json", exclude_unset=True)
 
 
 def _out(gateway: Gateway) -> GatewayOut:
@@ -135,7 +102,7 @@ def _out(gateway: Gateway) -> GatewayOut:
         longitude=gateway.longitude,
         state=gateway.state,
         communities=[link.community_id for link in gateway.communities],
-        rules=gateway.rules,
+        rules=config_push.gateway_rules(gateway),
         mqtt_username=gateway.mqtt_username,
         public_key=gateway.public_key,
         enrolled_at=gateway.enrolled_at,
@@ -147,6 +114,7 @@ def _out(gateway: Gateway) -> GatewayOut:
         reported_ok=gateway.reported_ok,
         reported_error=gateway.reported_error,
         reported_at=gateway.reported_at,
+        reported_set_aside=[SetAsideOut(**part) for part in gateway.reported_set_aside or []],
         config_in_sync=gateway.reported_version == gateway.desired_version,
         broker_synced=gateway.broker_synced,
     )
@@ -197,7 +165,7 @@ def create_gateway(
         latitude=body.latitude,
         longitude=body.longitude,
         state="created",
-        rules=body.rules,
+        rules=_stored_rules(body.rules),
         broker_synced=True,
         desired_version=0,
         published_version=0,
@@ -223,16 +191,18 @@ def get_gateway(gateway_id: GatewayIdPath, session: SessionDep, caller: StaffDep
     return _out(_get(session, caller, gateway_id))
 
 
-@router.get("/gateways/{gateway_id}/config", summary="The desired config as published (sealed)")
+@router.get(
+    "/gateways/{gateway_id}/config",
+    response_model=GatewayConfig,
+    summary="The desired config as published (sealed)",
+)
 def get_gateway_config(
     gateway_id: GatewayIdPath, session: SessionDep, caller: StaffDep, fleet: FleetDep
-) -> dict[str, Any]:
+) -> GatewayConfig:
     gateway = _get(session, caller, gateway_id)
     if gateway.state != "enrolled":
         raise Conflict(f"gateway {gateway_id} is {gateway.state}; it has no config to show")
-    config = config_push.build_config(session, gateway, fleet.vault)
-    result: dict[str, Any] = msgspec.to_builtins(config)
-    return result
+    return config_push.build_config(session, gateway, fleet.vault)
 
 
 @router.patch("/gateways/{gateway_id}", response_model=GatewayOut)
@@ -253,7 +223,7 @@ def update_gateway(
         wanted = _check_communities(session, caller, body.communities)
         gateway.communities = [GatewayCommunity(community_id=c) for c in wanted]
     if body.rules is not None:
-        gateway.rules = body.rules
+        gateway.rules = _stored_rules(body.rules)
     bumped = set()
     if {"communities", "rules"} & changes.keys():
         bumped = config_push.bump_gateways(session, [gateway.id])
@@ -318,11 +288,11 @@ async def revoke_gateway(
 
 @router.post(
     "/enroll",
-    response_model=EnrollOut,
+    response_model=EnrollmentResponse,
     tags=["gateways"],
     summary="Enroll a gateway with its one-time token (called by 'silverguard gateway enroll')",
 )
-async def enroll(body: EnrollIn, fleet: FleetDep) -> EnrollOut:
+async def enroll(body: EnrollmentRequest, fleet: FleetDep) -> EnrollmentResponse:
     """No bearer token: the one-time enrollment token is the credential."""
     settings = fleet.settings
     prov = settings.provisioning
@@ -352,9 +322,9 @@ async def enroll(body: EnrollIn, fleet: FleetDep) -> EnrollOut:
     )
     fleet.publisher.poke()
     tls = prov.broker_tls if prov.broker_tls is not None else prov.ca_file is not None
-    return EnrollOut(
+    return EnrollmentResponse(
         gateway_id=claim.gateway_id,
-        mqtt=MqttOut(
+        mqtt=MqttCredentials(
             host=prov.broker_host or settings.mqtt.host,
             port=prov.broker_port or settings.mqtt.port,
             username=username,
@@ -362,5 +332,5 @@ async def enroll(body: EnrollIn, fleet: FleetDep) -> EnrollOut:
             tls=tls,
         ),
         ca_cert=ca_cert,
-        config=msgspec.to_builtins(config),
+        config=config,
     )

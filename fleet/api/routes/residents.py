@@ -11,15 +11,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from contract.careplan import CarePlan
 from fleet.api.deps import CallerDep, FleetDep, SessionDep, StaffDep
 from fleet.api.schemas import Address, IdPath, Name, Notes, OpaqueId
 from fleet.auth import Caller
 from fleet.db.models import Caregiver, CareLink, Grid, Resident, Wristband
 from fleet.db.session import utcnow
-from fleet.registry import audit, config_push, scope
+from fleet.registry import audit, careplans, config_push, scope
 from fleet.registry.bands import visible_community
+from fleet.registry.careplans import MedicationLabels
 from fleet.registry.errors import Conflict, Invalid, NotFound
-from fleet.registry.schedules import ResidentSettings
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"])
 
@@ -33,7 +34,12 @@ class ResidentIn(BaseModel):
     lives_alone: bool = True
     health_notes: Notes = ""
     flat: OpaqueId | None = Field(None, description="opaque flat id linking meters to the band")
-    settings: ResidentSettings = ResidentSettings()
+    care_plan: CarePlan = Field(
+        CarePlan(), description="what the gateway's rules need; the same type the gateway applies"
+    )
+    medication_labels: MedicationLabels = Field(
+        default_factory=dict, description="dose id -> what to take; never sent to a gateway"
+    )
     caregivers: list[OpaqueId] = Field(
         default_factory=list, max_length=10, description="caregiver ids, first called first"
     )
@@ -47,7 +53,8 @@ class ResidentPatch(BaseModel):
     lives_alone: bool | None = None
     health_notes: Notes | None = None
     flat: OpaqueId | None = None
-    settings: ResidentSettings | None = None
+    care_plan: CarePlan | None = None
+    medication_labels: MedicationLabels | None = None
     caregivers: list[OpaqueId] | None = Field(None, max_length=10)
 
 
@@ -65,7 +72,8 @@ class ResidentOut(BaseModel):
     lives_alone: bool
     health_notes: str
     flat: str | None
-    settings: ResidentSettings
+    care_plan: CarePlan
+    medication_labels: dict[str, str]
     caregivers: list[CareLinkOut]
     wristband: str | None = Field(description="MAC of the band the resident wears")
     created_at: datetime
@@ -87,7 +95,8 @@ def _out(session: Session, resident: Resident) -> ResidentOut:
         lives_alone=resident.lives_alone,
         health_notes=resident.health_notes,
         flat=resident.flat,
-        settings=ResidentSettings.model_validate(resident.settings or {}),
+        care_plan=careplans.load(resident.id, resident.settings),
+        medication_labels=dict(resident.medication_labels or {}),
         caregivers=[
             CareLinkOut(caregiver_id=link.caregiver_id, priority=link.priority)
             for link in resident.caregivers
@@ -156,7 +165,8 @@ def create_resident(
         lives_alone=body.lives_alone,
         health_notes=body.health_notes,
         flat=body.flat,
-        settings=body.settings.model_dump(exclude_none=True),
+        settings=careplans.stored(body.care_plan),
+        medication_labels=careplans.check_labels(body.care_plan, body.medication_labels),
         created_at=utcnow(),
     )
     session.add(resident)
@@ -222,8 +232,14 @@ def update_resident(
         resident.lives_alone = body.lives_alone
     if "flat" in changes:
         resident.flat = body.flat
-    if body.settings is not None:
-        resident.settings = body.settings.model_dump(exclude_none=True)
+    if body.care_plan is not None or body.medication_labels is not None:
+        plan = body.care_plan or careplans.load(resident.id, resident.settings)
+        labels = body.medication_labels
+        if labels is None:  # keep the labels of doses that are still in the plan
+            doses = {dose.id for dose in plan.medication}
+            labels = {k: v for k, v in (resident.medication_labels or {}).items() if k in doses}
+        resident.medication_labels = careplans.check_labels(plan, labels)
+        resident.settings = careplans.stored(plan)
     if body.caregivers is not None:
         _set_caregivers(session, resident, _check_caregivers(session, caller, body.caregivers))
     resident.community_id = community_id
@@ -236,7 +252,7 @@ def update_resident(
             .where(Wristband.resident_id == resident.id, Wristband.state == "active")
             .values(community_id=community_id, updated_at=utcnow())
         )
-    affects_gateways = {"community_id", "flat", "settings", "caregivers"} & changes.keys()
+    affects_gateways = {"community_id", "flat", "care_plan", "caregivers"} & changes.keys()
     bumped = (
         config_push.bump_communities(session, [before, community_id]) if affects_gateways else set()
     )

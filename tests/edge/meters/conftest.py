@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from edge.meters.config import MeterConfig
+from contract.meters import MeterConfig
 from edge.meters.health import MeterHealth
 from firmware_mocks.meters.pty_bus import PtyBus
 

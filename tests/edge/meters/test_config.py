@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from edge.meters.config import MeterConfig, SerialLine
+from contract.meters import MeterConfig, SerialLine
 from edge.settings import GatewaySettings
 from silverguard.config import ConfigError, load_settings
 

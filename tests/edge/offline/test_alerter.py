@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from contract import Event, EventKind, Severity, decode, encode, event_id
-from contract.config import BandConfig, GatewayConfig, ResidentConfig
+from contract.config import BandConfig, GatewayConfig, ReceivedConfig, ResidentConfig
 from contract.sealing import generate_keypair, seal
 from edge.config_push import open_config
 from edge.offline.alerter import OfflineAlerter, sms_text
@@ -73,13 +73,13 @@ def alerter(
         residents=[
             ResidentConfig(
                 resident="r-1",
-                settings={"locale": locale},
+                sms_locale=locale,  # type: ignore[arg-type]
                 sealed_contacts=seal(PUBLIC, json.dumps(NUMBERS).encode()),
             ),
             ResidentConfig(resident="r-2"),  # nobody to text
         ],
     )
-    a.apply_config(open_config(config, PRIVATE))
+    a.apply_config(open_config(ReceivedConfig(config), PRIVATE))
     return a
 
 

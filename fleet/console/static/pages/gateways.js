@@ -5,6 +5,22 @@ import { api } from "../api.js";
 import { badge, h, replace, table } from "../dom.js";
 import { formatAgo, formatDuration, formatTime, t, term } from "../i18n.js";
 
+// A part of the config the gateway could not apply: what, which one, and why, so staff
+// can fix the registry entry (a meter on the wrong port, a band with a damaged key).
+function setAside(parts) {
+  if (!parts || parts.length === 0) return null;
+  return h(
+    "details",
+    { class: "set-aside" },
+    h("summary", null, badge(t("gateways.set_aside", { n: parts.length }), "warn")),
+    h(
+      "ul",
+      { "aria-label": t("gateways.set_aside_title") },
+      parts.map((p) => h("li", null, `${term("gateways.section", p.section)} `, h("code", null, p.name), `: ${p.reason}`)),
+    ),
+  );
+}
+
 export default {
   id: "gateways",
   nav: "nav.gateways",
@@ -36,6 +52,7 @@ export default {
                       : [
                         `${g.desired_version} / ${g.reported_version ?? t("dash")} `,
                         badge(g.config_in_sync ? t("gateways.in_sync") : t("gateways.out_of_sync"), g.config_in_sync ? "ok" : "warn"),
+                        setAside(g.reported_set_aside),
                       ],
               ],
               [t("gateways.col.version"), (g) => g.software_version || t("dash")],

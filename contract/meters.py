@@ -1,4 +1,6 @@
-"""Meter declarations in the gateway's config (``[[meters]]`` tables).
+"""Meter declarations: ``GatewayConfig.meters`` from the fleet (meters are registered
+there per flat, with the gateway and port they are wired to), or ``[[meters]]`` tables
+in a gateway's own settings.
 
 Each meter names its port, protocol, bus address, register map and the flat it belongs
 to (an opaque id, never a name). Meters that share a port share one RS-485 bus, so
@@ -16,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from edge.meters.profiles import (
+from contract.meter_profiles import (
     DLT645_FIELDS,
     DLT645_PROFILE,
     ELECTRICITY_FIELDS,
@@ -139,33 +141,61 @@ class MeterConfig(BaseModel):
         return SerialLine(self.port, self.baud or baud, self.parity or parity)
 
 
-def check_meter_list(meters: list[MeterConfig]) -> list[MeterConfig]:
-    """Meters on one port share a bus: one protocol, one line setting, distinct addresses."""
+def split_meter_list(
+    meters: list[MeterConfig],
+) -> tuple[list[MeterConfig], list[tuple[MeterConfig, str]]]:
+    """Meters on one port share a bus: one protocol, one line setting, distinct addresses.
+
+    Returns the meters that can run together, and each one that cannot with the reason
+    (the first declared on a bus sets its protocol and line; later ones must agree).
+    """
     seen_ids: set[str] = set()
     buses: dict[str, MeterConfig] = {}
     addresses: set[tuple[str, str]] = set()
+    kept: list[MeterConfig] = []
+    refused: list[tuple[MeterConfig, str]] = []
     for meter in meters:
-        if meter.id in seen_ids:
-            raise ValueError(f"meter id {meter.id!r} is declared twice")
+        problem = _conflict(meter, seen_ids, buses.get(meter.port), addresses)
+        if problem:
+            refused.append((meter, problem))
+            continue
         seen_ids.add(meter.id)
-        first = buses.setdefault(meter.port, meter)
-        if first.protocol != meter.protocol:
-            # Modbus and DL/T 645 meters differ in line settings in practice, and the
-            # Modbus library opens its port exclusively: give each protocol its own bus.
-            raise ValueError(
-                f"meters {first.id} and {meter.id} share {meter.port} but speak "
-                f"{first.protocol} and {meter.protocol}; put each protocol on its own port"
-            )
-        if first.line != meter.line:
-            raise ValueError(
-                f"meters {first.id} and {meter.id} share {meter.port} but differ in baud or "
-                "parity; every meter on one RS-485 bus must use the same line settings"
-            )
-        if (meter.port, meter.address) in addresses:
-            raise ValueError(
-                f"meter {meter.id}: address {meter.address} is already used on {meter.port}"
-            )
+        buses.setdefault(meter.port, meter)
         addresses.add((meter.port, meter.address))
+        kept.append(meter)
+    return kept, refused
+
+
+def _conflict(
+    meter: MeterConfig,
+    seen_ids: set[str],
+    first: MeterConfig | None,
+    addresses: set[tuple[str, str]],
+) -> str:
+    if meter.id in seen_ids:
+        return f"meter id {meter.id!r} is declared twice"
+    if first is not None and first.protocol != meter.protocol:
+        # Modbus and DL/T 645 meters differ in line settings in practice, and the
+        # Modbus library opens its port exclusively: give each protocol its own bus.
+        return (
+            f"meters {first.id} and {meter.id} share {meter.port} but speak "
+            f"{first.protocol} and {meter.protocol}; put each protocol on its own port"
+        )
+    if first is not None and first.line != meter.line:
+        return (
+            f"meters {first.id} and {meter.id} share {meter.port} but differ in baud or "
+            "parity; every meter on one RS-485 bus must use the same line settings"
+        )
+    if (meter.port, meter.address) in addresses:
+        return f"meter {meter.id}: address {meter.address} is already used on {meter.port}"
+    return ""
+
+
+def check_meter_list(meters: list[MeterConfig]) -> list[MeterConfig]:
+    """The whole list or a ValueError naming the first conflict (a gateway's own file)."""
+    _, refused = split_meter_list(meters)
+    if refused:
+        raise ValueError(refused[0][1])
     return meters
 
 
