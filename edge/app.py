@@ -22,6 +22,7 @@ from edge.offline.alerter import OfflineAlerter
 from edge.offline.modem import Modem, SmsModem
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
+from edge.rules import snapshot as rules_snapshot
 from edge.rules.config import RulesConfig
 from edge.rules.engine import RuleEngine
 from edge.settings import GatewaySettings
@@ -75,6 +76,9 @@ class Gateway:
             config_report=self.config.report,
         )
         self.rules = RuleEngine(settings.gateway_id, settings.rules_config())
+        saved_rules = rules_snapshot.load(data)
+        if saved_rules is not None:
+            self.rules.restore(saved_rules)
         self.commands = BandCommandQueue()
         self.pipeline = Pipeline(
             settings.gateway_id,
@@ -341,6 +345,8 @@ class Gateway:
         self.store.save(
             self.decoder.counters, self.pipeline.devices.values() if with_states else ()
         )
+        if with_states:
+            rules_snapshot.save(self.settings.data_dir, self.rules.snapshot(time.time()))
 
     def _tick(self) -> None:
         self.pipeline.on_tick()

@@ -24,6 +24,7 @@ from edge.rules.device import DeviceRule
 from edge.rules.fall import FallRule, FallSuspected
 from edge.rules.inactivity import InactivityRule, UsageProvider, no_usage_evidence
 from edge.rules.medication import MedicationRule
+from edge.rules.snapshot import RulesSnapshot
 from edge.rules.sos import sos_event
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,16 @@ class RuleEngine:
         self._commands += commands
         events += self.device.on_tick(now, cfg)
         return events
+
+    def snapshot(self, now: float) -> RulesSnapshot:
+        """What must survive a restart (see edge.rules.snapshot)."""
+        return RulesSnapshot(
+            saved_at=now, activity=self.inactivity.snapshot(), doses=self.medication.snapshot()
+        )
+
+    def restore(self, snapshot: RulesSnapshot) -> None:
+        self.inactivity.restore(snapshot.activity)
+        self.medication.restore(snapshot.doses)
 
     def take_commands(self) -> list[BandCommand]:
         """Commands for bands produced since the last call."""

@@ -20,6 +20,7 @@ from edge.decode.profile import WristbandFrame
 from edge.rules.actions import make_event
 from edge.rules.clock import active_seconds, is_active
 from edge.rules.config import RulesConfig
+from edge.rules.snapshot import BandActivityState
 from edge.rules.usage import UsageSummary
 
 # (flat, now, span_s) -> what the flat's meters say about use within the span.
@@ -100,6 +101,22 @@ class InactivityRule:
     def shift(self, delta: float) -> None:
         for band in self._bands.values():
             band.last_move += delta
+
+    def snapshot(self) -> list[BandActivityState]:
+        return [
+            BandActivityState(
+                device=device,
+                last_move=band.last_move,
+                steps=band.steps,
+                worn=band.worn,
+                reported=band.reported,
+            )
+            for device, band in self._bands.items()
+        ]
+
+    def restore(self, states: list[BandActivityState]) -> None:
+        for s in states:
+            self._bands[s.device] = _BandActivity(s.last_move, s.steps, s.worn, s.reported)
 
     def _event(
         self,

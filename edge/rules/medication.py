@@ -20,6 +20,7 @@ from contract.careplan import Dose
 from edge.rules.actions import BandCommand, CommandKind, make_event
 from edge.rules.clock import at_local, local
 from edge.rules.config import RulesConfig
+from edge.rules.snapshot import DoseState
 
 # Dose state older than this is forgotten (a day's doses are settled by then).
 _KEEP_S = 2 * 86400
@@ -103,6 +104,26 @@ class MedicationRule:
                     events.append(self._missed(device, slot, state, now))
         self._doses = {k: s for k, s in self._doses.items() if now - s.grace_end < _KEEP_S}
         return events, commands
+
+    def snapshot(self) -> list[DoseState]:
+        return [
+            DoseState(
+                device=device,
+                slot=slot,
+                due_at=s.due_at,
+                grace_end=s.grace_end,
+                reminded_at=s.reminded_at,
+                taken_at=s.taken_at,
+                reported=s.reported,
+            )
+            for (device, slot), s in self._doses.items()
+        ]
+
+    def restore(self, states: list[DoseState]) -> None:
+        for s in states:
+            self._doses[(s.device, s.slot)] = _DoseState(
+                s.due_at, s.grace_end, s.reminded_at, s.taken_at, s.reported
+            )
 
     def on_press(self, device: str, now: float, cfg: RulesConfig) -> list[Event]:
         """A fresh short press: "taken" for the dose whose window it falls in, if any."""
