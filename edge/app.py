@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from contract import FieldValue, __version__
+from contract.clock import parse_clock
 from edge.ble.scanner import BackendFactory, Scanner, bluez_backend
 from edge.commands import BandCommandQueue
 from edge.config_push import ConfigApplier, DesiredConfig
@@ -24,7 +25,7 @@ from edge.outbox import Outbox
 from edge.pipeline import Pipeline
 from edge.rules import snapshot as rules_snapshot
 from edge.rules.config import RulesConfig
-from edge.rules.engine import RuleEngine
+from edge.rules.engine import MAX_TICK_GAP_S, RuleEngine
 from edge.settings import GatewaySettings
 from edge.status import OUTBOX_FILE, write_status
 from edge.uplink.mqtt import Uplink
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 _SAVE_COUNTERS_S = 5.0
 _SAVE_STATES_EVERY = 12  # x 5 s = one minute
 _TICK_S = 1.0
+# At most this many ticks a second of real time, however fast the clock runs.
+_MIN_TICK_WALL_S = 0.05
 # The tick loop runs every second; ten missed ticks mean the loop or a rule is stuck.
 _TICK_STALE_S = 10.0
 
@@ -46,9 +49,12 @@ class Gateway:
         self, settings: GatewaySettings, *, radio_backend: BackendFactory = bluez_backend
     ) -> None:
         self.settings = settings
+        # Product time for everything the rules and the fleet read (contract/clock.py);
+        # network waits (resends, backoff) and the status file stay on real time.
+        self.clock = parse_clock(settings.clock)
         data = settings.data_dir
         data.mkdir(parents=True, exist_ok=True)
-        self.started_at = time.time()
+        self.started_at = time.time()  # real time: the status file's reader compares
         self.store = DeviceStore(data / "gateway.db")
         bound = settings.outbox
         self.outbox = Outbox(
@@ -74,8 +80,17 @@ class Gateway:
             health=self.health,
             on_config=self.config.receive,
             config_report=self.config.report,
+            clock=self.clock,
         )
-        self.rules = RuleEngine(settings.gateway_id, settings.rules_config())
+        # A tick is due every second of product time, but at most every _MIN_TICK_WALL_S
+        # of real time: when the clock runs fast, ticks are further apart in product
+        # time, and must not read as a clock step.
+        self.tick_s = max(_TICK_S, self.clock.speed * _MIN_TICK_WALL_S)
+        self.rules = RuleEngine(
+            settings.gateway_id,
+            settings.rules_config(),
+            max_tick_gap_s=max(MAX_TICK_GAP_S, 4 * self.tick_s),
+        )
         saved_rules = rules_snapshot.load(data)
         if saved_rules is not None:
             self.rules.restore(saved_rules)
@@ -87,6 +102,7 @@ class Gateway:
             on_event=lambda _event: self.uplink.wake.set(),
             rules=self.rules,
             sensors=self.static_sensors,
+            clock=self.clock.now,
         )
         self.pipeline.devices.update(self.store.load_states())
         self._saves = 0
@@ -100,6 +116,8 @@ class Gateway:
             state_path=data / "routine.json",
             on_reading=self.pipeline.add_reading,
             on_event=self.pipeline.store_event,
+            clock=self.clock.now,
+            wall=self.clock.wall,
         )
         # The flat's meters are the inactivity rule's second witness.
         self.rules.set_usage(self.meters.recent_usage)
@@ -143,7 +161,7 @@ class Gateway:
 
     def health(self) -> dict[str, FieldValue]:
         backlog = self.outbox.backlog()
-        now = time.time()
+        now = self.clock.now()
         figures: dict[str, FieldValue] = {
             "version": __version__,
             "adverts_seen": self.scanner.adverts_seen,
@@ -257,11 +275,15 @@ class Gateway:
 
     # -- running -------------------------------------------------------------------------
 
-    async def _every(self, seconds: float, action: Callable[[], object], beat: str = "") -> None:
+    async def _every(
+        self, seconds: float, action: Callable[[], object], beat: str = "", *, product: bool = False
+    ) -> None:
+        """Run ``action`` every ``seconds``: of real time, or of product time (``product``)."""
+        wall = max(self.clock.wall(seconds), _MIN_TICK_WALL_S) if product else seconds
         if beat:
-            self.liveness.expect(beat, max(_TICK_STALE_S, 3 * seconds))
+            self.liveness.expect(beat, max(_TICK_STALE_S, 3 * wall))
         while True:
-            await asyncio.sleep(seconds)
+            await asyncio.sleep(wall)
             try:
                 action()
             except Exception:
@@ -312,8 +334,10 @@ class Gateway:
                 tasks.create_task(self._supervise("radio", self.scanner.run))
                 tasks.create_task(self.uplink.run())
                 tasks.create_task(self._supervise("meters", self.meters.run))
-                tasks.create_task(self._every(self.settings.telemetry_interval_s, self._telemetry))
-                tasks.create_task(self._every(_TICK_S, self._tick, beat="tick"))
+                tasks.create_task(
+                    self._every(self.settings.telemetry_interval_s, self._telemetry, product=True)
+                )
+                tasks.create_task(self._every(self.tick_s, self._tick, beat="tick", product=True))
                 tasks.create_task(self._every(_SAVE_COUNTERS_S, self._save_state))
                 tasks.create_task(
                     self._every(self.settings.status_interval_s, self._write_status, beat="status")
@@ -346,11 +370,11 @@ class Gateway:
             self.decoder.counters, self.pipeline.devices.values() if with_states else ()
         )
         if with_states:
-            rules_snapshot.save(self.settings.data_dir, self.rules.snapshot(time.time()))
+            rules_snapshot.save(self.settings.data_dir, self.rules.snapshot(self.clock.now()))
 
     def _tick(self) -> None:
         self.pipeline.on_tick()
-        now = time.time()
+        now = self.clock.now()
         self.commands.put(self.rules.take_commands(), now)
         for command in self.commands.take_ready(self._last_heard, now):
             # The GATT write to the band is not implemented yet; the command is logged.

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.clock import validate_clock
 from contract.config import ResidentConfig
 from contract.ids import normalise_mac, parse_bind_key
 from contract.meters import MeterList
@@ -147,6 +148,14 @@ class GatewaySettings(BaseSettings):
     # How often data_dir/status.json is rewritten for `silverguard gateway status`.
     status_interval_s: float = Field(5.0, gt=0)
     log_level: str = "INFO"
+    # Product time (contract/clock.py): empty is real time; the district simulation
+    # gives every process the same "scaled:START:WALL_START:SPEED".
+    clock: str = ""
+
+    @field_validator("clock")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        return validate_clock(value)
 
     @field_validator("gateway_id")
     @classmethod

@@ -5,7 +5,6 @@ import contextlib
 import logging
 import secrets
 import socket
-import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -19,8 +18,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from contract import Event, GatewayStatus, Health, TelemetryBatch, __version__
+from contract.clock import parse_clock
 from contract.config import ConfigReport
-from fleet import console
+from fleet import clock, console
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
 from fleet.alerts.escalator import Escalator
@@ -65,6 +65,7 @@ class Fleet:
 
     def __init__(self, settings: FleetSettings) -> None:
         self.settings = settings
+        clock.install(parse_clock(settings.clock))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url
         migrate(url)
@@ -164,7 +165,7 @@ class Fleet:
         """Raise "residents unprotected" for gateways offline too long; resolve it when
         they return. Every instance watches; the events' ids fold them into one alert."""
         while True:
-            for event in self.coverage.due(time.time()):
+            for event in self.coverage.due(clock.now()):
                 try:
                     recorded = await asyncio.to_thread(self._record_coverage, event)
                 except Exception:
@@ -172,7 +173,7 @@ class Fleet:
                     continue
                 if recorded is not None and (recorded.new_alert or recorded.deliveries):
                     self._on_alert(recorded)
-            await asyncio.sleep(_COVERAGE_POLL_S)
+            await asyncio.sleep(clock.poll_s(_COVERAGE_POLL_S))
 
     def _record_coverage(self, event: Event) -> Recorded | None:
         with self.sessions.begin() as session:
@@ -203,7 +204,7 @@ class Fleet:
         entry = self.gateways.setdefault(gateway_id, {})
         if isinstance(message, GatewayStatus):
             entry.update(state=message.state, status_ts=message.ts, version=message.version)
-            self.coverage.on_status(message, time.time())
+            self.coverage.on_status(message, clock.now())
         else:
             entry.update(health_ts=message.ts, uptime_s=message.uptime_s, figures=message.figures)
             self.influx.add(health_lines(message))

@@ -6,6 +6,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.clock import validate_clock
 from fleet.ingest.source import Partition
 
 
@@ -108,6 +109,14 @@ class FleetSettings(BaseSettings):
     # reused before they are computed again; batteries change over hours, not seconds.
     battery_cache_s: float = Field(60.0, ge=0, le=3600)
     log_level: str = "INFO"
+    # Product time (contract/clock.py): empty is real time; the district simulation
+    # gives every process the same "scaled:START:WALL_START:SPEED".
+    clock: str = ""
+
+    @field_validator("clock")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        return validate_clock(value)
 
     @field_validator("public_url")
     @classmethod

@@ -41,12 +41,16 @@ class MeterPoller:
         on_reading: Callable[[MeterReading], None],
         on_event: Callable[[Event], None],
         clock: Callable[[], float] = time.time,
+        wall: Callable[[float], float] = float,
         last_ok: Mapping[str, float] | None = None,
     ) -> None:
+        """``clock`` is product time (readings' timestamps); ``wall`` turns a product
+        span (a poll interval) into real seconds to wait (the same unless simulated)."""
         self.meters = meters
         self._on_reading = on_reading
         self._on_event = on_event
         self._clock = clock
+        self._wall = wall
         by_port: dict[str, list[MeterConfig]] = {}
         for meter in meters:
             by_port.setdefault(meter.port, []).append(meter)
@@ -89,7 +93,8 @@ class MeterPoller:
 
     async def _run_meter(self, meter: MeterConfig, offset_s: float) -> None:
         loop = asyncio.get_running_loop()
-        next_at = loop.time() + offset_s
+        interval = self._wall(meter.poll_interval_s)
+        next_at = loop.time() + self._wall(offset_s)
         while True:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
             try:
@@ -98,9 +103,9 @@ class MeterPoller:
                 # A bug must not silence a meter for good: log it, count it, go on.
                 self.internal_errors += 1
                 log.exception("meter %s: unexpected error while polling", meter.id)
-            next_at += meter.poll_interval_s
+            next_at += interval
             if next_at < loop.time():  # the poll overran: skip, do not burst
-                next_at = loop.time() + meter.poll_interval_s
+                next_at = loop.time() + interval
 
     async def run(self) -> None:
         if not self.meters:

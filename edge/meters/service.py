@@ -44,6 +44,7 @@ class MeterService:
         on_reading: Callable[[Reading], None],
         on_event: Callable[[Event], None],
         clock: Callable[[], float] = time.time,
+        wall: Callable[[float], float] = float,
         tick_s: float = 10.0,
         save_s: float = 300.0,
     ) -> None:
@@ -55,7 +56,8 @@ class MeterService:
         self.state_path = state_path
         self._on_reading = on_reading
         self._on_event = on_event
-        self._clock = clock
+        self._clock = clock  # product time
+        self._wall = wall  # product span -> real seconds to wait
         self._tick_s = tick_s
         self._save_s = save_s
         self.rules = UtilityRules(gateway_id, {m.id: (m.flat, m.utility) for m in meters}, routine)
@@ -68,6 +70,7 @@ class MeterService:
             on_reading=self._reading,
             on_event=self._on_event,
             clock=self._clock,
+            wall=self._wall,
             last_ok=last_ok,
         )
 
@@ -189,7 +192,9 @@ class MeterService:
                     poller = self.poller
                     async with asyncio.TaskGroup() as tasks:
                         polling = tasks.create_task(poller.run())
-                        ticking = tasks.create_task(self._every(self._tick_s, self.tick))
+                        ticking = tasks.create_task(
+                            self._every(max(self._wall(self._tick_s), 0.05), self.tick)
+                        )
                         saving = tasks.create_task(self._every(self._save_s, self.save))
                         await self._changed.wait()
                         for task in (polling, ticking, saving):

@@ -35,6 +35,7 @@ from contract import (
     decode,
     encode,
 )
+from contract.clock import SYSTEM, Clock
 from contract.config import ConfigReport
 from contract.messages import GatewayState
 from edge.outbox import Entry, Outbox
@@ -147,6 +148,7 @@ class Uplink:
         on_config: OnConfig | None = None,
         config_report: Callable[[], ConfigReport | None] = lambda: None,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM,
     ) -> None:
         self._settings = settings
         self._gateway_id = gateway_id
@@ -157,14 +159,15 @@ class Uplink:
         self._health = health
         self._on_config = on_config
         self._config_report = config_report
-        self._monotonic = monotonic
+        self._monotonic = monotonic  # network time: resend and backoff schedules
+        self._clock = clock  # product time: timestamps, heartbeat period, time offline
         # seq -> (when next due, copies sent on this connection)
         self._due: dict[int, tuple[float, int]] = {}
-        self._started = monotonic()
-        self._down_since_mono = self._started
+        self._started = clock.now()
+        self._down_since = self._started
         self.wake = asyncio.Event()
         self.connected = asyncio.Event()
-        self.state = UplinkState(since=time.time())
+        self.state = UplinkState(since=clock.now())
 
     # -- what other parts ask ------------------------------------------------------------
 
@@ -172,7 +175,7 @@ class Uplink:
         """Seconds since the link was last up (since start if it never was); 0 if up."""
         if self.connected.is_set():
             return 0.0
-        return self._monotonic() - self._down_since_mono
+        return max(0.0, self._clock.now() - self._down_since)
 
     def figures(self) -> dict[str, FieldValue]:
         s = self.state
@@ -191,7 +194,7 @@ class Uplink:
     def _status(self, state: GatewayState) -> bytes:
         return encode(
             GatewayStatus(
-                gateway=self._gateway_id, state=state, ts=time.time(), version=__version__
+                gateway=self._gateway_id, state=state, ts=self._clock.now(), version=__version__
             )
         )
 
@@ -223,7 +226,7 @@ class Uplink:
     def _set_state(self, state: str, error: str = "") -> None:
         if state != self.state.state:
             self.state.state = state
-            self.state.since = time.time()
+            self.state.since = self._clock.now()
         if error:
             self.state.last_error = error
 
@@ -253,7 +256,7 @@ class Uplink:
             # count raised for good, so that figure cannot tell a shutdown apart.
             if self.connected.is_set():
                 self.connected.clear()
-                self._down_since_mono = self._monotonic()
+                self._down_since = self._clock.now()
             self._set_state("down")
             self.state.reconnects += 1
             # "Equal jitter": at least half the backoff, so a fleet of gateways that lost
@@ -275,7 +278,7 @@ class Uplink:
             await client.publish_checked(self._topic(TopicKind.CONFIG_REPORTED), encode(report), 1)
         self._due.clear()  # a new connection: every unacknowledged event goes again
         self.connected.set()
-        self.state.last_connected = time.time()
+        self.state.last_connected = self._clock.now()
         self._set_state("connected")
         log.info("uplink: connected to %s:%d", self._settings.host, self._settings.port)
         async with asyncio.TaskGroup() as tasks:
@@ -358,11 +361,11 @@ class Uplink:
             figures = {**self._health(), **self.figures()}
             health = Health(
                 gateway=self._gateway_id,
-                ts=time.time(),
-                uptime_s=round(self._monotonic() - self._started, 1),
+                ts=self._clock.now(),
+                uptime_s=round(self._clock.now() - self._started, 1),
                 figures=figures,
             )
             # QoS 0: a heartbeat is only worth anything now; the next one replaces it.
             await client.publish(self._topic(TopicKind.HEALTH), encode(health), qos=0)
             self.state.last_heartbeat = health.ts
-            await asyncio.sleep(self._heartbeat_s)
+            await self._clock.sleep(self._heartbeat_s, min_wall_s=0.5)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from contract import Reading
+from fleet import clock
 from fleet.alerts import service
 from fleet.alerts.incidents import IncidentClass
 from fleet.db.models import Alert
@@ -63,7 +64,7 @@ class ActivityWatch:
                 await asyncio.to_thread(self.refresh)
             except Exception:
                 log.exception("activity watch: could not refresh; retrying")
-            await asyncio.sleep(self._refresh_s)
+            await asyncio.sleep(clock.poll_s(self._refresh_s))
 
     def on_readings(self, readings: list[Reading]) -> None:
         """Called for each telemetry batch kept; cheap when nothing is watched."""

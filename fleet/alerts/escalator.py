@@ -17,6 +17,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleet import clock
 from fleet.alerts import digest, escalation
 from fleet.db.models import EscalationTimer
 from fleet.db.session import utcnow
@@ -68,10 +69,12 @@ class Escalator:
                     await self.wake.wait()
 
     def _idle_wait(self) -> float:
+        # Another instance may add a timer: look at least every poll (product time).
+        poll = clock.poll_s(self._poll_s)
         if self._next_due is None:
-            return self._poll_s
+            return poll
         seconds = (self._next_due - self._clock()).total_seconds()
-        return min(max(seconds, 0.01), self._poll_s)
+        return clock.wait_s(seconds, cap_s=poll)
 
     def tick(self) -> int:
         """Fire every due step, make due digests; return the deliveries made."""

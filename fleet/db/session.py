@@ -1,6 +1,6 @@
 """Engine, sessions and migrations for the registry (SQLite by default, PostgreSQL too)."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -9,11 +9,14 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleet import clock
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Product time (fleet/clock.py): real time unless the district simulation runs."""
+    return clock.utcnow()
 
 
 def _make_sqlite_dir(url: str) -> None:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleet import clock
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.escalation import channel_ref, channel_urls
 from fleet.db.models import (
@@ -139,10 +140,11 @@ class Dispatcher:
         self.wake.set()  # room for more, and its retry may be due soon
 
     def _idle_wait(self) -> float:
+        poll = clock.poll_s(_IDLE_POLL_S)
         if self._next_due is None:
-            return _IDLE_POLL_S
+            return poll
         seconds = (self._next_due - self._clock()).total_seconds()
-        return min(max(seconds, 0.01), _IDLE_POLL_S)
+        return clock.wait_s(seconds, cap_s=poll)
 
     def _claim(self, limit: int) -> list[Job]:
         now = self._clock()
