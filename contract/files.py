@@ -10,8 +10,13 @@ import os
 from pathlib import Path
 
 
-def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data``; raise OSError if that cannot be done."""
+def write_atomically(path: Path, data: bytes, *, mode: int = 0o600, sync: bool = True) -> None:
+    """Replace ``path`` with ``data``; raise OSError if that cannot be done.
+
+    ``sync=False`` keeps the rename (a reader never sees half a file) but skips the
+    fsyncs, for files rewritten every few seconds that are worthless after a power cut
+    (an SD card is spared the writes).
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -20,13 +25,16 @@ def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         tmp.unlink(missing_ok=True)
         raise
     os.close(fd)
     os.replace(tmp, path)
+    if not sync:
+        return
     folder = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(folder)

@@ -25,7 +25,6 @@ the same way without this module knowing their schemas.
 
 import json
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from contract.config import (
     SetAside,
     decode_config,
 )
+from contract.files import write_atomically
 from contract.sealing import SealError, unseal
 
 log = logging.getLogger(__name__)
@@ -333,19 +333,8 @@ class ConfigApplier:
         self.applied += 1
 
     def _persist(self, payload: bytes) -> None:
-        # Write-then-rename with fsyncs: a power cut leaves the old file or the new one.
-        tmp = self.path.with_suffix(".json.tmp")
+        # A power cut leaves the old file or the new one.
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(payload)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-            dir_fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            write_atomically(self.path, payload)
         except OSError as exc:
             log.error("config: version applied but not saved to %s: %s", self.path, exc)

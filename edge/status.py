@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contract.files import write_atomically
 from edge.outbox import KindBacklog, read_backlog
 
 STATUS_FILE = "status.json"
@@ -20,15 +21,10 @@ OUTBOX_FILE = "outbox.db"
 
 
 def write_status(data_dir: Path, status: dict[str, Any]) -> None:
-    """Replace the status file atomically (a reader never sees half a file).
-
-    No fsync: it is rewritten every few seconds and worthless after a power cut; an
-    SD card is spared the extra writes.
-    """
-    path = data_dir / STATUS_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(status, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    """Replace the status file atomically (a reader never sees half a file); no fsync:
+    it is rewritten every few seconds and worthless after a power cut."""
+    payload = json.dumps(status, ensure_ascii=False, indent=1).encode()
+    write_atomically(data_dir / STATUS_FILE, payload, mode=0o644, sync=False)
 
 
 def _pid_alive(pid: object) -> bool:

@@ -9,16 +9,31 @@ to real seconds with :func:`wait_s`, which keeps polls from spinning when the cl
 runs fast. Network timeouts stay on real time.
 """
 
-from datetime import datetime
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from contract.clock import SYSTEM, Clock
 
 _clock: Clock = SYSTEM
+# The district's local time: when "today" starts for SLA figures and digests, and the
+# times written in messages. A setting (``timezone``), as on the gateway.
+_zone: tzinfo = ZoneInfo("Asia/Shanghai")
 
 
-def install(clock: Clock) -> None:
-    global _clock  # noqa: PLW0603 - one clock per process, set by the composition root
+def install(clock: Clock, zone: tzinfo | None = None) -> None:
+    global _clock, _zone  # noqa: PLW0603 - one clock per process, set by the composition root
     _clock = clock
+    if zone is not None:
+        _zone = zone
+
+
+def zone() -> tzinfo:
+    return _zone
+
+
+def local_text(at: datetime, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A moment as people of the district read it."""
+    return at.astimezone(_zone).strftime(fmt)
 
 
 def current() -> Clock:

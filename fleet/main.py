@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 import uvicorn
@@ -65,7 +66,7 @@ class Fleet:
 
     def __init__(self, settings: FleetSettings) -> None:
         self.settings = settings
-        clock.install(parse_clock(settings.clock))
+        clock.install(parse_clock(settings.clock), ZoneInfo(settings.timezone))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url
         migrate(url)
@@ -272,7 +273,8 @@ class Fleet:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.influx.flush(), timeout=5)
+                async with asyncio.timeout(5):  # not wait_for: see contract/transport.py
+                    await self.influx.flush()
             await self.influx.aclose()
             workers.shutdown(wait=True)
             self.engine.dispose()

@@ -2,6 +2,7 @@
 
 from datetime import time
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -112,6 +113,20 @@ class FleetSettings(BaseSettings):
     # Product time (contract/clock.py): empty is real time; the district simulation
     # gives every process the same "scaled:START:WALL_START:SPEED".
     clock: str = ""
+    # The district's local time zone (IANA): "today" for SLA figures and digests, the
+    # times in messages. The gateways have the same setting in their rules.
+    timezone: str = "Asia/Shanghai"
+    # The response promise staff are held to: time to acknowledge is measured against it.
+    response_target_s: int = Field(900, ge=60, le=24 * 3600)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
 
     @field_validator("clock")
     @classmethod

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import serial
 
+from contract import transport
 from contract.meters import SerialLine
 from edge.meters.errors import PortError
 
@@ -139,9 +140,7 @@ class SerialLink:
                 if remaining <= 0:
                     return Received(bytes(self._buffer), False)
                 self._arrived.clear()
-                with contextlib.suppress(TimeoutError):  # not wait_for: see edge/uplink/mqtt.py
-                    async with asyncio.timeout(remaining):
-                        await self._arrived.wait()
+                await transport.wait_event(self._arrived, remaining)
         finally:
             if self._serial is not None:
                 with contextlib.suppress(Exception):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from contract import Event, FieldValue, Reading
 from contract.config import ConfigSection, SetAside
+from contract.files import write_atomically
 from contract.messages import ReadingKind
 from contract.meters import MeterConfig, split_meter_list
 from edge.config_push import DesiredConfig
@@ -143,14 +144,9 @@ class MeterService:
                 m: h.last_ok for m, h in self.poller.health.items() if h.last_ok is not None
             },
         }
-        tmp = self.state_path.with_suffix(".tmp")
         try:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
-            with tmp.open("w", encoding="utf-8") as file:
-                json.dump(state, file, separators=(",", ":"))
-                file.flush()
-                os.fsync(file.fileno())
-            tmp.replace(self.state_path)
+            write_atomically(self.state_path, json.dumps(state, separators=(",", ":")).encode())
         except OSError as exc:
             log.error("meters: cannot save the routine to %s: %s", self.state_path, exc)
 

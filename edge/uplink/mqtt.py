@@ -8,12 +8,10 @@ jitter. Nothing that goes wrong here ends the task: it reconnects, forever.
 """
 
 import asyncio
-import contextlib
 import logging
-import math
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -34,6 +32,7 @@ from contract import (
     __version__,
     decode,
     encode,
+    transport,
 )
 from contract.clock import SYSTEM, Clock
 from contract.config import ConfigReport
@@ -58,7 +57,7 @@ class PublishRefused(aiomqtt.MqttError):
         self.reason = reason
 
 
-class _Client(aiomqtt.Client):
+class _Client(transport.Client):
     """aiomqtt's client, made to notice a PUBACK that refuses the message.
 
     aiomqtt 2.x completes ``publish()`` on any PUBACK: paho passes the MQTT 5 reason
@@ -74,17 +73,6 @@ class _Client(aiomqtt.Client):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._refused: dict[int, ReasonCode] = {}
-
-    async def _wait_for(self, fut: Awaitable[_T], timeout: float | None) -> _T:
-        # aiomqtt waits for CONNACK, SUBACK and PUBACK with asyncio.wait_for, which on
-        # Python 3.11 drops a cancellation that arrives as the awaited thing completes:
-        # the uplink would then carry on after SIGTERM. asyncio.timeout does not.
-        limit = self.timeout if timeout is None else timeout
-        try:
-            async with asyncio.timeout(None if limit == math.inf else limit):
-                return await fut
-        except TimeoutError:
-            raise aiomqtt.MqttError("Operation timed out") from None
 
     def _on_publish(
         self,
@@ -350,11 +338,7 @@ class Uplink:
                 continue  # more may be waiting
             next_due = min((due for due, _ in self._due.values()), default=now + 60.0)
             timeout = max(0.05, min(next_due - now, self._resend_after_s))
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
-            # that arrives as the wake event is set, and the gateway then hangs on SIGTERM.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await self.wake.wait()
+            await transport.wait_event(self.wake, timeout)
 
     async def _heartbeat(self, client: _Client) -> None:
         while True:

@@ -13,19 +13,19 @@ from datetime import datetime, time
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from fleet import clock
 from fleet.alerts.escalation import channel_ref, channel_scheme, channel_urls
 from fleet.db.models import Caregiver, Delivery, Digest, DigestEntry
 from fleet.db.upsert import insert_ignore
-from fleet.notify.templates import LOCAL_TIME
 
 
 def make_due(session: Session, now: datetime, digest_time: time) -> int:
     """Make today's digests once the digest time has passed; return deliveries made."""
-    local_now = now.astimezone(LOCAL_TIME)
+    local_now = now.astimezone(clock.zone())
     if local_now.time() < digest_time:
         return 0
     day = local_now.date()
-    cut = datetime.combine(day, digest_time, LOCAL_TIME)
+    cut = datetime.combine(day, digest_time, clock.zone())
     waiting = session.execute(
         select(DigestEntry.caregiver_id)
         .where(DigestEntry.digest_id.is_(None), DigestEntry.created_at < cut)

@@ -9,7 +9,6 @@ firing rolls back and the timer is still pending for the next instance to claim)
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
@@ -17,6 +16,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from contract import transport
 from fleet import clock
 from fleet.alerts import digest, escalation
 from fleet.db.models import EscalationTimer
@@ -62,11 +62,7 @@ class Escalator:
                 made = 0
             if made:
                 self._on_deliveries()
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
-            # that arrives as the event is set, and shutdown then hangs.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._idle_wait()):
-                    await self.wake.wait()
+            await transport.wait_event(self.wake, self._idle_wait())
 
     def _idle_wait(self) -> float:
         # Another instance may add a timer: look at least every poll (product time).

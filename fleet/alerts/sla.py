@@ -20,6 +20,7 @@ from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
+# The district's promise (fleet setting response_target_s); the default when none is given.
 TARGET = timedelta(minutes=15)
 
 

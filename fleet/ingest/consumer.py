@@ -9,7 +9,6 @@ its gateway (``event/ack``) only after it is committed to the registry.
 import asyncio
 import hashlib
 import logging
-import math
 import random
 import socket
 from collections import Counter
@@ -33,6 +32,7 @@ from contract import (
     WireError,
     decode,
     encode,
+    transport,
 )
 from contract.config import ConfigReport
 from contract.topics import TopicError, parse_topic, subscription
@@ -54,23 +54,6 @@ OnConfigReport = Callable[[ConfigReport], Awaitable[None] | None]
 
 
 _T = TypeVar("_T")
-
-
-class _Client(aiomqtt.Client):
-    """aiomqtt's client, waiting for CONNACK/SUBACK/PUBACK with asyncio.timeout.
-
-    aiomqtt uses asyncio.wait_for, which on Python 3.11 drops a cancellation that
-    arrives as the awaited acknowledgement completes (an event's ack published at
-    shutdown, say): the ingest loop then runs on and the fleet never stops.
-    """
-
-    async def _wait_for(self, fut: Awaitable[_T], timeout: float | None) -> _T:
-        limit = self.timeout if timeout is None else timeout
-        try:
-            async with asyncio.timeout(None if limit == math.inf else limit):
-                return await fut
-        except TimeoutError:
-            raise aiomqtt.MqttError("Operation timed out") from None
 
 
 def default_client_id() -> str:
@@ -109,7 +92,7 @@ class Ingest:
         s = self._settings
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = _SESSION_EXPIRY_S
-        return _Client(
+        return transport.Client(
             s.host,
             s.port,
             username=s.username or None,

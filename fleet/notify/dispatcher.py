@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from contract import transport
 from fleet import clock
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.escalation import channel_ref, channel_urls
@@ -113,11 +114,7 @@ class Dispatcher:
                     task.add_done_callback(self._done)
                 if jobs and len(jobs) == min(room, _CLAIM_BATCH):
                     continue  # there may be more due right now
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a
-                # cancellation that arrives as the event is set, and shutdown then hangs.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._idle_wait()):
-                        await self.wake.wait()
+                await transport.wait_event(self.wake, self._idle_wait())
         finally:
             for task in list(self._in_flight):
                 task.cancel()

@@ -5,12 +5,11 @@ that matters and the acknowledge link comes last, on its own line.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-# The district runs on China Standard Time (no daylight saving); messages, digest
-# times and the SLA's days are in local time.
-LOCAL_TIME = timezone(timedelta(hours=8), "CST")
-CST = LOCAL_TIME
+from fleet import clock
+
+# Times in messages are the district's local time (fleet setting ``timezone``).
 
 KIND_NAMES = {
     "zh-CN": {
@@ -87,7 +86,7 @@ def supported_locale(locale: str) -> str:
 
 
 def local(at: datetime, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    return at.astimezone(LOCAL_TIME).strftime(fmt)
+    return clock.local_text(at, fmt)
 
 
 def kind_name(locale: str, kind: str) -> str:

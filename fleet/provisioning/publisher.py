@@ -8,14 +8,13 @@ the config is retained and the gateway applies a version once.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from contract import Topic, TopicKind
+from contract import Topic, TopicKind, transport
 from fleet.db.models import Gateway
 from fleet.provisioning.dynsec import Dynsec
 from fleet.registry.config_push import build_config
@@ -57,11 +56,7 @@ class ConfigPublisher:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         while True:
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
-            # that arrives as the event is set, and shutdown then waits for ever.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_s):
-                    await self._wake.wait()
+            await transport.wait_event(self._wake, self._poll_s)
             self._wake.clear()
             try:
                 await self.sync_once()

@@ -23,10 +23,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contract.ids import normalise_mac, parse_bind_key
 from fleet.auth import Caller
 from fleet.db.models import Community, Resident, Wristband
 from fleet.registry import config_push, scope
-from fleet.registry.bands import parse_bind_key, parse_mac
 from fleet.registry.vault import Vault
 
 MAX_ROWS = 20_000
@@ -173,7 +173,7 @@ def _check_row(
     raw_mac = cell("mac")
     ok = True
     try:
-        mac = parse_mac(raw_mac)
+        mac = normalise_mac(raw_mac)
     except ValueError as exc:
         errors.append(RowError(number, "mac", f"{raw_mac!r}: {exc}", raw_mac[:17]))
         mac, ok = raw_mac[:17], False

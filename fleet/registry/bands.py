@@ -1,7 +1,6 @@
 """Wristbands: register, assign to a resident, retire. Every change that moves a band in
 or out of a community bumps the config of the gateways covering it."""
 
-import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -12,26 +11,6 @@ from fleet.db.models import Community, Resident, Wristband
 from fleet.registry import config_push, scope
 from fleet.registry.errors import Conflict, Invalid, NotFound
 from fleet.registry.vault import Vault
-
-_MAC = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
-
-
-def parse_mac(text: str) -> str:
-    mac = text.strip().upper().replace("-", ":")
-    if not _MAC.match(mac):
-        raise ValueError("not a MAC address like AA:BB:CC:DD:EE:FF")
-    return mac
-
-
-def parse_bind_key(text: str) -> bytes:
-    value = text.strip()
-    if not re.fullmatch(r"[0-9a-fA-F]{32}", value):
-        raise ValueError("a bind key is 32 hexadecimal characters (16 bytes)")
-    key = bytes.fromhex(value)
-    if len(set(key)) == 1:
-        # All zeros or all 0xFF: an unprogrammed band, not a key.
-        raise ValueError("this bind key is a blank pattern, not the band's key")
-    return key
 
 
 def visible_community(session: Session, caller: Caller, community_id: str) -> Community:

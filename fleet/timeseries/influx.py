@@ -12,7 +12,6 @@ unreachable; past the bound the oldest lines are dropped and counted.
 """
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections import deque
@@ -22,7 +21,7 @@ from typing import Any
 import httpx
 from influxdb_client.client.write.point import Point
 
-from contract import Health, Reading
+from contract import Health, Reading, transport
 from fleet.settings import InfluxSettings
 from fleet.timeseries import retention
 
@@ -192,11 +191,7 @@ class InfluxWriter:
                 await asyncio.sleep(delay)
                 continue
             self._wake.clear()
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
-            # that arrives as the event is set, and shutdown then waits for ever.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._settings.flush_interval_s):
-                    await self._wake.wait()
+            await transport.wait_event(self._wake, self._settings.flush_interval_s)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -4,6 +4,7 @@ Runs in-process (ASGI) on a seeded SQLite registry, as an admin (the widest scop
 with a bounded number of examples per operation to keep the suite fast.
 """
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from fleet.settings import FleetSettings
 from silverguard.servers.process import free_port
 from tests.fleet.helpers import Api, district, make_app
 
-EXAMPLES_PER_OPERATION = 30
+EXAMPLES_PER_OPERATION = int(os.environ.get("SG_FUZZ_EXAMPLES", "30"))
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+from fleet import clock
 from fleet.alerts.sla import AlertTimes, figures, grouped, local_day, percentile
-from fleet.notify.templates import LOCAL_TIME
 
 T = datetime(2026, 5, 4, 15, 50, tzinfo=UTC)  # 23:50 in the district
 
@@ -36,7 +36,7 @@ def test_share_acknowledged_within_15_minutes_counts_only_alerts_that_had_their_
 
 def test_days_are_local_days_per_community():
     alerts = [alert(0, 1, 1), alert(20, 1, 1), alert(20, 1, 1, community="c-b")]  # 23:50, 00:10
-    per_day = grouped(alerts, local_day(LOCAL_TIME), now=T + timedelta(hours=2))
+    per_day = grouped(alerts, local_day(clock.zone()), now=T + timedelta(hours=2))
     assert sorted(per_day) == [("c-a", "2026-05-04"), ("c-a", "2026-05-05"), ("c-b", "2026-05-05")]
     assert per_day[("c-a", "2026-05-05")].alerts == 1
 

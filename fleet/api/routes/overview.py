@@ -7,11 +7,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from fleet import clock
 from fleet.api.deps import CallerDep, SessionDep
 from fleet.api.routes.alerts import visible_alerts
 from fleet.db.models import Alert
 from fleet.db.session import utcnow
-from fleet.notify.templates import LOCAL_TIME
 
 router = APIRouter(prefix="/api/v1/overview", tags=["alerts"])
 
@@ -29,8 +29,8 @@ class OverviewOut(BaseModel):
 @router.get("", response_model=OverviewOut)
 def overview(session: SessionDep, caller: CallerDep) -> OverviewOut:
     now = utcnow()
-    today = now.astimezone(LOCAL_TIME).date()
-    midnight = datetime.combine(today, time(0), LOCAL_TIME)
+    today = now.astimezone(clock.zone()).date()
+    midnight = datetime.combine(today, time(0), clock.zone())
     visible = visible_alerts(caller)
     by_severity: dict[str, int] = {"critical": 0, "high": 0, "medium": 0, "low": 0}
     by_state: dict[str, int] = {"open": 0, "notified": 0, "acknowledged": 0}

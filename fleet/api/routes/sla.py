@@ -9,13 +9,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from fleet import clock
 from fleet.alerts import sla
-from fleet.api.deps import SessionDep, StaffDep
+from fleet.api.deps import FleetDep, SessionDep, StaffDep
 from fleet.api.routes.alerts import visible_alerts
 from fleet.api.schemas import OpaqueId
 from fleet.db.models import Alert
 from fleet.db.session import utcnow
-from fleet.notify.templates import LOCAL_TIME
 from fleet.registry.errors import Invalid
 
 router = APIRouter(prefix="/api/v1/sla", tags=["sla"])
@@ -64,6 +64,7 @@ def get_sla(
     *,
     session: SessionDep,
     caller: StaffDep,
+    fleet: FleetDep,
     start: Annotated[
         date | None, Query(description="first local day (default: 6 days ago)")
     ] = None,
@@ -74,7 +75,7 @@ def get_sla(
     ] = None,
 ) -> SlaOut:
     now = utcnow()
-    today = now.astimezone(LOCAL_TIME).date()
+    today = now.astimezone(clock.zone()).date()
     last = end or today
     first = start or last - timedelta(days=6)
     if first > last:
@@ -83,8 +84,8 @@ def get_sla(
         raise Invalid(f"at most {MAX_DAYS} days at once")
     if last.year >= 9999:
         raise Invalid("end is out of range")
-    since = datetime.combine(first, time(0), LOCAL_TIME)
-    until = datetime.combine(last + timedelta(days=1), time(0), LOCAL_TIME)
+    since = datetime.combine(first, time(0), clock.zone())
+    until = datetime.combine(last + timedelta(days=1), time(0), clock.zone())
     query = select(
         Alert.community_id, Alert.opened_at, Alert.notified_at, Alert.acknowledged_at
     ).where(visible_alerts(caller), Alert.opened_at >= since, Alert.opened_at < until)
@@ -93,8 +94,9 @@ def get_sla(
     if incident is not None:
         query = query.where(Alert.incident == incident)
     rows = [sla.AlertTimes(*row) for row in session.execute(query).all()]
-    per_day = sla.grouped(rows, sla.local_day(LOCAL_TIME), now)
-    per_community = sla.grouped(rows, lambda a: a.community_id, now)
+    target = timedelta(seconds=fleet.settings.response_target_s)
+    per_day = sla.grouped(rows, sla.local_day(clock.zone()), now, target)
+    per_community = sla.grouped(rows, lambda a: a.community_id, now, target)
     days = [
         DayOut(community_id=community, day=date.fromisoformat(day), **_fig(f))
         for (community, day), f in sorted(
@@ -108,9 +110,9 @@ def get_sla(
     return SlaOut(
         start=first,
         end=last,
-        target_s=int(sla.TARGET.total_seconds()),
-        timezone="Asia/Shanghai (UTC+8)",
+        target_s=fleet.settings.response_target_s,
+        timezone=fleet.settings.timezone,
         days=days,
         communities=communities,
-        total=FiguresOut(**_fig(sla.figures(rows, now))),
+        total=FiguresOut(**_fig(sla.figures(rows, now, target))),
     )

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from contract.ids import normalise_mac, parse_bind_key
 from fleet.api.deps import CallerDep, FleetDep, SessionDep, StaffDep
 from fleet.api.schemas import BindKeyText, Firmware, MacPath, MacText, OpaqueId
 from fleet.auth import Caller
@@ -74,7 +75,7 @@ class ImportReportOut(BaseModel):
 
 def _mac(text: str) -> str:
     try:
-        return bands.parse_mac(text)
+        return normalise_mac(text)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
@@ -84,7 +85,7 @@ def register_wristband(
     body: WristbandIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
 ) -> Wristband:
     try:
-        key = bands.parse_bind_key(body.bind_key)
+        key = parse_bind_key(body.bind_key)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bind_key: {exc}") from None
     band, bumped = bands.register(
