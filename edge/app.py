@@ -8,7 +8,6 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from contract import FieldValue, __version__
 from contract.clock import parse_clock
@@ -21,13 +20,22 @@ from edge.health import RateMeter, SystemProbe
 from edge.meters.service import MeterService
 from edge.offline.alerter import OfflineAlerter
 from edge.offline.modem import Modem, SmsModem
-from edge.outbox import Outbox
+from edge.outbox import OUTBOX_FILE, Outbox
 from edge.pipeline import Pipeline
 from edge.rules import snapshot as rules_snapshot
 from edge.rules.config import RulesConfig
 from edge.rules.engine import MAX_TICK_GAP_S, RuleEngine
 from edge.settings import GatewaySettings
-from edge.status import OUTBOX_FILE, write_status
+from edge.status_file import (
+    ConfigStatus,
+    OutboxStatus,
+    RadioStatus,
+    SmsStatus,
+    StatusFile,
+    UplinkStatus,
+    WatchdogStatus,
+    write_status,
+)
 from edge.uplink.mqtt import Uplink
 from edge.watchdog import Liveness, SystemdNotifier, keep_alive
 
@@ -190,81 +198,78 @@ class Gateway:
         figures.update(self.system.figures())
         return figures
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StatusFile:
         """What data_dir/status.json says (read by `silverguard gateway status`)."""
         s = self.settings
         up = self.uplink.state
         rejected = self.config.rejected
-        status: dict[str, Any] = {
-            "gateway": s.gateway_id,
-            "version": __version__,
-            "pid": os.getpid(),
-            "started_at": self.started_at,
-            "written_at": time.time(),
-            "interval_s": s.status_interval_s,
-            "uplink": {
-                "state": up.state,
-                "since": up.since,
-                "broker": f"{s.mqtt.host}:{s.mqtt.port}",
-                "tls": s.mqtt.tls,
-                "last_connected": up.last_connected,
-                "last_heartbeat": up.last_heartbeat,
-                "last_error": up.last_error,
-                "backoff_s": up.backoff_s,
-                "reconnects": up.reconnects,
-                "publish_refused": up.publish_refused,
-                "events_published": up.events_published,
-                "events_acked": up.acks_received,
-                "telemetry_published": up.telemetry_published,
-                "offline_for_s": round(self.uplink.offline_for(), 1),
-            },
-            "config": {
-                "version": self.config.version,
-                "applied": self.config.applied,
-                "refused": self.config.refused,
-                "rejected_version": rejected.rejected_version if rejected else None,
-                "error": rejected.error if rejected else "",
-                "set_aside": [
-                    {"section": str(p.section), "name": p.name, "reason": p.reason}
-                    for p in self.config.set_aside
-                ],
-            },
-            "radio": {
-                "adverts_seen": self.scanner.adverts_seen,
-                "adverts_accepted": self.pipeline.accepted,
-                "adverts_per_s": self._status_rate.rate(),
-                "devices_heard": len(self.pipeline.devices),
-                "bands_configured": len(list(self.decoder.known())),
-                "rejects": dict(self.pipeline.rejects),
-            },
-            "outbox": {
-                "bytes": self.outbox.size_bytes(),
-                "thinned_since_start": self.outbox.thinned,
-                "full_errors": self.outbox.full_errors,
-                "events_unstored": len(self.pipeline.unstored),
-            },
-            "events_stored": self.pipeline.events_stored,
-            "meters": self.meters.health(),
-            "watchdog": {
-                "systemd": self.notifier.watchdog_s is not None,
-                "healthy": not self.liveness.stale(),
-                "stale": self.liveness.stale(),
-            },
-            "sms": None,
-        }
+        sms = None
         if self.alerter is not None and s.modem is not None:
             c = self.alerter.counters
-            status["sms"] = {
-                "port": s.modem.port,
-                "offline_after_s": s.modem.offline_after_s,
-                "sent": c.sent,
-                "failed": c.failed,
-                "events_notified": c.events_notified,
-                "events_without_contacts": c.events_without_contacts,
-                "last_error": c.last_error,
-                "last_sent_at": c.last_sent_at,
-            }
-        return status
+            sms = SmsStatus(
+                port=s.modem.port,
+                offline_after_s=s.modem.offline_after_s,
+                sent=c.sent,
+                failed=c.failed,
+                events_notified=c.events_notified,
+                events_without_contacts=c.events_without_contacts,
+                last_error=c.last_error,
+                last_sent_at=c.last_sent_at,
+            )
+        return StatusFile(
+            gateway=s.gateway_id,
+            version=__version__,
+            pid=os.getpid(),
+            started_at=self.started_at,
+            written_at=time.time(),
+            interval_s=s.status_interval_s,
+            uplink=UplinkStatus(
+                state=up.state,
+                since=up.since,
+                broker=f"{s.mqtt.host}:{s.mqtt.port}",
+                tls=s.mqtt.tls,
+                last_connected=up.last_connected,
+                last_heartbeat=up.last_heartbeat,
+                last_error=up.last_error,
+                backoff_s=up.backoff_s,
+                reconnects=up.reconnects,
+                publish_refused=up.publish_refused,
+                events_published=up.events_published,
+                events_acked=up.acks_received,
+                telemetry_published=up.telemetry_published,
+                offline_for_s=round(self.uplink.offline_for(), 1),
+            ),
+            config=ConfigStatus(
+                version=self.config.version,
+                applied=self.config.applied,
+                refused=self.config.refused,
+                rejected_version=rejected.rejected_version if rejected else None,
+                error=rejected.error if rejected else "",
+                set_aside=list(self.config.set_aside),
+            ),
+            radio=RadioStatus(
+                adverts_seen=self.scanner.adverts_seen,
+                adverts_accepted=self.pipeline.accepted,
+                adverts_per_s=self._status_rate.rate(),
+                devices_heard=len(self.pipeline.devices),
+                bands_configured=len(list(self.decoder.known())),
+                rejects=dict(self.pipeline.rejects),
+            ),
+            outbox=OutboxStatus(
+                bytes=self.outbox.size_bytes(),
+                thinned_since_start=self.outbox.thinned,
+                full_errors=self.outbox.full_errors,
+                events_unstored=len(self.pipeline.unstored),
+            ),
+            events_stored=self.pipeline.events_stored,
+            meters=self.meters.health(),
+            watchdog=WatchdogStatus(
+                systemd=self.notifier.watchdog_s is not None,
+                healthy=not self.liveness.stale(),
+                stale=self.liveness.stale(),
+            ),
+            sms=sms,
+        )
 
     def _systemd_status(self) -> str:
         depth = self.outbox.depth()

@@ -45,6 +45,10 @@ KINDS = ("event", "telemetry")
 _SQLITE_FULL = 13
 
 
+# The outbox database in the gateway's data directory.
+OUTBOX_FILE = "outbox.db"
+
+
 class OutboxFull(RuntimeError):
     """The disk is full even after dropping all telemetry; the event was not stored."""
 

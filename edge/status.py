@@ -6,25 +6,16 @@ reads it together with the outbox database, which it opens read-only, so the
 backlog is exact and the command works whether the gateway runs or not.
 """
 
-import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contract.files import write_atomically
-from edge.outbox import KindBacklog, read_backlog
+import msgspec
 
-STATUS_FILE = "status.json"
-OUTBOX_FILE = "outbox.db"
-
-
-def write_status(data_dir: Path, status: dict[str, Any]) -> None:
-    """Replace the status file atomically (a reader never sees half a file); no fsync:
-    it is rewritten every few seconds and worthless after a power cut."""
-    payload = json.dumps(status, ensure_ascii=False, indent=1).encode()
-    write_atomically(data_dir / STATUS_FILE, payload, mode=0o644, sync=False)
+from edge.outbox import OUTBOX_FILE, KindBacklog, read_backlog
+from edge.status_file import STATUS_FILE, StatusFile, read_status
 
 
 def _pid_alive(pid: object) -> bool:
@@ -42,7 +33,7 @@ def _pid_alive(pid: object) -> bool:
 @dataclass(frozen=True, slots=True)
 class GatewayStatusReport:
     data_dir: Path
-    status: dict[str, Any] | None  # None: the gateway never wrote one
+    status: StatusFile | None  # None: the gateway never wrote one (or it is unreadable)
     running: bool
     age_s: float | None  # how old the status file is
     backlog: dict[str, KindBacklog] | None  # None: no readable outbox
@@ -65,21 +56,18 @@ class GatewayStatusReport:
             "status_age_s": self.age_s,
             "status_error": self.status_error,
             "outbox": outbox,
-            "status": self.status,
+            "status": msgspec.to_builtins(self.status) if self.status is not None else None,
         }
 
 
 def read_gateway_status(data_dir: Path, now: float | None = None) -> GatewayStatusReport:
     now = now if now is not None else time.time()
-    status: dict[str, Any] | None = None
+    status: StatusFile | None = None
     age: float | None = None
     status_error = ""
     try:
-        loaded = json.loads((data_dir / STATUS_FILE).read_text(encoding="utf-8"))
-        if isinstance(loaded, dict):
-            status = loaded
-            written = loaded.get("written_at")
-            age = max(0.0, now - written) if isinstance(written, int | float) else None
+        status = read_status(data_dir / STATUS_FILE)
+        age = max(0.0, now - status.written_at)
     except FileNotFoundError:
         pass
     except PermissionError:
@@ -88,9 +76,8 @@ def read_gateway_status(data_dir: Path, now: float | None = None) -> GatewayStat
         status_error = str(exc)
     running = False
     if status is not None and age is not None:
-        interval = status.get("interval_s", 5.0)
-        fresh = age <= 3 * (interval if isinstance(interval, int | float) else 5.0) + 5
-        running = fresh and _pid_alive(status.get("pid"))
+        fresh = age <= 3 * status.interval_s + 5
+        running = fresh and _pid_alive(status.pid)
     backlog: dict[str, KindBacklog] | None = None
     thinned = 0
     error = ""
@@ -125,91 +112,91 @@ def _clock(ts: object) -> str:
 def render(report: GatewayStatusReport, now: float | None = None) -> str:
     """The status as a technician reads it on the box (English, with Chinese labels)."""
     now = now if now is not None else time.time()
-    s = report.status or {}
+    s = report.status
     lines = []
-    gateway = s.get("gateway", "?")
-    if report.running:
-        state = f"running / 运行中 (pid {s.get('pid')}, status written {_ago(report.age_s)} ago)"
+    if report.running and s is not None:
+        state = f"running / 运行中 (pid {s.pid}, status written {_ago(report.age_s)} ago)"
     elif report.status_error:
         state = f"unknown / 未知 (status.json: {report.status_error})"
-    elif report.status is None:
+    elif s is None:
         state = "not running / 未运行 (it never wrote a status file here)"
     else:
-        state = f"NOT RUNNING / 未运行 (last status {_clock(s.get('written_at'))})"
-    lines.append(f"gateway 网关 {gateway}: {state}")
+        state = f"NOT RUNNING / 未运行 (last status {_clock(s.written_at)})"
+    lines.append(f"gateway 网关 {s.gateway if s else '?'}: {state}")
     lines.append(f"  data dir 数据目录   {report.data_dir}")
+    if s is not None:
+        lines += _uplink_lines(s)
+    lines += _outbox_lines(report, now)
+    if s is not None:
+        lines += _detail_lines(s)
+    return "\n".join(lines)
 
-    up = s.get("uplink") or {}
-    if up:
-        link = f"{up.get('state', '?')} since {_clock(up.get('since'))}"
-        link += f" to {up.get('broker', '?')}{' (TLS)' if up.get('tls') else ' (no TLS)'}"
-        lines.append(f"  uplink 上行链路     {link}")
-        detail = f"last connected {_clock(up.get('last_connected'))}; "
-        detail += f"last heartbeat {_clock(up.get('last_heartbeat'))}; "
-        detail += f"reconnects {up.get('reconnects', 0)}; backoff {up.get('backoff_s', 0):.1f} s"
-        lines.append(f"                      {detail}")
-        if up.get("state") != "connected" and up.get("last_error"):
-            lines.append(f"                      last error: {up['last_error']}")
-        if up.get("publish_refused"):
-            lines.append(
-                f"                      broker refused {up['publish_refused']} publishes (ACL?)"
-            )
 
-    if report.backlog is not None:
-        parts = []
-        for kind, label in (("event", "events 事件"), ("telemetry", "telemetry 遥测")):
-            b = report.backlog[kind]
-            oldest = f", oldest {_ago(b.oldest_age_s(now))}" if b.count else ""
-            parts.append(f"{label} {b.count}{oldest} ({b.bytes / 1024:.1f} KiB)")
-        lines.append(f"  outbox 待发队列     {'; '.join(parts)}")
-        lines.append(f"                      telemetry thinned (all time) {report.thinned_total}")
-    else:
-        lines.append(f"  outbox 待发队列     unreadable: {report.outbox_error}")
+def _uplink_lines(s: StatusFile) -> list[str]:
+    up = s.uplink
+    link = (
+        f"{up.state} since {_clock(up.since)} to {up.broker}{' (TLS)' if up.tls else ' (no TLS)'}"
+    )
+    lines = [f"  uplink 上行链路     {link}"]
+    detail = f"last connected {_clock(up.last_connected)}; "
+    detail += f"last heartbeat {_clock(up.last_heartbeat)}; "
+    detail += f"reconnects {up.reconnects}; backoff {up.backoff_s:.1f} s"
+    lines.append(f"                      {detail}")
+    if up.state != "connected" and up.last_error:
+        lines.append(f"                      last error: {up.last_error}")
+    if up.publish_refused:
+        lines.append(f"                      broker refused {up.publish_refused} publishes (ACL?)")
+    return lines
 
-    cfg = s.get("config") or {}
-    if cfg:
-        version = cfg.get("version")
-        text = f"version {version} running" if version is not None else "no pushed config yet"
-        if cfg.get("rejected_version") is not None or cfg.get("error"):
-            text += f"; version {cfg.get('rejected_version')} REJECTED: {cfg.get('error')}"
-        lines.append(f"  config 配置         {text}")
-        for part in cfg.get("set_aside") or []:
-            lines.append(
-                f"                      set aside 未生效: {part.get('section')} "
-                f"{part.get('name')}: {part.get('reason')}"
-            )
 
-    radio = s.get("radio") or {}
-    if radio:
-        rejects = radio.get("rejects") or {}
-        rejected = ", ".join(f"{k} {v}" for k, v in sorted(rejects.items())) or "none"
-        lines.append(
-            f"  radio 无线          {radio.get('adverts_seen', 0)} adverts seen, "
-            f"{radio.get('adverts_per_s', 0)}/s, {radio.get('devices_heard', 0)} devices; "
-            f"rejected: {rejected}"
-        )
-    meters = s.get("meters") or {}
+def _outbox_lines(report: GatewayStatusReport, now: float) -> list[str]:
+    if report.backlog is None:
+        return [f"  outbox 待发队列     unreadable: {report.outbox_error}"]
+    parts = []
+    for kind, label in (("event", "events 事件"), ("telemetry", "telemetry 遥测")):
+        b = report.backlog[kind]
+        oldest = f", oldest {_ago(b.oldest_age_s(now))}" if b.count else ""
+        parts.append(f"{label} {b.count}{oldest} ({b.bytes / 1024:.1f} KiB)")
+    return [
+        f"  outbox 待发队列     {'; '.join(parts)}",
+        f"                      telemetry thinned (all time) {report.thinned_total}",
+    ]
+
+
+def _detail_lines(s: StatusFile) -> list[str]:
+    cfg = s.config
+    text = f"version {cfg.version} running" if cfg.version is not None else "no pushed config yet"
+    if cfg.rejected_version is not None or cfg.error:
+        text += f"; version {cfg.rejected_version} REJECTED: {cfg.error}"
+    lines = [f"  config 配置         {text}"]
+    lines += [
+        f"                      set aside 未生效: {p.section} {p.name}: {p.reason}"
+        for p in cfg.set_aside
+    ]
+    radio = s.radio
+    rejected = ", ".join(f"{k} {v}" for k, v in sorted(radio.rejects.items())) or "none"
+    lines.append(
+        f"  radio 无线          {radio.adverts_seen} adverts seen, {radio.adverts_per_s}/s, "
+        f"{radio.devices_heard} devices; rejected: {rejected}"
+    )
+    meters = s.meters
     if meters.get("meters_configured"):
         lines.append(
             f"  meters 水电表       {meters.get('meters_configured')} configured, "
             f"{meters.get('meters_online', 0)} online, {meters.get('meters_offline', 0)} offline; "
             f"{meters.get('meter_polls_failed', 0)} of {meters.get('meter_polls', 0)} polls failed"
         )
-    sms = s.get("sms")
-    if sms:
+    if s.sms is not None:
+        sms = s.sms
         text = (
-            f"modem {sms.get('port')}: {sms.get('sent', 0)} sent, {sms.get('failed', 0)} failed, "
-            f"{sms.get('events_notified', 0)} events notified locally; "
-            f"after {sms.get('offline_after_s')} s offline"
+            f"modem {sms.port}: {sms.sent} sent, {sms.failed} failed, "
+            f"{sms.events_notified} events notified locally; after {sms.offline_after_s} s offline"
         )
-        if sms.get("last_error"):
-            text += f"; last error: {sms['last_error']}"
+        if sms.last_error:
+            text += f"; last error: {sms.last_error}"
         lines.append(f"  offline SMS 离线短信 {text}")
-    dog = s.get("watchdog") or {}
-    if dog:
-        health = (
-            "healthy" if dog.get("healthy") else f"UNHEALTHY: {', '.join(dog.get('stale', []))}"
-        )
-        where = "systemd watchdog on" if dog.get("systemd") else "not under systemd's watchdog"
-        lines.append(f"  watchdog 看门狗     {health} ({where})")
-    return "\n".join(lines)
+    dog = s.watchdog
+    health = "healthy" if dog.healthy else f"UNHEALTHY: {', '.join(dog.stale)}"
+    where = "systemd watchdog on" if dog.systemd else "not under systemd's watchdog"
+    lines.append(f"  watchdog 看门狗     {health} ({where})")
+    return lines

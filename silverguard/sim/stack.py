@@ -433,8 +433,8 @@ class Stack:
         """Wait until the gateway's status file says its uplink is up; False on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = self.gateway_status(gateway_id).status or {}
-            if (status.get("uplink") or {}).get("state") == "connected":
+            status = self.gateway_status(gateway_id).status
+            if status is not None and status.uplink.state == "connected":
                 return True
             await asyncio.sleep(0.05)
         return False

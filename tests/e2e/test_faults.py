@@ -26,6 +26,7 @@ from contract import Event, Topic, TopicKind, decode, event_id
 from contract.config import ConfigReport
 from contract.sealing import generate_keypair, seal
 from edge.outbox import read_backlog
+from edge.status_file import StatusFile
 from firmware_mocks.modem import ModemEmulator
 from firmware_mocks.population import Population
 from firmware_mocks.wristband import Button
@@ -118,7 +119,7 @@ def backlog_events(stack: Stack) -> int:
     return stack.gateway_status(GW).backlog["event"].count  # type: ignore[index]
 
 
-async def wait_status(stack: Stack, check: Callable[[dict[str, Any]], bool], what: str) -> None:
+async def wait_status(stack: Stack, check: Callable[[StatusFile], bool], what: str) -> None:
     async def ok() -> bool:
         status = stack.gateway_status(GW).status
         return status is not None and check(status)
@@ -153,7 +154,7 @@ async def district(
 
 async def start(stack: Stack, burst: Burst) -> asyncio.Task[None]:
     await stack.start_gateways()
-    await wait_status(stack, lambda s: s["uplink"]["state"] == "connected", "the uplink")
+    await wait_status(stack, lambda s: s.uplink.state == "connected", "the uplink")
     return asyncio.create_task(burst.population.run())
 
 
@@ -173,7 +174,7 @@ async def test_broker_down_until_the_backoff_is_capped_loses_nothing(tmp_path: P
             cap = stack.backoff_max_s
             await wait_status(
                 stack,
-                lambda s: s["uplink"]["backoff_s"] >= cap and s["uplink"]["reconnects"] >= 3,
+                lambda s: s.uplink.backoff_s >= cap and s.uplink.reconnects >= 3,
                 "the reconnect backoff to reach its cap",
             )
             queued = backlog_events(stack)
@@ -241,7 +242,7 @@ async def test_gateway_sigkilled_mid_burst_loses_no_accepted_event(tmp_path: Pat
             in_outbox = outbox_event_ids(outbox)
             acked_before = set(await alert_event_ids(stack))
             await stack.start_gateway(GW)
-            await wait_status(stack, lambda s: s["uplink"]["state"] == "connected", "restart")
+            await wait_status(stack, lambda s: s.uplink.state == "connected", "restart")
             await burst.run(10)
             # Accepted = stored by the fleet already, or committed in the outbox.
             received = await all_alerts(stack, set(burst.expected[len(first) :]))
@@ -382,7 +383,7 @@ async def test_a_bad_part_is_set_aside_and_a_bad_config_refused_while_the_rest_r
             assert refused.version == 2
             assert refused.rejected_version == 3
             assert "not this one" in refused.error
-            await wait_status(stack, lambda s: s["config"]["rejected_version"] == 3, "the refusal")
+            await wait_status(stack, lambda s: s.config.rejected_version == 3, "the refusal")
             await burst.run(3)  # still decoding with version 2
             await all_alerts(stack, set(burst.expected), timeout=30)
 
@@ -390,7 +391,7 @@ async def test_a_bad_part_is_set_aside_and_a_bad_config_refused_while_the_rest_r
             await stack.kill_broker()
             stack.kill_gateway(GW)
             await stack.start_gateway(GW)
-            await wait_status(stack, lambda s: s["config"]["version"] == 2, "config on disk")
+            await wait_status(stack, lambda s: s.config.version == 2, "config on disk")
             await burst.run(2)
             await eventually(
                 lambda: _async(backlog_events(stack) >= 2), 30, "events decided offline"
@@ -437,7 +438,7 @@ async def test_a_long_outage_sends_the_sms_from_the_gateways_modem(tmp_path: Pat
             advertising = await start(stack, burst)
             try:
                 await stack.publish_config(stack.make_config(GW, 1, contacts={sos_band: numbers}))
-                await wait_status(stack, lambda s: s["config"]["version"] == 1, "the config")
+                await wait_status(stack, lambda s: s.config.version == 1, "the config")
                 # A persistent session on the event topic: the broker keeps for it the
                 # copy the gateway sends when the link is back, whoever acknowledges it.
                 async with event_watcher(stack) as watcher:
@@ -448,7 +449,9 @@ async def test_a_long_outage_sends_the_sms_from_the_gateways_modem(tmp_path: Pat
                 messages = await asyncio.to_thread(modem.wait_for, 2, 60)
                 sms_after = time.monotonic() - down_at
                 await wait_status(
-                    stack, lambda s: s["sms"]["events_notified"] == 1, "the event marked"
+                    stack,
+                    lambda s: s.sms is not None and s.sms.events_notified == 1,
+                    "the event marked",
                 )
                 await stack.start_broker()
                 async with event_watcher(stack) as watcher, asyncio.timeout(60):

@@ -54,8 +54,8 @@ async def test_fleet_pushed_keys_and_numbers_drive_the_gateway(tmp_path: Path):
             gateway = await eventually(in_sync, 30, "the gateway to report the desired version")
             status = stack.gateway_status("gw-01").status
             assert status is not None
-            assert status["config"]["version"] == gateway["desired_version"]
-            assert status["radio"]["bands_configured"] == 2
+            assert status.config.version == gateway["desired_version"]
+            assert status.radio.bands_configured == 2
 
             await stack.stop_broker()
             population.press(band.mac, Button.LONG)

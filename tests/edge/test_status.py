@@ -6,11 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
+
 from edge.outbox import Outbox
-from edge.status import read_gateway_status, render, write_status
+from edge.status import read_gateway_status, render
+from edge.status_file import StatusFile, write_status
 
 
-def status(**overrides: object) -> dict[str, object]:
+def status(**overrides: object) -> StatusFile:
     values: dict[str, object] = {
         "gateway": "gw-07",
         "pid": os.getpid(),
@@ -27,13 +30,15 @@ def status(**overrides: object) -> dict[str, object]:
             "backoff_s": 30.0,
             "reconnects": 12,
         },
+        "version": "0.1.0",
+        "started_at": 990_000.0,
         "config": {"version": 4, "rejected_version": 5, "error": "bands[0].mac: bad"},
         "radio": {"adverts_seen": 500, "adverts_per_s": 9.5, "rejects": {"replay": 2}},
         "watchdog": {"systemd": True, "healthy": True, "stale": []},
         "sms": {"port": "/dev/ttyUSB2", "sent": 2, "failed": 1, "offline_after_s": 300},
     }
     values.update(overrides)
-    return values
+    return msgspec.convert(values, StatusFile)
 
 
 def data_dir_with_backlog(tmp_path: Path) -> Path:
