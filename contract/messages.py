@@ -59,6 +59,14 @@ class Severity(StrEnum):
     MEDIUM = "medium"
     LOW = "low"  # near-misses, device care
 
+    @property
+    def rank(self) -> int:
+        """Higher is more urgent: low 0, medium 1, high 2, critical 3."""
+        return _SEVERITY_ORDER.index(self)
+
+
+_SEVERITY_ORDER = (Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL)
+
 
 class EventKind(StrEnum):
     SOS = "sos"

@@ -18,6 +18,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from fleet.alerts import lifecycle
+from fleet.alerts.lifecycle import AlertState, Step
 from fleet.alerts.policy import (
     CAREGIVERS,
     CONTACT_PREFIX,
@@ -30,7 +32,6 @@ from fleet.alerts.policy import (
 )
 from fleet.db.models import (
     Alert,
-    AlertLog,
     Caregiver,
     CareLink,
     Community,
@@ -144,16 +145,16 @@ def start(
     )
     if notified_locally and policy.steps[0].targets == (CAREGIVERS,):
         alert.escalation_round, alert.escalation_step = 0, 0
-        alert.state = "notified"
-        alert.notified_at = now
-        session.add(
-            AlertLog(
-                alert_id=alert.id,
-                at=now,
-                actor=actor,
-                action="notified_locally",
-                detail={"step": 0, "reason": "the gateway texted the caregivers while offline"},
-            )
+        if lifecycle.can_move(alert, AlertState.NOTIFIED):
+            lifecycle.move(alert, AlertState.NOTIFIED, now, actor)
+        lifecycle.record(
+            session,
+            alert.id,
+            Step.NOTIFIED_LOCALLY,
+            now,
+            actor,
+            step=0,
+            reason="the gateway texted the caregivers while offline",
         )
         _schedule_next(session, alert, policy, first, now, reached_nobody=False)
         return 0
@@ -222,34 +223,28 @@ def fire_step(
         reached.append({"contact": caregiver.id, "as": target, "channels": len(urls)})
     alert.escalation_round = position.round
     alert.escalation_step = position.step
-    session.add(
-        AlertLog(
-            alert_id=alert.id,
-            at=now,
-            actor=actor,
-            action="escalated",
-            detail={
-                "round": position.round,
-                "step": position.step,
-                "targets": list(step.targets),
-                "contacts": reached,
-                "deliveries": made,
-            },
-        )
+    lifecycle.record(
+        session,
+        alert.id,
+        Step.ESCALATED,
+        now,
+        actor,
+        round=position.round,
+        step=position.step,
+        targets=list(step.targets),
+        contacts=reached,
+        deliveries=made,
     )
     if made == 0:
-        session.add(
-            AlertLog(
-                alert_id=alert.id,
-                at=now,
-                actor=actor,
-                action="no_contact",
-                detail={
-                    "round": position.round,
-                    "step": position.step,
-                    "reason": "nobody with a channel is registered for " + ", ".join(step.targets),
-                },
-            )
+        lifecycle.record(
+            session,
+            alert.id,
+            Step.NO_CONTACT,
+            now,
+            actor,
+            round=position.round,
+            step=position.step,
+            reason="nobody with a channel is registered for " + ", ".join(step.targets),
         )
         log.warning(
             "alert %d: escalation step %d/%d reached nobody",

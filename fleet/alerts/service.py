@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from contract import Event
-from fleet.alerts import escalation
+from contract import Event, Severity
+from fleet.alerts import escalation, lifecycle
 from fleet.alerts.incidents import (
     Action,
     FollowUpEffect,
@@ -30,10 +30,10 @@ from fleet.alerts.incidents import (
     dispose,
     incident_key,
 )
+from fleet.alerts.lifecycle import AlertState, Step
 from fleet.db.models import (
     OPEN_INCIDENT,
     Alert,
-    AlertLog,
     CareLink,
     DigestEntry,
     EscalationTimer,
@@ -43,8 +43,6 @@ from fleet.db.models import (
     Wristband,
 )
 from fleet.db.upsert import insert_ignore
-
-_SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
 class AlertError(Exception):
@@ -90,12 +88,6 @@ def _subject(session: Session, device: str, flat: object = None) -> _Subject:
             covered = [link.community_id for link in gateway.communities]
             return _Subject(None, covered[0] if covered else None, f"gateway:{device}")
     return _Subject(None, band.community_id if band else None, f"device:{device}")
-
-
-def _log(
-    session: Session, alert_id: int, now: datetime, actor: str, action: str, **detail: object
-) -> None:
-    session.add(AlertLog(alert_id=alert_id, at=now, actor=actor, action=action, detail=detail))
 
 
 def record_event(
@@ -214,7 +206,7 @@ def _open(
             "community_id": subject.community_id,
             "incident_key": key,
             "incident": incident.value,
-            "state": "open",
+            "state": AlertState.OPEN.value,
             "opened_at": now,
             "policy": policy.to_json(),
         },
@@ -238,7 +230,9 @@ def _open(
             )
         return _fold(session, event, alert, now, actor)
     alert = session.execute(select(Alert).where(Alert.event_id == event.id)).scalar_one()
-    _log(session, alert.id, now, actor, "opened", event_id=event.id, kind=event.kind.value)
+    lifecycle.record(
+        session, alert.id, Step.OPENED, now, actor, event_id=event.id, kind=event.kind.value
+    )
     deliveries = escalation.start(
         session, alert, policy, now, f"fleet:{instance}", notified_locally=event.notified_locally
     )
@@ -248,14 +242,14 @@ def _open(
 def _fold(session: Session, event: Event, alert: Alert, now: datetime, actor: str) -> Recorded:
     """Another event of the same incident (a second SOS press, a fall during an SOS):
     one alert, the event on its timeline; escalation goes on as it was."""
-    if _SEVERITY_RANK.get(event.severity.value, 0) > _SEVERITY_RANK.get(alert.severity, 0):
+    if event.severity.rank > Severity(alert.severity).rank:
         alert.severity = event.severity.value
-    _log(
+    lifecycle.record(
         session,
         alert.id,
+        Step.FOLDED,
         now,
         actor,
-        "folded",
         event_id=event.id,
         kind=event.kind.value,
         severity=event.severity.value,
@@ -272,12 +266,12 @@ def _follow_up(
     now: datetime,
     actor: str,
 ) -> Recorded:
-    _log(
+    lifecycle.record(
         session,
         alert.id,
+        Step.FOLLOW_UP,
         now,
         actor,
-        "follow_up",
         event_id=event.id,
         kind=event.kind.value,
         effect=(effect or FollowUpEffect.NOTE).value,
@@ -317,7 +311,7 @@ def stop_escalation(
     )
     cancelled = int(getattr(result, "rowcount", 0) or 0)
     if cancelled:
-        _log(session, alert.id, now, actor, "escalation_stopped", reason=reason)
+        lifecycle.record(session, alert.id, Step.ESCALATION_STOPPED, now, actor, reason=reason)
     return cancelled
 
 
@@ -330,12 +324,12 @@ def activity_resumed(session: Session, alert_id: int, now: datetime, actor: str)
     if alert.incident != IncidentClass.INACTIVITY.value:
         return False
     alert.activity_resumed_at = now
-    _log(
+    lifecycle.record(
         session,
         alert.id,
+        Step.FOLLOW_UP,
         now,
         actor,
-        "follow_up",
         kind="activity_resumed",
         effect="stop_escalation",
     )
@@ -349,12 +343,10 @@ def acknowledge(
     alert = lock_alert(session, alert_id)
     if alert is None:
         raise AlertError(f"alert {alert_id} does not exist")
-    if alert.state in ("acknowledged", "resolved"):
-        return alert  # acknowledging twice is harmless
-    alert.state = "acknowledged"
-    alert.acknowledged_at = now
-    alert.acknowledged_by = actor
-    _log(session, alert.id, now, actor, "acknowledged", via=via)
+    if not lifecycle.can_move(alert, AlertState.ACKNOWLEDGED):
+        return alert  # acknowledging twice (or after resolving) is harmless
+    lifecycle.move(alert, AlertState.ACKNOWLEDGED, now, actor)
+    lifecycle.record(session, alert.id, Step.ACKNOWLEDGED, now, actor, via=via)
     stop_escalation(session, alert, now, actor, reason="acknowledged")
     return alert
 
@@ -365,7 +357,7 @@ def resolve(
     alert = lock_alert(session, alert_id)
     if alert is None:
         raise AlertError(f"alert {alert_id} does not exist")
-    if alert.state == "resolved":
+    if not lifecycle.can_move(alert, AlertState.RESOLVED):
         raise AlertError(f"alert {alert_id} is already resolved")
     return _resolve(session, alert, actor=actor, outcome=outcome, note=note, now=now)
 
@@ -379,11 +371,9 @@ def _resolve(
         # press is not a response.
         alert.acknowledged_at = now
         alert.acknowledged_by = actor
-    alert.state = "resolved"
-    alert.resolved_at = now
-    alert.resolved_by = actor
+    lifecycle.move(alert, AlertState.RESOLVED, now, actor)
     alert.outcome = outcome
     alert.note = note
-    _log(session, alert.id, now, actor, "resolved", outcome=outcome)
+    lifecycle.record(session, alert.id, Step.RESOLVED, now, actor, outcome=outcome)
     stop_escalation(session, alert, now, actor, reason="resolved")
     return alert

@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contract import transport
 from fleet import clock
+from fleet.alerts import lifecycle
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.escalation import channel_ref, channel_urls
+from fleet.alerts.lifecycle import AlertState, Step
 from fleet.db.models import (
     Alert,
-    AlertLog,
     Caregiver,
     Community,
     Delivery,
@@ -215,19 +216,16 @@ class Dispatcher:
         if status == "cancelled":
             self.cancelled += 1
         if delivery.alert_id is not None:
-            session.add(
-                AlertLog(
-                    alert_id=delivery.alert_id,
-                    at=now,
-                    actor=self._actor,
-                    action="delivery_cancelled" if status == "cancelled" else "delivery_failed",
-                    detail={
-                        "delivery_id": delivery.id,
-                        "contact": delivery.caregiver_id,
-                        "channel": delivery.channel_scheme,
-                        "reason": why,
-                    },
-                )
+            lifecycle.record(
+                session,
+                delivery.alert_id,
+                Step.DELIVERY_CANCELLED if status == "cancelled" else Step.DELIVERY_FAILED,
+                now,
+                self._actor,
+                delivery_id=delivery.id,
+                contact=delivery.caregiver_id,
+                channel=delivery.channel_scheme,
+                reason=why,
             )
 
     def _alert_message(
@@ -324,37 +322,34 @@ class Dispatcher:
             # foreign-key insert takes a share lock on it, and taking the alert's lock
             # after that could deadlock with an acknowledgement (timers, then alert).
             alert = session.get_one(Alert, job.alert_id, with_for_update=True)
-            session.add(
-                AlertLog(
-                    alert_id=job.alert_id,
-                    at=now,
-                    actor=self._actor,
-                    action="delivered" if result.ok else "delivery_failed",
-                    detail={
-                        "delivery_id": job.delivery_id,
-                        "contact": job.caregiver_id,
-                        "channel": job.scheme,
-                        "round": delivery.round,
-                        "step": delivery.step,
-                        "attempt": delivery.attempts,
-                        "error": result.error,
-                        "retry_at": None if result.ok or gave_up else delivery.due_at.isoformat(),
-                    },
-                )
+            lifecycle.record(
+                session,
+                job.alert_id,
+                Step.DELIVERED if result.ok else Step.DELIVERY_FAILED,
+                now,
+                self._actor,
+                delivery_id=job.delivery_id,
+                contact=job.caregiver_id,
+                channel=job.scheme,
+                round=delivery.round,
+                step=delivery.step,
+                attempt=delivery.attempts,
+                error=result.error,
+                retry_at=None if result.ok or gave_up else delivery.due_at.isoformat(),
             )
             if result.ok:
                 if alert.notified_at is None:
-                    alert.notified_at = now
-                if alert.state == "open":
-                    alert.state = "notified"
-                    session.add(
-                        AlertLog(
-                            alert_id=alert.id,
-                            at=now,
-                            actor=self._actor,
-                            action="notified",
-                            detail={"contact": job.caregiver_id, "channel": job.scheme},
-                        )
+                    alert.notified_at = now  # the first message, even after an acknowledgement
+                if lifecycle.state_of(alert) is AlertState.OPEN:
+                    lifecycle.move(alert, AlertState.NOTIFIED, now, self._actor)
+                    lifecycle.record(
+                        session,
+                        alert.id,
+                        Step.NOTIFIED,
+                        now,
+                        self._actor,
+                        contact=job.caregiver_id,
+                        channel=job.scheme,
                     )
         log.info(
             "notify: delivery %d (%s) for %s %s, attempt %d",

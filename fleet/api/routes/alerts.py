@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from fleet.alerts import service
 from fleet.alerts.escalation import alert_policy
+from fleet.alerts.lifecycle import AlertState
 from fleet.api.deps import Caller, CallerDep, SessionDep
 from fleet.api.schemas import OpaqueId
 from fleet.auth import Role
@@ -29,7 +30,6 @@ from fleet.db.session import utcnow
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
-AlertState = Literal["open", "notified", "acknowledged", "resolved"]
 Incident = Literal["emergency", "inactivity", "medication", "water", "device"]
 # Alert ids are 32-bit serials on PostgreSQL; a larger number is refused before any query.
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from fleet import clock
+from fleet.alerts.lifecycle import AlertState
 from fleet.api.deps import CallerDep, SessionDep
 from fleet.api.routes.alerts import visible_alerts
 from fleet.db.models import Alert
@@ -33,7 +34,7 @@ def overview(session: SessionDep, caller: CallerDep) -> OverviewOut:
     midnight = datetime.combine(today, time(0), clock.zone())
     visible = visible_alerts(caller)
     by_severity: dict[str, int] = {"critical": 0, "high": 0, "medium": 0, "low": 0}
-    by_state: dict[str, int] = {"open": 0, "notified": 0, "acknowledged": 0}
+    by_state = {s.value: 0 for s in AlertState if s is not AlertState.RESOLVED}
     rows = session.execute(
         select(Alert.severity, Alert.state, func.count())
         .where(visible, Alert.resolved_at.is_(None))
