@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from fleet.db.models import ApiToken, User
 from fleet.db.session import utcnow
+from fleet.errors import Unauthorized
 
 _PASSWORDS = PasswordHash.recommended()
 
@@ -36,7 +37,7 @@ class Role(StrEnum):
     CAREGIVER = "caregiver"  # their own residents only
 
 
-class AuthError(Exception):
+class AuthError(Unauthorized):
     """Credentials that do not let anyone in; the message is safe to show."""
 
 

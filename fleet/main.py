@@ -46,12 +46,12 @@ from fleet.api.routes import (
 from fleet.coverage import CoverageWatch
 from fleet.db.models import Gateway, Wristband
 from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow
+from fleet.errors import FleetError, Unavailable
 from fleet.ingest.consumer import Ingest
 from fleet.ingest.source import Partition, SourceSelector
 from fleet.notify.dispatcher import Dispatcher
 from fleet.provisioning.dynsec import Dynsec
 from fleet.provisioning.publisher import ConfigPublisher
-from fleet.registry.errors import RegistryError
 from fleet.registry.vault import Vault
 from fleet.settings import FleetSettings
 from fleet.timeseries.influx import InfluxWriter, health_lines, telemetry_lines
@@ -325,11 +325,19 @@ def create_app(settings: FleetSettings) -> FastAPI:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Registry errors carry their status; database refusals become 409/422/503, not 500."""
+    """The one place errors become HTTP answers: the fleet's own (fleet/errors.py) carry
+    their status; database refusals become 409/422/503, not 500."""
 
-    @app.exception_handler(RegistryError)
-    async def _registry_error(request: Request, exc: RegistryError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+    @app.exception_handler(FleetError)
+    async def _fleet_error(request: Request, exc: FleetError) -> JSONResponse:
+        if exc.status >= 500:
+            # Ours, not the caller's: say so without details, keep them in the log.
+            log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+            detail = "the fleet could not do this; the fault is logged"
+            if isinstance(exc, Unavailable):
+                detail = exc.message
+            return JSONResponse({"detail": detail}, status_code=exc.status, headers=exc.headers)
+        return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from fleet.errors import Forbidden
+
 _VERSION = "v1"
 _SIGNATURE_BYTES = 16
 _TOKEN = re.compile(
@@ -28,7 +30,7 @@ _TOKEN = re.compile(
 MAX_TOKEN_LENGTH = 120
 
 
-class LinkError(Exception):
+class LinkError(Forbidden):
     """A link that does not acknowledge anything; ``reason`` picks the page shown."""
 
     reason = "invalid"

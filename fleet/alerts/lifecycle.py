@@ -17,6 +17,7 @@ from enum import StrEnum
 from sqlalchemy.orm import Session
 
 from fleet.db.models import Alert, AlertLog
+from fleet.errors import Conflict
 
 
 class AlertState(StrEnum):
@@ -52,7 +53,7 @@ class Step(StrEnum):
     RESOLVED = "resolved"
 
 
-class LifecycleError(ValueError):
+class LifecycleError(Conflict):
     """A move the lifecycle does not allow."""
 
 

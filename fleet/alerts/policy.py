@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from fleet.errors import Invalid
+
 CAREGIVERS = "caregivers"
 GRID_WORKER = "grid_worker"
 DUTY_LINE = "duty_line"
@@ -30,7 +32,7 @@ MAX_TARGETS = 10
 MAX_AFTER_S = 24 * 3600
 
 
-class PolicyError(ValueError):
+class PolicyError(Invalid):
     """A policy that cannot work; the message names the step and the problem."""
 
 

@@ -43,10 +43,11 @@ from fleet.db.models import (
     Wristband,
 )
 from fleet.db.upsert import insert_ignore
+from fleet.errors import Conflict, NotFound
 
 
-class AlertError(Exception):
-    """An alert operation that cannot be done; the message says why."""
+class AlertError(Conflict):
+    """An alert operation that cannot be done in the alert's state; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +343,7 @@ def acknowledge(
 ) -> Alert:
     alert = lock_alert(session, alert_id)
     if alert is None:
-        raise AlertError(f"alert {alert_id} does not exist")
+        raise NotFound(f"alert {alert_id} does not exist")
     if not lifecycle.can_move(alert, AlertState.ACKNOWLEDGED):
         return alert  # acknowledging twice (or after resolving) is harmless
     lifecycle.move(alert, AlertState.ACKNOWLEDGED, now, actor)
@@ -356,7 +357,7 @@ def resolve(
 ) -> Alert:
     alert = lock_alert(session, alert_id)
     if alert is None:
-        raise AlertError(f"alert {alert_id} does not exist")
+        raise NotFound(f"alert {alert_id} does not exist")
     if not lifecycle.can_move(alert, AlertState.RESOLVED):
         raise AlertError(f"alert {alert_id} is already resolved")
     return _resolve(session, alert, actor=actor, outcome=outcome, note=note, now=now)

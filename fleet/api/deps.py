@@ -3,13 +3,14 @@
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from fleet import auth
 from fleet.auth import Caller, Role
 from fleet.db.session import utcnow
+from fleet.errors import Forbidden, Unauthorized
 
 if TYPE_CHECKING:
     from fleet.main import Fleet
@@ -40,18 +41,11 @@ def get_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
+        raise Unauthorized(
             "a bearer token is required: sign in at /api/v1/auth/token, or print one with "
-            "'silverguard fleet token --role admin'",
-            headers={"WWW-Authenticate": "Bearer"},
+            "'silverguard fleet token --role admin'"
         )
-    try:
-        return auth.resolve_caller(session, credentials.credentials, utcnow())
-    except auth.AuthError as exc:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "Bearer"}
-        ) from None
+    return auth.resolve_caller(session, credentials.credentials, utcnow())
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -59,11 +53,10 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 def require_staff(caller: CallerDep) -> Caller:
     if caller.role not in (Role.ADMIN, Role.STAFF):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "health-center staff or admin only")
+        raise Forbidden("health-center staff or admin only")
     if caller.role is Role.STAFF and caller.town_id is None:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "this staff account has no town; an admin must assign one (PATCH /api/v1/users/...)",
+        raise Forbidden(
+            "this staff account has no town; an admin must assign one (PATCH /api/v1/users/...)"
         )
     return caller
 
@@ -73,7 +66,7 @@ StaffDep = Annotated[Caller, Depends(require_staff)]
 
 def require_admin(caller: CallerDep) -> Caller:
     if caller.role is not Role.ADMIN:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "admin only")
+        raise Forbidden("admin only")
     return caller
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import apprise
 
+from fleet.errors import Invalid
+
 log = logging.getLogger(__name__)
 
 
@@ -20,7 +22,7 @@ class SendResult:
     error: str = ""
 
 
-class ChannelError(ValueError):
+class ChannelError(Invalid):
     """A channel URL apprise does not understand."""
 
 

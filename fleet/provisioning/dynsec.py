@@ -19,6 +19,7 @@ from typing import Any
 import aiomqtt
 
 from contract.acl import AclEntry
+from fleet.errors import Unavailable
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
@@ -27,7 +28,7 @@ RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
 _NOT_FOUND = ("Client not found", "Role not found")
 
 
-class DynsecError(Exception):
+class DynsecError(Unavailable):
     """The broker refused a command; the message has the plugin's reason."""
 
 

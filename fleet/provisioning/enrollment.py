@@ -26,13 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from contract.config import GatewayConfig
 from contract.sealing import SealError, seal
 from fleet.db.models import Gateway
+from fleet.errors import Forbidden, NotFound
 from fleet.registry import audit
 from fleet.registry.config_push import build_config
-from fleet.registry.errors import NotFound
 from fleet.registry.vault import Vault
 
 
-class EnrollmentRefused(Exception):
+class EnrollmentRefused(Forbidden):
     """The token does not enroll anything; the message is safe to show."""
 
 

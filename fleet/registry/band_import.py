@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from contract.ids import normalise_mac, parse_bind_key
 from fleet.auth import Caller
 from fleet.db.models import Community, Resident, Wristband
+from fleet.errors import Invalid
 from fleet.registry import config_push, scope
 from fleet.registry.vault import Vault
 
@@ -50,7 +51,7 @@ _ALIASES = {
 REQUIRED = ("mac", "bind_key", "community_id")
 
 
-class ImportFileError(ValueError):
+class ImportFileError(Invalid):
     """The file as a whole cannot be read (encoding, header, size)."""
 
 

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from fleet.auth import Caller
 from fleet.db.models import Community, Resident, Wristband
+from fleet.errors import Conflict, Invalid, NotFound
 from fleet.registry import config_push, scope
-from fleet.registry.errors import Conflict, Invalid, NotFound
 from fleet.registry.vault import Vault
 
 

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, ValidationError
 
 from contract.careplan import CarePlan, DoseId
 from contract.config import explain
-from fleet.registry.errors import Invalid
+from fleet.errors import Invalid
 
 log = logging.getLogger(__name__)
 

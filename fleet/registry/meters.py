@@ -14,9 +14,9 @@ from contract.meters import MeterConfig
 from fleet.auth import Caller
 from fleet.db.models import Gateway, GatewayCommunity, Meter, Resident
 from fleet.db.session import utcnow
+from fleet.errors import Conflict, Invalid, NotFound
 from fleet.registry import audit, config_push, scope
 from fleet.registry.bands import visible_community
-from fleet.registry.errors import Conflict, Invalid, NotFound
 
 __all__ = ["Invalid", "create_meter", "delete_meter", "get_meter", "replace_meter"]
 

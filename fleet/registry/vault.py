@@ -18,11 +18,13 @@ from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 from nacl.utils import random
 
+from fleet.errors import FleetError
+
 _PREFIX = "sb1:"
 _LEGACY = re.compile(r"^[0-9a-f]{32}$")
 
 
-class VaultError(Exception):
+class VaultError(FleetError):
     """A secret that cannot be opened, or a key that cannot be loaded."""
 
 

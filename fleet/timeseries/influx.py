@@ -22,6 +22,7 @@ import httpx
 from influxdb_client.client.write.point import Point
 
 from contract import Health, Reading, transport
+from fleet.errors import Unavailable
 from fleet.settings import InfluxSettings
 from fleet.timeseries import retention
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 _BACKOFF_MAX_S = 30.0
 
 
-class InfluxError(Exception):
+class InfluxError(Unavailable):
     pass
 
 

@@ -6,7 +6,7 @@ Admins see every alert, staff their town's, caregivers their residents'.
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
@@ -27,6 +27,7 @@ from fleet.db.models import (
     EventRecord,
 )
 from fleet.db.session import utcnow
+from fleet.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
@@ -135,7 +136,7 @@ def _get_visible(session: Session, caller: Caller, alert_id: int) -> Alert:
         select(Alert).where(Alert.id == alert_id, visible_alerts(caller))
     ).scalar_one_or_none()
     if alert is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} not found")
+        raise NotFound(f"alert {alert_id} not found")
     return alert
 
 
@@ -217,16 +218,13 @@ def acknowledge(alert_id: AlertId, session: SessionDep, caller: CallerDep) -> Al
 def resolve(alert_id: AlertId, body: ResolveIn, session: SessionDep, caller: CallerDep) -> Alert:
     """Close the incident with its outcome; a later event opens a new alert."""
     _get_visible(session, caller, alert_id)
-    try:
-        alert = service.resolve(
-            session,
-            alert_id,
-            actor=caller.actor,
-            outcome=body.outcome,
-            note=body.note,
-            now=utcnow(),
-        )
-    except service.AlertError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    alert = service.resolve(
+        session,
+        alert_id,
+        actor=caller.actor,
+        outcome=body.outcome,
+        note=body.note,
+        now=utcnow(),
+    )
     session.commit()
     return alert

@@ -17,9 +17,9 @@ from fleet.api.schemas import IdPath, Name, OpaqueId, Phone
 from fleet.auth import Caller, Role
 from fleet.db.models import Caregiver, CareLink, Resident, Town
 from fleet.db.session import utcnow
+from fleet.errors import Conflict, Forbidden, Invalid, NotFound
 from fleet.notify.sender import ChannelError, validate_channel
 from fleet.registry import audit, config_push, scope
-from fleet.registry.errors import Conflict, Forbidden, Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1/caregivers", tags=["caregivers"])
 

@@ -28,8 +28,8 @@ from fleet.api.schemas import IdPath, OpaqueId
 from fleet.auth import Caller
 from fleet.db.models import Caregiver, Community, EscalationPolicyRow
 from fleet.db.session import utcnow
+from fleet.errors import Invalid, NotFound
 from fleet.registry import audit, scope
-from fleet.registry.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1/communities", tags=["escalation"])
 

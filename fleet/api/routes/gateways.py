@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,11 +21,11 @@ from fleet.api.schemas import Address, GatewayId, GatewayIdPath, OpaqueId, SetAs
 from fleet.auth import Caller, Role
 from fleet.db.models import Gateway, GatewayCommunity
 from fleet.db.session import utcnow
+from fleet.errors import Conflict, Invalid, NotFound, Unavailable
 from fleet.provisioning import enrollment
 from fleet.provisioning.dynsec import DynsecError
 from fleet.registry import audit, config_push, scope
 from fleet.registry.bands import visible_community
-from fleet.registry.errors import Conflict, Invalid, NotFound, Unavailable
 
 if TYPE_CHECKING:
     from fleet.main import Fleet
@@ -297,12 +297,9 @@ async def enroll(body: EnrollmentRequest, fleet: FleetDep) -> EnrollmentResponse
     settings = fleet.settings
     prov = settings.provisioning
     now = utcnow()
-    try:
-        claim = await asyncio.to_thread(
-            enrollment.claim, fleet.sessions, body.token, body.public_key, now
-        )
-    except enrollment.EnrollmentRefused as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    claim = await asyncio.to_thread(
+        enrollment.claim, fleet.sessions, body.token, body.public_key, now
+    )
     username = claim.gateway_id
     password = secrets.token_urlsafe(24)
     ca_cert = ""

@@ -11,9 +11,9 @@ from fleet.api.schemas import IdPath, Name, OpaqueId
 from fleet.auth import Role
 from fleet.db.models import Caregiver, Community, Grid, Town
 from fleet.db.session import utcnow
+from fleet.errors import Conflict, Forbidden, Invalid, NotFound
 from fleet.registry import audit, scope
 from fleet.registry.bands import visible_community
-from fleet.registry.errors import Conflict, Forbidden, Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["places"])
 

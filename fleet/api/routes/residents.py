@@ -17,10 +17,10 @@ from fleet.api.schemas import Address, IdPath, Name, Notes, OpaqueId
 from fleet.auth import Caller
 from fleet.db.models import Caregiver, CareLink, Grid, Resident, Wristband
 from fleet.db.session import utcnow
+from fleet.errors import Conflict, Invalid, NotFound
 from fleet.registry import audit, careplans, config_push, scope
 from fleet.registry.bands import visible_community
 from fleet.registry.careplans import MedicationLabels
-from fleet.registry.errors import Conflict, Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"])
 

@@ -16,7 +16,7 @@ from fleet.api.routes.alerts import visible_alerts
 from fleet.api.schemas import OpaqueId
 from fleet.db.models import Alert
 from fleet.db.session import utcnow
-from fleet.registry.errors import Invalid
+from fleet.errors import Invalid
 
 router = APIRouter(prefix="/api/v1/sla", tags=["sla"])
 

@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -14,8 +14,8 @@ from fleet.api.schemas import Name, Password, UserId, UserIdPath
 from fleet.auth import Role
 from fleet.db.models import Caregiver, Town, User
 from fleet.db.session import utcnow
+from fleet.errors import Conflict, Invalid, NotFound
 from fleet.registry import audit
-from fleet.registry.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
 
@@ -86,12 +86,7 @@ def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, fleet: FleetDep
 ) -> TokenOut:
     ttl = timedelta(hours=fleet.settings.session_ttl_h)
-    try:
-        token = auth.sign_in(session, username=form.username, password=form.password, ttl=ttl)
-    except auth.AuthError as exc:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "Bearer"}
-        ) from None
+    token = auth.sign_in(session, username=form.username, password=form.password, ttl=ttl)
     audit.record(session, f"user:{form.username}"[:80], "auth.sign_in", form.username[:120])
     session.commit()
     return TokenOut(access_token=token, expires_in=int(ttl.total_seconds()))
@@ -105,7 +100,7 @@ def me(caller: CallerDep) -> MeOut:
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 def create_user(body: UserIn, session: SessionDep, caller: AdminDep) -> UserOut:
     if session.get(User, body.id) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"user {body.id} exists")
+        raise Conflict(f"user {body.id} exists")
     _check_role_fields(session, body.role, body.id, body.town_id)
     user = User(
         id=body.id,

@@ -8,7 +8,7 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from fleet.api.schemas import BindKeyText, Firmware, MacPath, MacText, OpaqueId
 from fleet.auth import Caller
 from fleet.db.models import Wristband
 from fleet.db.session import utcnow
+from fleet.errors import Invalid, TooLarge
 from fleet.registry import audit, band_import, bands, scope
 from fleet.registry.vault import Vault
 
@@ -77,7 +78,7 @@ def _mac(text: str) -> str:
     try:
         return normalise_mac(text)
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise Invalid(f"mac: {exc}") from None
 
 
 @router.post("", response_model=WristbandOut, status_code=status.HTTP_201_CREATED)
@@ -87,7 +88,7 @@ def register_wristband(
     try:
         key = parse_bind_key(body.bind_key)
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bind_key: {exc}") from None
+        raise Invalid(f"bind_key: {exc}") from None
     band, bumped = bands.register(
         session,
         caller,
@@ -249,16 +250,10 @@ async def import_wristbands(
     async for chunk in request.stream():
         data += chunk
         if len(data) > band_import.MAX_BYTES:
-            raise HTTPException(
-                status.HTTP_413_CONTENT_TOO_LARGE,
-                f"the file is larger than {band_import.MAX_BYTES // (1024 * 1024)} MB",
-            )
-    try:
-        report, bumped = await asyncio.to_thread(
-            _import, fleet.sessions, caller, fleet.vault, bytes(data), dry_run
-        )
-    except band_import.ImportFileError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+            raise TooLarge(f"the file is larger than {band_import.MAX_BYTES // (1024 * 1024)} MB")
+    report, bumped = await asyncio.to_thread(
+        _import, fleet.sessions, caller, fleet.vault, bytes(data), dry_run
+    )
     if bumped:
         fleet.publisher.poke()
     if not dry_run and report.errors:
