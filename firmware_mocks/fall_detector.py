@@ -33,6 +33,7 @@ class FallEvidence:
     calm_spread: float
     tumble_g: float
     rhythm_peaks: int
+    active_before_g: float
     active_after_g: float
     score: float
     flagged: bool
@@ -46,8 +47,19 @@ class FallEvidence:
             calm=self.calm_spread,
             tumble_g=self.tumble_g,
         )
-        veto = th.vetoed(rhythm_peaks=self.rhythm_peaks, active_after_g=self.active_after_g)
-        return score, score >= th.score_to_flag and not veto
+        veto = th.vetoed(
+            rhythm_peaks=self.rhythm_peaks,
+            active_before_g=self.active_before_g,
+            active_after_g=self.active_after_g,
+        )
+        impact = th.impact_evidence(peak_g=self.peak_g, dose_g_s=self.dose_g_s)
+        flagged = (
+            score >= th.score_to_flag
+            and impact >= th.impact_evidence_min
+            and th.posture_changed(self.posture_deg)
+            and not veto
+        )
+        return score, flagged
 
 
 def angle_deg(a: Vector, b: Vector) -> float:
@@ -173,7 +185,8 @@ class FallDetector:
         posture = angle_deg(before, after) if before and after else 0.0
         calm = self._orientation_spread(self._range(peak, 1.0, 2.5))
         tumble = self._mean_excess(self._range(peak, 0.15, 0.6))
-        active = self._mean_excess(self._range(peak, 1.0, 2.5))
+        active_before = self._mean_excess(self._range(peak, -_PRE_S, -1.0))
+        active_after = self._mean_excess(self._range(peak, 1.0, 2.5))
         rhythm = 0
         r = self._range(peak, -_PRE_S, -0.6)
         for k in range(max(1, r.start), r.stop):
@@ -189,7 +202,8 @@ class FallDetector:
             calm_spread=calm,
             tumble_g=tumble,
             rhythm_peaks=rhythm,
-            active_after_g=active,
+            active_before_g=active_before,
+            active_after_g=active_after,
             score=0.0,
             flagged=False,
         )
@@ -210,4 +224,3 @@ class FallDetector:
             mean = sum(values) / len(values)
             total += sum((v - mean) ** 2 for v in values) / len(values)
         return math.sqrt(total)
-

@@ -57,16 +57,25 @@ class FallThresholds:
     weight_calm: float = 1.0
     weight_tumble: float = 1.0
     score_to_flag: float = 4.0
+    # Two pieces are needed in some measure, whatever the others say. No fall without
+    # the ground stopping the body: impact and dose together give at least half a point
+    # (lowering the arms after clapping or lying back on a bed turns the wrist like a
+    # fall, calmly). And no fall without a change of posture beyond what arm swing does
+    # (the lower posture anchor): hopping or stamping lands hard, upright.
+    impact_evidence_min: float = 0.5
     # Rhythm veto: peaks above 2 g in the 4 s before the impact (up to 0.6 s before it).
     # Jogging, hopping, clapping and brisk stairs repeat impacts every 0.3-0.7 s; a fall
     # comes out of walking, standing or sitting. Four or more is an activity going on.
     # (The bounces of a fall come after the impact and are not counted.)
     rhythm_peak_g: float = 2.0
     rhythm_veto_peaks: int = 4
-    # Activity veto: mean |magnitude - 1 g| 1-2.5 s after the impact. Someone who has
-    # just fallen and tries to get up moves at most like walking (0.1-0.3 g); jogging,
-    # hopping or clapping on keeps it at 0.4-1 g.
+    # Activity vetoes: mean |magnitude - 1 g| 1-2.5 s after the impact, and 4-1 s before
+    # it. Someone who has just fallen and tries to get up moves at most like walking
+    # (0.1-0.3 g); jogging, hopping or clapping keeps it at 0.4-1 g. And a fall comes
+    # out of walking, standing or sitting, not out of such activity: the average sees
+    # it even where a slow sensor smears the single peaks the rhythm veto counts.
     active_after_g: float = 0.4
+    active_before_g: float = 0.4
     # A single sample more than this above both neighbours is a pulse of a few
     # milliseconds (a clap, a knock) that a sensor without an anti-aliasing filter
     # caught: a landing body decelerates over 0.1 s or more, which even at 12.5 Hz
@@ -132,16 +141,27 @@ class FallThresholds:
             + self.weight_tumble
         )
 
+    def impact_evidence(self, *, peak_g: float, dose_g_s: float) -> float:
+        return self.weight_impact * ramp(peak_g, *self.impact_g) + self.weight_dose * ramp(
+            dose_g_s, *self.dose_g_s
+        )
+
+    def posture_changed(self, posture_deg: float) -> bool:
+        return ramp(posture_deg, *self.posture_deg) > 0.0
+
     def score(
         self, *, peak_g: float, dose_g_s: float, posture_deg: float, calm: float, tumble_g: float
     ) -> float:
         return (
-            self.weight_impact * ramp(peak_g, *self.impact_g)
-            + self.weight_dose * ramp(dose_g_s, *self.dose_g_s)
+            self.impact_evidence(peak_g=peak_g, dose_g_s=dose_g_s)
             + self.weight_posture * ramp(posture_deg, *self.posture_deg)
             + self.weight_calm * ramp(calm, *self.calm_spread)
             + self.weight_tumble * ramp(tumble_g, *self.tumble_g)
         )
 
-    def vetoed(self, *, rhythm_peaks: int, active_after_g: float) -> bool:
-        return rhythm_peaks >= self.rhythm_veto_peaks or active_after_g >= self.active_after_g
+    def vetoed(self, *, rhythm_peaks: int, active_before_g: float, active_after_g: float) -> bool:
+        return (
+            rhythm_peaks >= self.rhythm_veto_peaks
+            or active_before_g >= self.active_before_g
+            or active_after_g >= self.active_after_g
+        )
