@@ -50,7 +50,9 @@ class SensorModel:
         """The samples a device records of ``motion`` over ``duration_s`` seconds."""
         dt = 1.0 / self.rate_hz
         inner = max(1, round(_INNER_HZ / self.rate_hz))
-        turn = _random_rotation(rng) if self.rotate else None
+        # One draw whether turned or not, so that the same seed gives the same noise.
+        mounting = random.Random(rng.random())
+        turn = _random_rotation(mounting) if self.rotate else None
         scale = _G if self.units == "m/s2" else 1.0
         gap_start = duration_s / 5
         out: list[Sample] = []
