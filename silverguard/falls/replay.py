@@ -104,14 +104,19 @@ def run_recording(
     peak_t, peak_g = peak_of(samples)
     band = Wristband(_MAC, _KEY, counter=1000, status_every=10)
     decoder = BTHomeDecoder({_MAC: _KEY})
+    # A band resampling a slow recording to a faster grid gains no bandwidth: the
+    # amplitude thresholds are those of the slower of the two.
+    bandwidth = min(rate, data.rate_hz)
     fall = fall_settings_for(
         settings.sensitivity,
         FallSettings(summary_detection=settings.summary_detection),
-        sensor_rate_hz=rate,
+        sensor_rate_hz=bandwidth,
     )
     engine = RuleEngine("gw-eval", RulesConfig(rules=GatewayRules(fall=fall)))
     firmware = MotionFirmware(
-        settings.advert_interval_s, thresholds=settings.band_thresholds(), sensor_rate_hz=rate
+        settings.advert_interval_s,
+        thresholds=settings.band_thresholds().for_sensor(bandwidth),
+        sensor_rate_hz=rate,
     )
     result = RecordingResult(
         recording.file,
@@ -148,7 +153,11 @@ def candidate_evidence(data: RecordingData, settings: RunSettings) -> list[FallE
     earlier flag: what a tuning run re-scores under each candidate threshold set."""
     rate = band_rate_for(data.rate_hz, settings)
     never = replace(settings.band_thresholds(), score_to_flag=math.inf)
-    firmware = MotionFirmware(settings.advert_interval_s, thresholds=never, sensor_rate_hz=rate)
+    firmware = MotionFirmware(
+        settings.advert_interval_s,
+        thresholds=never.for_sensor(min(rate, data.rate_hz)),
+        sensor_rate_hz=rate,
+    )
     for t, ax, ay, az in data.samples:
         firmware.push(t, ax, ay, az)
     firmware.finish()

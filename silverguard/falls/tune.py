@@ -90,10 +90,10 @@ def _score_all(dataset: Dataset, settings: RunSettings, base: FallThresholds) ->
     out = []
     for recording, data in dataset.items:
         evidence: list[FallEvidence] = candidate_evidence(data, settings)
-        rate = band_rate_for(data.rate_hz, settings)
+        bandwidth = min(band_rate_for(data.rate_hz, settings), data.rate_hz)
         flags = []
         for choice in GRID:
-            th = choice.apply(base).for_sensor(rate)
+            th = choice.apply(base).for_sensor(bandwidth)
             flags.append(any(e.judged_by(th)[1] for e in evidence))
         out.append(_Scored(recording, flags))
     return out
