@@ -19,9 +19,10 @@ from typing import Any
 
 from firmware_mocks.fall_thresholds import FallThresholds
 from silverguard.falls.dataset import DatasetError, Recording, Refusal, read_index
-from silverguard.falls.recording import RecordingData, RecordingRefused, read_recording
+from silverguard.falls.recording import RecordingData, read_recording
 from silverguard.falls.replay import RecordingResult, RunSettings, run_recording
 from silverguard.falls.report import Report
+from silverguard.falls.sensor_clock import RecordingRefused
 from silverguard.falls.splits import FoldFigures, fold_figures, spread, subject_folds
 
 Progress = Callable[[int, int], None]

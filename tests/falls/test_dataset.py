@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from silverguard.falls.dataset import DatasetError, read_index
-from silverguard.falls.recording import RecordingRefused, clean, read_recording
+from silverguard.falls.recording import clean, read_recording
+from silverguard.falls.sensor_clock import RecordingRefused
 
 _ROWS = st.lists(
     st.tuples(

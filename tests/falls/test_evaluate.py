@@ -163,3 +163,17 @@ def test_generate_writes_the_layout(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert all(line.split(",")[-1] == "25" for line in index[1:])
     assert main(["falls", "generate", str(tmp_path), "--rate", "500"]) == 2
     assert main(["falls", "generate", str(tmp_path), "--rate", "10"]) == 2
+
+
+def test_generate_can_play_an_untidy_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    args = ["--per-activity", "1", "--rate", "20", "--units", "m/s2", "--rotate", "--aliased"]
+    args += ["--batch", "4", "--repeats", "0.05", "--loss", "0.05", "--clip", "4"]
+    assert main(["falls", "generate", str(tmp_path), *args]) == 0
+    capsys.readouterr()
+    report = evaluate(tmp_path)
+    assert report.refused == []
+    assert len(report.results) == ALL
+    kinds = report.warning_counts()
+    assert kinds["acceleration looks like m/s^N"] == ALL
+    assert any("shared a timestamp" in kind for kind in kinds)  # batches spread out
+    assert all(r.band_rate_hz == 20.0 for r in report.results)
