@@ -176,4 +176,4 @@ def test_generate_can_play_an_untidy_device(tmp_path: Path, capsys: pytest.Captu
     kinds = report.warning_counts()
     assert kinds["acceleration looks like m/s^N"] == ALL
     assert any("shared a timestamp" in kind for kind in kinds)  # batches spread out
-    assert all(r.band_rate_hz == 20.0 for r in report.results)
+    assert all(abs(r.band_rate_hz - 20.0) <= 1.0 for r in report.results)
