@@ -22,6 +22,8 @@ def ramp(value: float, zero_at: float, one_at: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class FallThresholds:
+    """The detector's anchors, weights, gates and vetoes (defaults: ``standard``)."""
+
     # Candidate impact: acceleration magnitude at the wrist. Walking and everyday arm
     # movements stay below ~2 g; the ground stopping a falling body (2-4 m/s within
     # 0.1-0.2 s) gives 2.5 g and more. Everything above 2 g is looked at.
@@ -95,7 +97,12 @@ class FallThresholds:
     refractory_s: float = 10.0
 
     def for_sensor(self, rate_hz: float) -> "FallThresholds":
-        """These thresholds as they apply to a sensor sampling at ``rate_hz``."""
+        """These thresholds as they apply to a sensor sampling at ``rate_hz``.
+
+        The result remembers the rate it was scaled for: scaling it again for the same or
+        a faster rate changes nothing (a band that resamples a slow sensor to a faster
+        grid gains no bandwidth).
+        """
         k = bandwidth_factor(rate_hz, self.reference_rate_hz)
         if k >= 1.0:
             return self
@@ -110,7 +117,7 @@ class FallThresholds:
             impact_g=(peak(self.impact_g[0]), peak(self.impact_g[1])),
             dose_g_s=(self.dose_g_s[0] * k, self.dose_g_s[1] * k),
             tumble_g=(self.tumble_g[0] * k, self.tumble_g[1] * k),
-            reference_rate_hz=rate_hz,  # scaled once: applying it again changes nothing
+            reference_rate_hz=rate_hz,
         )
 
     @classmethod
@@ -130,16 +137,6 @@ class FallThresholds:
         if level is FallSensitivity.LOW:
             return replace(base, score_to_flag=4.5, active_after_g=0.3)
         return base
-
-    @property
-    def max_score(self) -> float:
-        return (
-            self.weight_impact
-            + self.weight_dose
-            + self.weight_posture
-            + self.weight_calm
-            + self.weight_tumble
-        )
 
     def impact_evidence(self, *, peak_g: float, dose_g_s: float) -> float:
         return self.weight_impact * ramp(peak_g, *self.impact_g) + self.weight_dose * ramp(

@@ -42,13 +42,14 @@ def format_report(report: Report, *, verbose: bool = False, title: str | None = 
         "  flagged by         "
         + (", ".join(f"{k} {v}" for k, v in sorted(report.sources().items())) or "-"),
         "",
-        "  activity  kind  recordings  flagged  not flagged",
+        "  activity  kind  recordings  flagged  not flagged  false alarms/h",
     ]
     for row in report.by_activity():
         kind = "fall" if row.is_fall else "ADL "
+        per_hour = "" if row.is_fall or not row.hours else f"{row.false_alarms / row.hours:.1f}"
         lines.append(
             f"  {row.activity:<8}  {kind}  {row.recordings:>10}  {row.flagged:>7}  "
-            f"{row.recordings - row.flagged:>11}"
+            f"{row.recordings - row.flagged:>11}  {per_hour:>14}"
         )
     warnings = report.warning_counts()
     if warnings:
