@@ -58,6 +58,9 @@ class BandConfig(_Model):
     sealed_key: Sealed = Field(description="sealed box of the 16-byte BTHome bind key")
     resident: OpaqueId | None = Field(None, description="whose care plan the rules apply")
     flat: OpaqueId | None = Field(None, description="links the band to the flat's meters")
+    # The band model's accelerometer rate: cheap bands sample at 12.5-25 Hz to save
+    # battery, and record impacts lower (contract/motion.py). None: 40 Hz or more.
+    sample_rate_hz: float | None = Field(None, ge=12.5, le=200)
 
 
 class SensorConfig(_Model):

@@ -14,15 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from contract.careplan import ActiveHours, Dose
+from contract.careplan import ActiveHours, Dose, FallSensitivity
 from contract.config import GatewayConfig, ResidentConfig
-from contract.rules import GatewayRules
+from contract.rules import FallSettings, GatewayRules
+from edge.rules.fall_sensitivity import fall_settings_for
 
 
 @dataclass(frozen=True, slots=True)
 class BandBinding:
     resident: str | None = None
     flat: str | None = None
+    sample_rate_hz: float | None = None  # the band's accelerometer rate, if below 40 Hz
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,9 @@ class RulesConfig:
     rules: GatewayRules = field(default_factory=GatewayRules)
     residents: Mapping[str, ResidentConfig] = field(default_factory=dict)
     bands: Mapping[str, BandBinding] = field(default_factory=dict)
+    # Per band: the fall rule's settings for its resident's sensitivity and its rate,
+    # worked out once per config (the fall rule asks for every advert).
+    _fall: dict[str, FallSettings] = field(default_factory=dict, compare=False, repr=False)
 
     def binding(self, mac: str) -> BandBinding:
         return self.bands.get(mac, BandBinding())
@@ -63,6 +68,16 @@ class RulesConfig:
         resident = self.resident_of(mac)
         return list(resident.plan.medication) if resident else []
 
+    def fall_settings(self, mac: str) -> FallSettings:
+        settings = self._fall.get(mac)
+        if settings is None:
+            resident = self.resident_of(mac)
+            level = resident.plan.fall_sensitivity if resident else FallSensitivity.STANDARD
+            settings = self._fall[mac] = fall_settings_for(
+                level, self.rules.fall, sensor_rate_hz=self.binding(mac).sample_rate_hz
+            )
+        return settings
+
     @classmethod
     def build(
         cls,
@@ -75,5 +90,5 @@ class RulesConfig:
     @classmethod
     def from_gateway_config(cls, config: GatewayConfig) -> RulesConfig:
         """The fleet's pushed config (already validated entry by entry)."""
-        bands = {b.mac: BandBinding(b.resident, b.flat) for b in config.bands}
+        bands = {b.mac: BandBinding(b.resident, b.flat, b.sample_rate_hz) for b in config.bands}
         return cls.build(config.rules, config.residents, bands)

@@ -70,7 +70,7 @@ class RuleEngine:
         cfg = self.config
         events = self.device.on_frame(frame, now, cfg)
         self.inactivity.on_frame(frame, now)
-        events += self.fall.on_frame(frame, now, cfg.rules.fall)
+        events += self.fall.on_frame(frame, now, cfg.fall_settings(frame.address))
         event = frame.event
         if event is not None and self._fresh(frame.address, event.kind, event.origin_counter):
             if event.kind is BandEventKind.LONG_PRESS:

@@ -159,6 +159,9 @@ class Wristband(Base):
     # The BTHome bind key, encrypted at rest (fleet.registry.vault); never returned.
     bind_key: Mapped[str] = mapped_column(String(120))
     firmware: Mapped[str] = mapped_column(String(40), default="")
+    # The accelerometer's rate of this band model (None: 40 Hz or more); the gateways'
+    # fall rule judges a slower band's impacts by it.
+    sample_rate_hz: Mapped[float | None] = mapped_column(Float)
     state: Mapped[str] = mapped_column(String(20), default="active")  # active | retired
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime | None]

@@ -55,6 +55,7 @@ def register(
     resident_id: str | None,
     firmware: str,
     now: datetime,
+    sample_rate_hz: float | None = None,
 ) -> tuple[Wristband, set[str]]:
     if session.get(Wristband, mac) is not None:
         raise Conflict(f"wristband {mac} is registered already")
@@ -81,6 +82,7 @@ def register(
         resident_id=resident.id if resident else None,
         community_id=community_id,
         firmware=firmware,
+        sample_rate_hz=sample_rate_hz,
         state="active",
         created_at=now,
     )

@@ -93,6 +93,7 @@ def build_config(session: Session, gateway: Gateway, vault: Vault) -> GatewayCon
                 sealed_key=seal(public_key, key),
                 resident=band.resident_id,
                 flat=flats.get(band.resident_id or ""),
+                sample_rate_hz=band.sample_rate_hz,
             )
         )
     resident_configs = []

@@ -83,7 +83,13 @@ def register(api: Api, tmp_path: Path) -> dict[str, str]:
         admin.ok(
             "post",
             "/api/v1/wristbands",
-            {"mac": mac, "bind_key": bytes(range(i, i + 16)).hex(), "resident_id": resident},
+            {
+                "mac": mac,
+                "bind_key": bytes(range(i, i + 16)).hex(),
+                "resident_id": resident,
+                # A cheap band on the frail resident's wrist: 20 Hz, impacts recorded lower.
+                "sample_rate_hz": 20.0 if resident == "r-frail" else None,
+            },
             201,
         )
         macs[resident] = mac
@@ -189,6 +195,14 @@ def test_every_kind_of_plan_the_fleet_builds_the_gateway_applies(api: Api, tmp_p
         assert rules.flat_of(mac) is not None
     assert str(rules.active_hours(macs["r-night"])) == "22:00-06:00"
     assert rules.resident_of(macs["r-frail"]).plan.fall_sensitivity is FallSensitivity.HIGH  # type: ignore[union-attr]
+    # Fall sensitivity and the band's rate reach the gateway's fall rule.
+    base = rules.rules.fall
+    assert rules.fall_settings(macs["r-none"]) == base
+    frail, active = rules.fall_settings(macs["r-frail"]), rules.fall_settings(macs["r-active"])
+    assert frail.impact_g < base.impact_g
+    assert frail.posture_change_deg < base.posture_change_deg
+    assert active.impact_g > base.impact_g
+    assert active.still_s > base.still_s
     assert {m.id for m in gateway.meters.meters} == {"m-1-e", "m-1-w", "m-2-x", "m-3-e"}
     assert gateway.meters.rules.recent_usage("f-1", 0.0, 60).water is None  # known flat, no data
 

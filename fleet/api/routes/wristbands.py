@@ -21,10 +21,14 @@ from fleet.auth import Caller
 from fleet.db.models import Wristband
 from fleet.db.session import utcnow
 from fleet.errors import Invalid, TooLarge
-from fleet.registry import audit, band_import, bands, scope
+from fleet.registry import audit, band_import, bands, config_push, scope
 from fleet.registry.vault import Vault
 
 router = APIRouter(prefix="/api/v1/wristbands", tags=["wristbands"])
+
+
+# Cheap bands sample at 12.5-25 Hz to save battery (contract.config.BandConfig).
+SampleRate = Annotated[float, Field(ge=12.5, le=200)]
 
 
 class WristbandIn(BaseModel):
@@ -35,10 +39,14 @@ class WristbandIn(BaseModel):
         None, description="where the band is kept; default: the resident's community"
     )
     firmware: Firmware = ""
+    sample_rate_hz: SampleRate | None = Field(
+        None, description="the band model's accelerometer rate; leave empty for 40 Hz or more"
+    )
 
 
 class WristbandPatch(BaseModel):
     firmware: Firmware | None = None
+    sample_rate_hz: SampleRate | None = None
 
 
 class AssignIn(BaseModel):
@@ -50,6 +58,7 @@ class WristbandOut(BaseModel):
     resident_id: str | None
     community_id: str | None
     firmware: str
+    sample_rate_hz: float | None
     state: str
     created_at: datetime
     updated_at: datetime | None
@@ -98,6 +107,7 @@ def register_wristband(
         community_id=body.community_id,
         resident_id=body.resident_id,
         firmware=body.firmware,
+        sample_rate_hz=body.sample_rate_hz,
         now=utcnow(),
     )
     audit.record(
@@ -145,14 +155,22 @@ def get_wristband(mac: MacPath, session: SessionDep, caller: CallerDep) -> Wrist
 
 @router.patch("/{mac}", response_model=WristbandOut)
 def update_wristband(
-    mac: MacPath, body: WristbandPatch, session: SessionDep, caller: StaffDep
+    mac: MacPath, body: WristbandPatch, session: SessionDep, caller: StaffDep, fleet: FleetDep
 ) -> Wristband:
     band = bands.get_band(session, caller, _mac(mac))
+    changes = body.model_dump(exclude_unset=True)
     if body.firmware is not None:
         band.firmware = body.firmware
-        band.updated_at = utcnow()
-    audit.record(session, caller, "wristband.update", band.mac, fields=["firmware"])
+    bumped: set[str] = set()
+    if "sample_rate_hz" in changes:
+        band.sample_rate_hz = body.sample_rate_hz
+        if band.resident_id is not None:  # the gateways judge its falls by its rate
+            bumped = config_push.bump_communities(session, [band.community_id])
+    band.updated_at = utcnow()
+    audit.record(session, caller, "wristband.update", band.mac, fields=sorted(changes))
     session.commit()
+    if bumped:
+        fleet.publisher.poke()
     return band
 
 

@@ -1,5 +1,5 @@
 """the closed contract: care plans in seconds with labels apart, meters per flat,
-the parts a gateway set aside
+the parts a gateway set aside, a band's sample rate
 
 Revision ID: 0004
 Revises: 0003
@@ -48,6 +48,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("medication_labels", sa.JSON(), nullable=True))
     with op.batch_alter_table("gateways") as batch_op:
         batch_op.add_column(sa.Column("reported_set_aside", sa.JSON(), nullable=True))
+    with op.batch_alter_table("wristbands") as batch_op:
+        batch_op.add_column(sa.Column("sample_rate_hz", sa.Float(), nullable=True))
     residents = sa.table(
         "residents",
         sa.column("id", sa.String),
@@ -89,6 +91,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_meters_gateway_id"), table_name="meters")
     op.drop_index(op.f("ix_meters_flat"), table_name="meters")
     op.drop_table("meters")
+    with op.batch_alter_table("wristbands") as batch_op:
+        batch_op.drop_column("sample_rate_hz")
     with op.batch_alter_table("gateways") as batch_op:
         batch_op.drop_column("reported_set_aside")
     with op.batch_alter_table("residents") as batch_op:
