@@ -123,6 +123,7 @@ class OfflineAlerter:
         self._attempts: dict[str, _Attempt] = {}
         self._no_contacts_logged: set[str] = set()
         self.counters = SmsCounters()
+        self.looks = 0  # how often it looked whether the link was down long enough
 
     # -- config section ------------------------------------------------------------------
 
@@ -146,6 +147,7 @@ class OfflineAlerter:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self._sweep_s)
+            self.looks += 1
             if self._offline_for() < self._settings.offline_after_s:
                 continue
             try:

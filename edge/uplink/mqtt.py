@@ -155,6 +155,7 @@ class Uplink:
         self._down_since = self._started
         self.wake = asyncio.Event()
         self.connected = asyncio.Event()
+        self.idle = False  # the sender is waiting for work
         self.state = UplinkState(since=clock.now())
 
     # -- what other parts ask ------------------------------------------------------------
@@ -338,7 +339,9 @@ class Uplink:
                 continue  # more may be waiting
             next_due = min((due for due, _ in self._due.values()), default=now + 60.0)
             timeout = max(0.05, min(next_due - now, self._resend_after_s))
+            self.idle = True  # nothing to send until woken or a resend is due
             await transport.wait_event(self.wake, timeout)
+            self.idle = False
 
     async def _heartbeat(self, client: _Client) -> None:
         while True:

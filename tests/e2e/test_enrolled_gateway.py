@@ -4,7 +4,7 @@ and an SOS from a band registered through the API reaches the caregiver."""
 import asyncio
 import contextlib
 import json
-import time
+from typing import Any
 
 import pytest
 
@@ -13,6 +13,7 @@ from firmware_mocks.population import Population
 from firmware_mocks.wristband import Button
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import Stack
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -41,13 +42,13 @@ async def test_enrolled_gateway_carries_an_sos_to_the_caregiver(stack: Stack, re
         assert "SOS" in notification.body["title"]
         alerts = (await stack.api.get("/api/v1/alerts")).json()
         assert [a["device"] for a in alerts] == [band.mac]
-        deadline = time.monotonic() + 20
-        while True:
-            gateway = (await stack.api.get("/api/v1/gateways/gw-01")).json()
-            if gateway["published_version"] == gateway["desired_version"]:
-                break
-            assert time.monotonic() < deadline, gateway
-            await asyncio.sleep(0.1)
+        api = stack.api
+
+        async def published() -> Any:
+            gateway = (await api.get("/api/v1/gateways/gw-01")).json()
+            return gateway if gateway["published_version"] == gateway["desired_version"] else None
+
+        gateway = await eventually(published, 20, "the config published")
         assert gateway["state"] == "enrolled"
     finally:
         advertising.cancel()

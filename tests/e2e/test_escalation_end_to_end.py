@@ -18,6 +18,7 @@ from contract import EventKind
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import GatewaySpec, Stack
 from tests.e2e.alerting_world import build, critical, gateway_client, link_in, publish
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -149,7 +150,7 @@ async def test_a_failing_channel_is_retried_while_the_others_and_the_escalation_
         # The SMS provider answers 500 to three attempts (backing off: 0.5 s, 1 s ...),
         # then recovers; the next retry gets through.
         await asyncio.to_thread(
-            lambda: _wait(lambda: len(flaky.requests) >= 3, 15, "three failed attempts")
+            lambda: wait_until(lambda: len(flaky.requests) >= 3, 15, "three failed attempts")
         )
         flaky.fail_with = None
         await asyncio.to_thread(flaky.wait_for, 1, path="sms", timeout=15)
@@ -177,11 +178,3 @@ async def test_a_failing_channel_is_retried_while_the_others_and_the_escalation_
             assert secret not in log
     finally:
         flaky.stop()
-
-
-def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)

@@ -12,7 +12,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,25 +31,13 @@ from firmware_mocks.modem import ModemEmulator
 from firmware_mocks.population import Population
 from firmware_mocks.wristband import Button
 from silverguard.sim.stack import GatewaySpec, Stack
+from tests.waiting import eventually, until
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
 GW = "gw-01"
 BANDS = 12
 _T = TypeVar("_T")
-
-
-async def eventually(
-    check: Callable[[], Awaitable[_T]], timeout: float = 60.0, what: str = "condition"
-) -> _T:
-    deadline = time.monotonic() + timeout
-    last: _T | None = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 @dataclass
@@ -207,9 +195,9 @@ async def test_broker_sigkilled_mid_burst_loses_nothing(tmp_path: Path):
         advertising = await start(stack, burst)
         try:
             pressing = asyncio.create_task(burst.run(40, gap_s=0.05))
-            await asyncio.sleep(1.0)
+            await until(lambda: len(burst.expected) >= 15, what="the burst under way")
             await stack.kill_broker()  # no chance to save: autosave_on_changes must have
-            await asyncio.sleep(1.0)
+            await until(lambda: len(burst.expected) >= 25, what="presses while it is down")
             await stack.start_broker()
             await pressing
             received = await all_alerts(stack, set(burst.expected))
@@ -287,7 +275,7 @@ async def test_fleet_restarted_mid_burst_loses_nothing(tmp_path: Path):
         advertising = await start(stack, burst)
         try:
             pressing = asyncio.create_task(burst.run(40, gap_s=0.05))
-            await asyncio.sleep(0.6)
+            await until(lambda: len(burst.expected) >= 10, what="the burst under way")
             await stack.restart_fleet()
             await pressing
             received = await all_alerts(stack, set(burst.expected))

@@ -17,6 +17,7 @@ from silverguard.servers.postgres import PostgresServer
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import GatewaySpec, Stack
 from tests.e2e.alerting_world import build, critical, gateway_client, link_in, publish
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -59,7 +60,6 @@ async def run(stack: Stack, receiver: Receiver) -> None:
         duty=[receiver.url("duty")],
         policy=POLICY,
     )
-    started = time.time()
     async with gateway_client(stack, "gw-01") as one, gateway_client(stack, "gw-02") as two:
         for i, band in enumerate(bands):
             client, gateway = (one, "gw-01") if i % 2 == 0 else (two, "gw-02")
@@ -72,8 +72,19 @@ async def run(stack: Stack, receiver: Receiver) -> None:
         health_b = (await second.get("/health")).json()
     assert health_a["ingest"]["events"] > 0
     assert health_b["ingest"]["events"] > 0
+
     # ... then one stops in the middle of the first round; the other carries on.
-    await asyncio.sleep(max(0.0, started + 3 - time.time()))
+    async def first_round_under_way() -> bool:
+        alerts = (await api.get("/api/v1/alerts")).json()
+        for alert in alerts:
+            detail = (await api.get(f"/api/v1/alerts/{alert['id']}")).json()
+            if any(
+                e["action"] == "escalated" and e["detail"]["step"] >= 1 for e in detail["timeline"]
+            ):
+                return True
+        return False
+
+    await eventually(first_round_under_way, 30, "a second step of the first round")
     await asyncio.to_thread(stack.extra_fleets["fleet-b"].stop)
 
     # Every alert reaches round 2's grid worker step (12 s after it opened).
@@ -90,17 +101,17 @@ async def run(stack: Stack, receiver: Receiver) -> None:
         ]
         return details if len(done) == RESIDENTS else []
 
-    details: list[dict] = []  # type: ignore[type-arg]
-    deadline = time.monotonic() + 40
-    while not details and time.monotonic() < deadline:
-        details = await all_reached_round_two()
-        await asyncio.sleep(0.5)
-    assert details, "escalation stalled"
+    details = await eventually(all_reached_round_two, 40, "every alert at round 2's grid step")
     for detail in details:
         await api.post(f"/api/v1/alerts/{detail['id']}/ack")
-    # Let deliveries already made be sent, then compare.
-    await asyncio.sleep(2)
-    details = [(await api.get(f"/api/v1/alerts/{d['id']}")).json() for d in details]
+
+    # Deliveries already made are sent (or given up); then compare.
+    async def settled() -> list[dict]:  # type: ignore[type-arg]
+        now = [(await api.get(f"/api/v1/alerts/{d['id']}")).json() for d in details]
+        pending = [x for d in now for x in d["deliveries"] if x["status"] == "pending"]
+        return [] if pending else now
+
+    details = await eventually(settled, 30, "every delivery sent or given up")
 
     actors: Counter[str] = Counter()
     for detail in details:

@@ -25,6 +25,7 @@ from edge.settings import MqttSettings
 from edge.uplink.mqtt import PublishRefused, Uplink, _Client
 from silverguard.servers.mosquitto import Credentials, MosquittoServer
 from silverguard.servers.tls import write_server_tls
+from tests.waiting import until
 
 
 @dataclass
@@ -65,12 +66,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         yield Broker(server, server.add_gateway("gw-01"), server.add_fleet())
     finally:
         server.stop()
-
-
-async def _until(condition, timeout: float = 15.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager
@@ -114,7 +109,7 @@ async def test_a_broker_the_ca_does_not_vouch_for_is_refused(broker: Broker, tmp
     other_ca.write_bytes(write_server_tls(tmp_path / "other").ca_file.read_bytes())
     uplink = Uplink(broker.gateway_settings(ca_file=other_ca), "gw-01", Outbox(tmp_path / "o.db"))
     async with running(uplink):
-        await _until(lambda: uplink.state.reconnects >= 2)
+        await until(lambda: uplink.state.reconnects >= 2)
     assert not uplink.connected.is_set()
     assert "CERTIFICATE_VERIFY_FAILED" in uplink.state.last_error
 
@@ -145,7 +140,7 @@ async def test_refused_telemetry_stays_in_the_outbox(broker: Broker, tmp_path: P
     outbox.put_telemetry(str(Topic("gw-02", TopicKind.TELEMETRY)), b'{"v": 1}')
     uplink = Uplink(broker.gateway_settings(), "gw-01", outbox)
     async with running(uplink):
-        await _until(lambda: uplink.state.publish_refused >= 1)
+        await until(lambda: uplink.state.publish_refused >= 1)
     assert outbox.depth()["telemetry"] == 1
     assert "135" in uplink.state.last_error
 
@@ -163,7 +158,7 @@ async def test_telemetry_leaves_on_puback_and_events_only_on_the_fleets_ack(
     async with broker.fleet_client() as fleet:
         await fleet.subscribe(event_topic, qos=1)
         async with running(uplink):
-            await _until(lambda: outbox.depth()["telemetry"] == 0)
+            await until(lambda: outbox.depth()["telemetry"] == 0)
             copies = 0
             async with asyncio.timeout(15):
                 async for _message in fleet.messages:
@@ -173,7 +168,7 @@ async def test_telemetry_leaves_on_puback_and_events_only_on_the_fleets_ack(
             assert outbox.depth()["event"] == 3
             ack = EventAck(ids=ids)
             await fleet.publish(str(Topic("gw-01", TopicKind.EVENT_ACK)), encode(ack), qos=1)
-            await _until(lambda: outbox.depth()["event"] == 0)
+            await until(lambda: outbox.depth()["event"] == 0)
     assert uplink.state.acks_received == 3
 
 
@@ -211,7 +206,7 @@ async def test_the_uplink_stops_when_cancelled_even_as_it_is_woken(broker: Broke
     for _ in range(20):
         task = asyncio.create_task(uplink.run())
         await asyncio.wait_for(uplink.connected.wait(), 15)
-        await asyncio.sleep(0.05)  # let the sender settle into its wait
+        await until(lambda: uplink.idle, what="the sender in its wait")
         uplink.wake.set()
         task.cancel()
         async with asyncio.timeout(5):

@@ -25,6 +25,7 @@ from firmware_mocks.meters.modbus_slave import (
 )
 from firmware_mocks.meters.pty_bus import PtyBus
 from firmware_mocks.meters.usage import FRIDGE_W, STANDBY_W, FlatUsage, MeterTotals
+from tests.waiting import wait_until
 
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY = datetime(2026, 3, 2, tzinfo=TZ).timestamp()
@@ -95,9 +96,7 @@ def test_the_pty_bus_carries_bytes_and_counts_requests_nobody_answers():
             answer = read_exactly(fd, 9)  # id, function, byte count, 4 data bytes, CRC
             assert answer[:3] == bytes.fromhex("010404")
             os.write(fd, with_crc(bytes.fromhex("070400000002")))  # nobody is 7
-            deadline = time.monotonic() + 5
-            while bus.requests < 2 and time.monotonic() < deadline:
-                time.sleep(0.01)
+            wait_until(lambda: bus.requests >= 2, 5, "the bus to count the unanswered request")
             noise = bus.noise(8)
             assert read_exactly(fd, 8) == noise
         finally:

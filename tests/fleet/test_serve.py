@@ -5,7 +5,6 @@ import json
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from contract.acl import fleet_acls
 from silverguard.servers.mosquitto import MosquittoServer
 from silverguard.servers.process import ChildProcess, free_port
 from silverguard.sim.stack import write_toml
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -33,17 +33,15 @@ def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
 
 
 def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
+    """Until ``check()`` is truthy; a fleet not listening yet is not an answer."""
+
+    def answered() -> Any:
         try:
-            last = check()
-            if last:
-                return last
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+            return check()
+        except httpx.HTTPError:
+            return None
+
+    return wait_until(answered, timeout, what)
 
 
 async def test_serve_degrades_then_recovers_and_a_gateway_enrolls_from_the_cli(tmp_path: Path):

@@ -2,8 +2,6 @@
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from contract import Event, EventKind, Severity, event_id
@@ -13,14 +11,7 @@ from edge.settings import GatewaySettings
 from firmware_mocks.meters.modbus_slave import ModbusMeter, water_registers
 from firmware_mocks.meters.pty_bus import PtyBus
 from tests.edge.meters.conftest import ENERGY, WATER, config
-
-
-async def until(condition: Callable[[], object], timeout: float = 10.0, what: str = "it") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+from tests.waiting import until
 
 
 async def test_meters_are_polled_on_schedule_and_a_silent_one_goes_offline_once(

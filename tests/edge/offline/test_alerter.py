@@ -19,6 +19,7 @@ from edge.settings import ModemSettings
 from firmware_mocks.modem import ModemEmulator
 from tests.factories import KEY, MAC
 from tests.factories import event as make_event
+from tests.waiting import until
 
 PRIVATE, PUBLIC = generate_keypair()
 NUMBERS = ["+8613800138000", "+8613900139000"]
@@ -101,9 +102,10 @@ async def test_the_sms_waits_until_the_uplink_has_been_down_for_the_span(
     queue(a, make_event())
     task = asyncio.create_task(a.run())
     try:
-        await asyncio.sleep(0.3)  # several sweeps with the link up ...
+        await until(lambda: a.looks >= 3, what="several looks with the link up")
         link.offline = 59.0
-        await asyncio.sleep(0.3)  # ... and down, but not for long enough
+        looked = a.looks
+        await until(lambda: a.looks >= looked + 3, what="several looks, down not long enough")
         assert emulator.messages == []
         link.offline = 61.0
         messages = await asyncio.to_thread(emulator.wait_for, 2, 10)
