@@ -35,6 +35,22 @@ def _outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fleet_ingest(args: argparse.Namespace) -> int:
+    from silverguard.bench import emit
+    from silverguard.bench.fleet_ingest import run
+
+    figures = run(
+        bands=args.bands,
+        gateways=args.gateways,
+        rate=args.rate,
+        seconds=args.seconds,
+        batch=args.batch,
+        workdir=args.workdir,
+    )
+    emit("fleet-ingest", figures, args.out)
+    return 0
+
+
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
     bench = commands.add_parser("bench", help="benchmarks (print one JSON line, save JSON)")
     which = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
@@ -69,3 +85,15 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     )
     outbox.add_argument("--out", type=Path, help="where to save the JSON (default bench-results/)")
     outbox.set_defaults(func=_outbox)
+    ingest = which.add_parser(
+        "fleet-ingest",
+        help="telemetry from simulated gateways into InfluxDB through the fleet, against a bare pipe",
+    )
+    ingest.add_argument("--bands", type=int, default=10_000)
+    ingest.add_argument("--gateways", type=int, default=20)
+    ingest.add_argument("--rate", type=float, default=12_000.0, help="readings per second offered")
+    ingest.add_argument("--seconds", type=float, default=30.0, help="how long the load runs")
+    ingest.add_argument("--batch", type=int, default=500, help="readings per telemetry message")
+    ingest.add_argument("--workdir", type=Path, help="keep the servers' files and logs here")
+    ingest.add_argument("--out", type=Path, help="where to save the JSON (default bench-results/)")
+    ingest.set_defaults(func=_fleet_ingest)
