@@ -40,8 +40,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _token(args: argparse.Namespace) -> int:
     from fleet.auth import Role, issue_token
     from fleet.db.models import Caregiver, Town, User
-    from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow
-    from fleet.registry import audit
+    from fleet.db.session import make_engine, make_sessionmaker, migrate
+    from fleet.registry import audit, users
 
     settings = fleet_settings(args)
     role = Role(args.role)
@@ -72,8 +72,9 @@ def _token(args: argparse.Namespace) -> int:
                 )
                 return 2
             if user is None:
-                user = User(id=args.subject, role=role.value, created_at=utcnow(), active=True)
-                session.add(user)
+                user = users.create_user(
+                    session, user_id=args.subject, role=role, town_id=args.town, check=False
+                )
             if args.town:
                 user.town_id = args.town
             session.flush()

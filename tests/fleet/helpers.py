@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from contract.sealing import generate_keypair
 from fleet.auth import Role, issue_token
 from fleet.db.models import User
-from fleet.db.session import utcnow
 from fleet.main import Fleet, create_app
+from fleet.registry import users
 from fleet.settings import FleetSettings
 
 
@@ -33,16 +33,9 @@ class Api:
         key = f"{role}:{subject}"
         if key not in self.tokens:
             with self.fleet.sessions.begin() as session:
-                user = session.get(User, subject)
-                if user is None:
-                    session.add(
-                        User(
-                            id=subject,
-                            role=role.value,
-                            town_id=town_id,
-                            active=True,
-                            created_at=utcnow(),
-                        )
+                if session.get(User, subject) is None:
+                    users.create_user(
+                        session, user_id=subject, role=role, town_id=town_id, check=False
                     )
                 self.tokens[key] = issue_token(session, subject=subject, role=role)
         return self.tokens[key]

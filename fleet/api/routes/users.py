@@ -12,10 +12,9 @@ from fleet import auth
 from fleet.api.deps import AdminDep, CallerDep, FleetDep, SessionDep
 from fleet.api.schemas import Name, Password, UserId, UserIdPath
 from fleet.auth import Role
-from fleet.db.models import Caregiver, Town, User
-from fleet.db.session import utcnow
-from fleet.errors import Conflict, Invalid, NotFound
-from fleet.registry import audit
+from fleet.db.models import User
+from fleet.errors import NotFound
+from fleet.registry import audit, users
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
 
@@ -72,15 +71,6 @@ def _out(user: User) -> UserOut:
     )
 
 
-def _check_role_fields(session: SessionDep, role: str, user_id: str, town_id: str | None) -> None:
-    if role == Role.STAFF and not town_id:
-        raise Invalid("staff accounts need the town they serve (town_id)")
-    if town_id is not None and session.get(Town, town_id) is None:
-        raise Invalid(f"town {town_id} does not exist")
-    if role == Role.CAREGIVER and session.get(Caregiver, user_id) is None:
-        raise Invalid(f"a caregiver account's id must be a registered caregiver ({user_id} is not)")
-
-
 @router.post("/auth/token", response_model=TokenOut, summary="Sign in (OAuth2 password flow)")
 def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, fleet: FleetDep
@@ -99,19 +89,14 @@ def me(caller: CallerDep) -> MeOut:
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 def create_user(body: UserIn, session: SessionDep, caller: AdminDep) -> UserOut:
-    if session.get(User, body.id) is not None:
-        raise Conflict(f"user {body.id} exists")
-    _check_role_fields(session, body.role, body.id, body.town_id)
-    user = User(
-        id=body.id,
-        role=body.role,
-        display_name=body.display_name or "",
+    user = users.create_user(
+        session,
+        user_id=body.id,
+        role=Role(body.role),
         town_id=body.town_id,
-        password_hash=auth.hash_password(body.password) if body.password else None,
-        active=True,
-        created_at=utcnow(),
+        display_name=body.display_name or "",
+        password=body.password,
     )
-    session.add(user)
     audit.record(session, caller, "user.create", body.id, role=body.role, town_id=body.town_id)
     session.commit()
     return _out(user)
@@ -132,7 +117,7 @@ def update_user(
     changes = body.model_dump(exclude_unset=True)
     role = changes.get("role", user.role)
     town_id = changes.get("town_id", user.town_id)
-    _check_role_fields(session, role, user.id, town_id)
+    users.check_role(session, role=role, user_id=user.id, town_id=town_id)
     if "password" in changes and body.password is not None:
         user.password_hash = auth.hash_password(body.password)
     for name in ("role", "display_name", "town_id", "active"):
