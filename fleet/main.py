@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import secrets
 import socket
@@ -19,6 +21,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from contract import Event, GatewayStatus, Health, TelemetryBatch, __version__
 from contract.config import ConfigReport
+from contract.messages import ReadingKind
 from fleet import console
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
@@ -44,18 +47,36 @@ from fleet.coverage import CoverageWatch
 from fleet.db.models import Gateway, Wristband
 from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow
 from fleet.ingest.consumer import Ingest
+from fleet.ingest.dead_letters import DeadLetters
 from fleet.ingest.source import Partition, SourceSelector
+from fleet.ingest.trust import CoverageCache, TimeWindow
+from fleet.notify import sender
+from fleet.notify.channel_policy import ChannelPolicy, guarded
 from fleet.notify.dispatcher import Dispatcher
-from fleet.provisioning.dynsec import Dynsec
+from fleet.provisioning.dynsec import Dynsec, DynsecError
 from fleet.provisioning.publisher import ConfigPublisher
 from fleet.registry.errors import RegistryError
 from fleet.registry.vault import Vault
 from fleet.settings import FleetSettings
+from fleet.supervisor import Supervisor
 from fleet.timeseries.influx import InfluxWriter, health_lines, telemetry_lines
 
 log = logging.getLogger(__name__)
 
 _COVERAGE_POLL_S = 2.0
+
+
+def mqtt_client_id(vault: Vault, configured: str) -> str:
+    """The fleet's MQTT client id: the setting, or one nobody without the secret key can
+    guess (a guessable id let anyone with any credentials knock the fleet off the
+    broker and take over its persistent session). Stable per host, so the session
+    survives restarts."""
+    if configured:
+        return configured
+    digest = hmac.new(
+        vault.derive_key("mqtt-client-id"), socket.gethostname().encode(), hashlib.sha256
+    )
+    return f"fleet-{digest.hexdigest()[:16]}"
 
 
 class Fleet:
@@ -82,6 +103,9 @@ class Fleet:
         self.links = LinkSigner(
             self.vault.derive_key("ack-link"), timedelta(hours=settings.ack_link_ttl_h)
         )
+        self.channel_policy = ChannelPolicy.from_settings(
+            settings.channel_schemes, settings.channel_allow_hosts
+        )
         self.dispatcher = Dispatcher(
             self.sessions,
             instance=self.instance,
@@ -89,6 +113,10 @@ class Fleet:
             links=self.links,
             attempts=settings.notify_attempts,
             retry_s=settings.notify_retry_s,
+            # Checked again before each send: a name may resolve elsewhere by now.
+            send=guarded(
+                sender.send, self.channel_policy, lambda why: sender.SendResult(False, why)
+            ),
         )
         self.escalator = Escalator(
             self.sessions,
@@ -102,13 +130,28 @@ class Fleet:
             after_s=settings.gateway_offline_alert_s, instance=self.instance
         )
         self.partition = Partition.parse(settings.mqtt.telemetry_partition)
-        self.sources = SourceSelector()
+        self.sources = SourceSelector(max_future_s=settings.ingest.max_future_s)
         self.telemetry_counts = {"kept": 0, "other_source": 0, "other_partition": 0}
+        limits = settings.ingest
+        self.window = TimeWindow(
+            max_future_s=limits.max_future_s,
+            event_max_age_s=limits.event_max_age_h * 3600,
+            telemetry_max_age_s=limits.telemetry_max_age_h * 3600,
+        )
+        self.coverage_cache = CoverageCache(self.sessions, ttl_s=limits.coverage_ttl_s)
+        self.mqtt_client_id = mqtt_client_id(self.vault, settings.mqtt.client_id)
         self.ingest = Ingest(
             settings.mqtt,
             self.sessions,
+            client_id=self.mqtt_client_id,
             on_alert=self._on_alert,
             on_telemetry=self._on_telemetry,
+            coverage=self.coverage_cache,
+            dead_letters=DeadLetters(
+                self.sessions, budget_per_minute=limits.dead_letter_budget_per_minute
+            ),
+            window=self.window,
+            id_tolerance_s=limits.event_id_tolerance_s,
             on_gateway=self._on_gateway,
             on_config_report=self._on_config_report,
             telemetry_shared=self.partition.count == 1,
@@ -129,7 +172,36 @@ class Fleet:
             self.vault,
             lambda topic, payload, retain: self.ingest.publish(topic, payload, retain=retain),
             self.dynsec,
+            # Every registry change that moves bands, residents or gateways pokes the
+            # publisher: the coverage telemetry is judged by is stale from then on.
+            on_poke=self.coverage_cache.invalidate,
         )
+        self.supervisor = Supervisor()
+
+    async def pin_identity(self) -> None:
+        """Tie the fleet's broker account to its client id (when the fleet may manage the
+        broker): nobody else can then use the id, and the account no other id.
+
+        Once, at start: an account pinned already is left as it is; pinned to another id
+        it means two instances share an account, which the plugin cannot allow (one
+        client id per account) — that is logged, and the broker refuses this one."""
+        username = self.settings.mqtt.username
+        if not self.dynsec.configured or not username:
+            return
+        try:
+            async with asyncio.timeout(self.settings.provisioning.broker_timeout_s):
+                pinned = await self.dynsec.pin_client_id(username, self.mqtt_client_id)
+        except (DynsecError, TimeoutError) as exc:
+            log.warning("could not pin the fleet's MQTT client id (%s); will connect anyway", exc)
+            return
+        if pinned != self.mqtt_client_id:
+            log.error(
+                "the broker account %r is pinned to client id %r, not this instance's %r: "
+                "give each fleet instance its own broker account (docs/security.md)",
+                username,
+                pinned,
+                self.mqtt_client_id,
+            )
 
     def _encrypt_legacy_keys(self) -> None:
         """Bind keys stored in clear by an older version get encrypted once."""
@@ -182,11 +254,12 @@ class Fleet:
         """Keep each device's reading from the gateway that hears it best, once."""
         kept = []
         counts = self.telemetry_counts
+        now = time.time()
         for reading in batch.readings:
             if not self.partition.owns(reading.device):
                 counts["other_partition"] += 1
             elif reading.rssi is None or self.sources.accept(
-                reading.device, batch.gateway, reading.rssi, reading.ts
+                reading.device, batch.gateway, reading.rssi, reading.ts, now=now
             ):
                 kept.append(reading)
             else:
@@ -194,7 +267,9 @@ class Fleet:
         counts["kept"] += len(kept)
         if kept:
             self.influx.add(telemetry_lines(batch.gateway, kept))
-            self.activity.on_readings(kept)
+            # Only a band's own readings end an inactivity escalation (a "sensor" or
+            # meter reading is unchecked until the registry knows those devices).
+            self.activity.on_readings([r for r in kept if r.kind is ReadingKind.WRISTBAND])
 
     def _on_gateway(self, gateway_id: str, message: GatewayStatus | Health) -> None:
         entry = self.gateways.setdefault(gateway_id, {})
@@ -217,15 +292,32 @@ class Fleet:
             "broker": "ok" if self.ingest.connected.is_set() else "unreachable (retrying)",
             "influxdb": "ok" if self.influx.reachable else "unreachable (retrying)",
         }
-        degraded = [name for name, state in parts.items() if state != "ok"]
+        stalled = self.supervisor.degraded()
+        degraded = [name for name, state in parts.items() if state != "ok"] + stalled
+        dead = self.ingest.dead_letters
         return {
             "status": "degraded" if degraded else "ok",
             "version": __version__,
             "instance": self.instance,
             **parts,
+            "tasks": self.supervisor.health(),
             "influx_pending_lines": self.influx.pending,
             "ingest": dict(self.ingest.counts),
-            "telemetry": {**self.telemetry_counts, "handovers": self.sources.handovers},
+            "refused": self.ingest.refusals.by_gateway(),
+            "dead_letters": {
+                "parked": dead.parked,
+                "over_budget": dead.over_budget,
+                "park_failed": dead.failed,
+            },
+            "coverage": {
+                "loads": self.coverage_cache.loads,
+                "load_failures": self.coverage_cache.load_failures,
+            },
+            "telemetry": {
+                **self.telemetry_counts,
+                "handovers": self.sources.handovers,
+                "future_ignored": self.sources.future_ignored,
+            },
             "notifications": {
                 "sent": self.dispatcher.sent,
                 "failed": self.dispatcher.failed,
@@ -252,21 +344,24 @@ class Fleet:
         loop = asyncio.get_running_loop()
         workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-db")
         loop.set_default_executor(workers)
-        tasks = [
-            asyncio.create_task(self.ingest.run(), name="ingest"),
-            asyncio.create_task(self.influx.run(), name="influx"),
-            asyncio.create_task(self.dispatcher.run(), name="dispatcher"),
-            asyncio.create_task(self.escalator.run(), name="escalator"),
-            asyncio.create_task(self.activity.run(), name="activity-watch"),
-            asyncio.create_task(self.publisher.run(), name="config-publisher"),
-            asyncio.create_task(self._watch_coverage(), name="coverage-watch"),
-        ]
+        log.info("fleet %s: MQTT client id %s", self.instance, self.mqtt_client_id)
+        # One supervisor per run: a test client may run the lifespan again in another loop.
+        await self.pin_identity()
+        supervisor = self.supervisor = Supervisor()
+        for name, factory in (
+            ("ingest", self.ingest.run),
+            ("influx", self.influx.run),
+            ("dispatcher", self.dispatcher.run),
+            ("escalator", self.escalator.run),
+            ("activity-watch", self.activity.run),
+            ("config-publisher", self.publisher.run),
+            ("coverage-watch", self._watch_coverage),
+        ):
+            supervisor.start(name, factory)
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await supervisor.stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.influx.flush(), timeout=5)
             await self.influx.aclose()

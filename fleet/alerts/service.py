@@ -15,13 +15,15 @@ Locks are taken in one order everywhere — escalation timers, then the alert, t
 deliveries — so concurrent acknowledgements, escalations and sends never deadlock.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from contract import Event
+from contract import Event, event_id
 from fleet.alerts import escalation
 from fleet.alerts.incidents import (
     Action,
@@ -59,6 +61,8 @@ class Recorded:
     new_alert: bool
     disposition: str = "recorded"  # opened | folded | follow_up | digest | recorded
     deliveries: int = 0  # notification jobs created (wake the dispatcher)
+    # The id was taken by an event of another time: stored under a derived id instead.
+    id_collision: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +102,44 @@ def _log(
     session.add(AlertLog(alert_id=alert_id, at=now, actor=actor, action=action, detail=detail))
 
 
+# Copies of one event (redeliveries, other gateways that heard the same advert) carry
+# the same occurred_at up to the gateways' clock skew; an event with a stored id but a
+# time further off is another incident (a forged id sent ahead of time to pre-empt it,
+# or a key the band reused after a reset) and must not vanish into the stored one.
+ID_TOLERANCE_S = 600.0
+
+
+def collision_id(event: Event) -> str:
+    """The id an event is stored under when its own id belongs to another incident:
+    derived from its content, so its redeliveries fold into each other again."""
+    return event_id(event.device, event.kind, f"{event.key}@{event.occurred_at!r}")
+
+
+def _collides(session: Session, event: Event, tolerance_s: float) -> bool:
+    existing = session.get(EventRecord, event.id)
+    if existing is None:
+        return False
+    return abs(existing.occurred_at.timestamp() - event.occurred_at) > tolerance_s
+
+
 def record_event(
-    session: Session, event: Event, now: datetime, *, instance: str = "fleet"
+    session: Session,
+    event: Event,
+    now: datetime,
+    *,
+    instance: str = "fleet",
+    id_tolerance_s: float = ID_TOLERANCE_S,
 ) -> Recorded:
     """Store an event once and let it open, fold into or follow up an alert."""
+    if _collides(session, event, id_tolerance_s):
+        recorded = record_event(
+            session,
+            msgspec.structs.replace(event, id=collision_id(event)),
+            now,
+            instance=instance,
+            id_tolerance_s=float("inf"),
+        )
+        return dataclasses.replace(recorded, id_collision=True)
     inserted = insert_ignore(
         session,
         EventRecord.__table__,  # type: ignore[arg-type]

@@ -98,7 +98,7 @@ class ConsoleWorld:
                     "port": mosquitto.port,
                     "username": fleet_creds.username,
                     "password": fleet_creds.password,
-                    "client_id": "fleet-console-test",
+                    "client_id": fleet_creds.client_id,
                 },
                 "influx": {"url": influx.url, "database": INFLUX_DB, "flush_interval_s": 0.2},
             },
@@ -218,6 +218,7 @@ class ConsoleWorld:
                 self.mosquitto.port,
                 username=self.gateway.username,
                 password=self.gateway.password,
+                identifier=self.gateway.client_id,
                 protocol=aiomqtt.ProtocolVersion.V5,
             ) as client:
                 for topic, payload, retain in messages:

@@ -325,18 +325,9 @@ async def test_outbox_bound_reached_thins_telemetry_and_keeps_every_event(tmp_pa
 
 async def test_a_bad_config_is_rejected_and_the_previous_one_keeps_running(tmp_path: Path):
     async with district(tmp_path, bands_in_settings=False) as (stack, burst):
-        creds = stack.fleet_credentials
-        assert creds is not None
         advertising = await start(stack, burst)
         try:
-            async with aiomqtt.Client(
-                stack.mosquitto.host,
-                stack.mosquitto.port,
-                username=creds.username,
-                password=creds.password,
-                identifier="test-config-watcher",
-                protocol=aiomqtt.ProtocolVersion.V5,
-            ) as watcher:
+            async with stack.fleet_side_client("test-config-watcher") as watcher:
                 await watcher.subscribe(str(Topic(GW, TopicKind.CONFIG_REPORTED)), qos=1)
 
                 async def next_report() -> ConfigReport:
@@ -383,20 +374,9 @@ async def test_a_bad_config_is_rejected_and_the_previous_one_keeps_running(tmp_p
 
 
 def event_watcher(stack: Stack) -> aiomqtt.Client:
-    creds = stack.fleet_credentials
-    assert creds is not None
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 600
-    return aiomqtt.Client(
-        stack.mosquitto.host,
-        stack.mosquitto.port,
-        username=creds.username,
-        password=creds.password,
-        identifier="test-event-watcher",
-        protocol=aiomqtt.ProtocolVersion.V5,
-        clean_start=False,
-        properties=props,
-    )
+    return stack.fleet_side_client("test-event-watcher", clean_start=False, properties=props)
 
 
 def _fields(struct: Any) -> dict[str, Any]:

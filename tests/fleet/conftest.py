@@ -96,7 +96,7 @@ def provisioning_settings(
             "port": broker.port,
             "username": fleet_mqtt.username,
             "password": fleet_mqtt.password,
-            "client_id": f"fleet-test-{uuid.uuid4().hex[:8]}",
+            "client_id": fleet_mqtt.client_id,
         },
         influx={"url": f"http://127.0.0.1:{free_port()}"},  # type: ignore[arg-type]
         provisioning={  # type: ignore[arg-type]
