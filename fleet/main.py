@@ -33,6 +33,7 @@ from fleet.api.routes import (
     audit_log,
     battery,
     caregivers,
+    dead_letters,
     escalation,
     gateway_status,
     gateways,
@@ -53,7 +54,7 @@ from fleet.ingest.trust import CoverageCache, TimeWindow
 from fleet.notify import sender
 from fleet.notify.channel_policy import ChannelPolicy, guarded
 from fleet.notify.dispatcher import Dispatcher
-from fleet.provisioning.dynsec import Dynsec, DynsecError
+from fleet.provisioning.dynsec import BrokerUnavailable, Dynsec, DynsecError
 from fleet.provisioning.publisher import ConfigPublisher
 from fleet.registry.errors import RegistryError
 from fleet.registry.vault import Vault
@@ -177,30 +178,37 @@ class Fleet:
             on_poke=self.coverage_cache.invalidate,
         )
         self.supervisor = Supervisor()
+        self._running = False
 
     async def pin_identity(self) -> None:
         """Tie the fleet's broker account to its client id (when the fleet may manage the
         broker): nobody else can then use the id, and the account no other id.
 
-        Once, at start: an account pinned already is left as it is; pinned to another id
-        it means two instances share an account, which the plugin cannot allow (one
-        client id per account) — that is logged, and the broker refuses this one."""
+        Retried until the broker answers; an account pinned already is left as it is.
+        Pinned to another id, two instances share an account, which the plugin cannot
+        allow (one client id per account): that is logged, and the broker refuses this
+        instance until it gets an account of its own."""
         username = self.settings.mqtt.username
         if not self.dynsec.configured or not username:
             return
-        try:
-            async with asyncio.timeout(self.settings.provisioning.broker_timeout_s):
-                pinned = await self.dynsec.pin_client_id(username, self.mqtt_client_id)
-        except (DynsecError, TimeoutError) as exc:
-            log.warning("could not pin the fleet's MQTT client id (%s); will connect anyway", exc)
-            return
+        backoff = 1.0
+        while True:
+            try:
+                async with asyncio.timeout(self.settings.provisioning.broker_timeout_s):
+                    pinned = await self.dynsec.pin_client_id(username, self.mqtt_client_id)
+                break
+            except (BrokerUnavailable, TimeoutError) as exc:
+                log.info("pinning the fleet's MQTT client id: broker not there yet (%s)", exc)
+            except DynsecError as exc:
+                log.warning("could not pin the fleet's MQTT client id: %s", exc)
+                return
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
         if pinned != self.mqtt_client_id:
             log.error(
-                "the broker account %r is pinned to client id %r, not this instance's %r: "
+                "the broker account %r is pinned to another client id than this instance's: "
                 "give each fleet instance its own broker account (docs/security.md)",
                 username,
-                pinned,
-                self.mqtt_client_id,
             )
 
     def _encrypt_legacy_keys(self) -> None:
@@ -341,13 +349,18 @@ class Fleet:
         # Cancelling a task does not stop its thread, so at shutdown the threads are
         # waited for before the engine is disposed: a connection still checked out
         # would otherwise outlive its pool and be dropped unclosed.
+        if self._running:
+            # The app's lifespan entered again (a test client around a running app, in
+            # another event loop): the tasks run once, in the first.
+            yield
+            return
+        self._running = True
         loop = asyncio.get_running_loop()
         workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-db")
         loop.set_default_executor(workers)
         log.info("fleet %s: MQTT client id %s", self.instance, self.mqtt_client_id)
-        # One supervisor per run: a test client may run the lifespan again in another loop.
-        await self.pin_identity()
-        supervisor = self.supervisor = Supervisor()
+        supervisor = self.supervisor
+        pinning = asyncio.create_task(self.pin_identity(), name="pin-identity")
         for name, factory in (
             ("ingest", self.ingest.run),
             ("influx", self.influx.run),
@@ -361,12 +374,14 @@ class Fleet:
         try:
             yield
         finally:
+            pinning.cancel()
             await supervisor.stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.influx.flush(), timeout=5)
             await self.influx.aclose()
             workers.shutdown(wait=True)
             self.engine.dispose()
+            self._running = False
 
 
 def create_app(settings: FleetSettings) -> FastAPI:
@@ -400,6 +415,7 @@ def create_app(settings: FleetSettings) -> FastAPI:
         overview,
         battery,
         gateway_status,
+        dead_letters,
     ):
         app.include_router(module.router)
     _add_error_handlers(app)

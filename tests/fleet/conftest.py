@@ -59,6 +59,9 @@ def settings(db_url: str, tmp_path: Path) -> FleetSettings:
         database_url=db_url,
         mqtt={"host": "127.0.0.1", "port": closed},  # type: ignore[arg-type]
         influx={"url": f"http://127.0.0.1:{free_port()}"},  # type: ignore[arg-type]
+        # The tests' notification receivers listen on the loopback, which the channel
+        # policy refuses unless allowed (tests/security checks the refusal itself).
+        channel_allow_hosts=["127.0.0.1"],
     )
 
 
@@ -103,6 +106,7 @@ def provisioning_settings(
             "dynsec_username": broker.admin.username,
             "dynsec_password": broker.admin.password,
         },
+        channel_allow_hosts=["127.0.0.1"],
     )
 
 
