@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, text, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from contract import Event, GatewayStatus, Health, TelemetryBatch, __version__
@@ -27,6 +27,7 @@ from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
 from fleet.alerts.escalator import Escalator
 from fleet.alerts.service import Recorded, record_event
+from fleet.api.limits import BodyLimit, add_redacting_handlers
 from fleet.api.routes import (
     ack_page,
     alerts,
@@ -56,11 +57,15 @@ from fleet.notify.channel_policy import ChannelPolicy, guarded
 from fleet.notify.dispatcher import Dispatcher
 from fleet.provisioning.dynsec import BrokerUnavailable, Dynsec, DynsecError
 from fleet.provisioning.publisher import ConfigPublisher
+from fleet.redaction import redact
+from fleet.registry import band_import
 from fleet.registry.errors import RegistryError
 from fleet.registry.vault import Vault
 from fleet.settings import FleetSettings
+from fleet.sign_in_throttle import SignInThrottle
 from fleet.supervisor import Supervisor
 from fleet.timeseries.influx import InfluxWriter, health_lines, telemetry_lines
+from fleet.timeseries.spill import Spill
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +85,41 @@ def mqtt_client_id(vault: Vault, configured: str) -> str:
     return f"fleet-{digest.hexdigest()[:16]}"
 
 
+def _warn_if_not_durable(engine: Engine) -> None:
+    """PostgreSQL with ``synchronous_commit=off`` may lose the last commits in a crash —
+    events already acknowledged to their gateways. The default is on; say so if not."""
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        with engine.connect() as conn:
+            value = str(conn.execute(text("SHOW synchronous_commit")).scalar())
+    except Exception as exc:  # the database may be down at start; the API says so
+        log.warning("could not read PostgreSQL's synchronous_commit: %s", type(exc).__name__)
+        return
+    if value == "off":
+        log.warning(
+            "PostgreSQL runs with synchronous_commit=%s: a crash can lose events already "
+            "acknowledged to gateways; set it to on (docs/registry.md)",
+            value,
+        )
+
+
 class Fleet:
     """Everything one fleet process runs, built from its settings."""
 
     def __init__(self, settings: FleetSettings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Its files hold personal data (registry, telemetry spill) and the secret key.
+        try:
+            settings.data_dir.chmod(0o700)
+        except OSError as exc:
+            log.warning("could not make %s private (mode 0700): %s", settings.data_dir, exc)
         url = settings.resolved_database_url
         migrate(url)
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
+        _warn_if_not_durable(self.engine)
         self.instance = f"fleet-{secrets.token_hex(3)}"
         self.vault = (
             Vault.from_setting(settings.secret_key.get_secret_value())
@@ -97,7 +127,13 @@ class Fleet:
             else Vault.from_file(settings.resolved_secret_key_file)
         )
         self._encrypt_legacy_keys()
-        self.influx = InfluxWriter(settings.influx)
+        self.influx = InfluxWriter(
+            settings.influx,
+            spill=Spill(
+                settings.data_dir / "influx-spill.db",
+                max_bytes=int(settings.influx.spill_max_mb * 1024 * 1024),
+            ),
+        )
         self.battery = battery.BatteryCache(
             self.influx, timedelta(seconds=settings.battery_cache_s)
         )
@@ -179,6 +215,11 @@ class Fleet:
         )
         self.supervisor = Supervisor()
         self._running = False
+        self.sign_in_throttle = SignInThrottle(
+            window=timedelta(seconds=settings.sign_in_window_s),
+            per_account=settings.sign_in_failures_per_account,
+            per_address=settings.sign_in_failures_per_address,
+        )
 
     async def pin_identity(self) -> None:
         """Tie the fleet's broker account to its client id (when the fleet may manage the
@@ -310,6 +351,10 @@ class Fleet:
             **parts,
             "tasks": self.supervisor.health(),
             "influx_pending_lines": self.influx.pending,
+            "influx_spill": {
+                "lines": self.influx.spilled,
+                "dropped": self.influx.spill_dropped,
+            },
             "ingest": dict(self.ingest.counts),
             "refused": self.ingest.refusals.by_gateway(),
             "dead_letters": {
@@ -419,6 +464,14 @@ def create_app(settings: FleetSettings) -> FastAPI:
     ):
         app.include_router(module.router)
     _add_error_handlers(app)
+    add_redacting_handlers(app)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        # The CSV of a district's wristbands; the route enforces this limit itself too.
+        per_path={"/api/v1/wristbands/import": band_import.MAX_BYTES + 64 * 1024},
+    )
     console.mount(app)
 
     @app.get("/health", tags=["operations"])
@@ -433,7 +486,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RegistryError)
     async def _registry_error(request: Request, exc: RegistryError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        return JSONResponse({"detail": redact(exc.message)}, status_code=exc.status)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:

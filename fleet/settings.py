@@ -156,6 +156,8 @@ class FleetSettings(BaseSettings):
     sign_in_failures_per_address: int = Field(30, ge=1)
     # Largest request body the API reads; the wristband CSV import has its own limit.
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # Deepest nesting a JSON request body may have (no request needs more than a few).
+    max_json_depth: int = Field(32, ge=4, le=1000)
     log_level: str = "INFO"
 
     @field_validator("public_url")

@@ -1,9 +1,10 @@
 """Sign-in and accounts: OAuth2 password flow, who am I, and admin-managed users."""
 
+import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -16,6 +17,9 @@ from fleet.db.models import Caregiver, Town, User
 from fleet.db.session import utcnow
 from fleet.registry import audit
 from fleet.registry.errors import Invalid, NotFound
+from fleet.sign_in_throttle import TooManyFailures
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
 
@@ -81,18 +85,45 @@ def _check_role_fields(session: SessionDep, role: str, user_id: str, town_id: st
         raise Invalid(f"a caregiver account's id must be a registered caregiver ({user_id} is not)")
 
 
-@router.post("/auth/token", response_model=TokenOut, summary="Sign in (OAuth2 password flow)")
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    summary="Sign in (OAuth2 password flow)",
+    responses={429: {"description": "too many failed sign-ins; see Retry-After"}},
+)
 def sign_in(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, fleet: FleetDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: SessionDep,
+    fleet: FleetDep,
 ) -> TokenOut:
     ttl = timedelta(hours=fleet.settings.session_ttl_h)
+    address = request.client.host if request.client else "unknown"
+    who = form.username[:80]
+    now = utcnow()
+    try:
+        fleet.sign_in_throttle.check(session, username=who, address=address, now=now)
+    except TooManyFailures as exc:
+        log.warning("sign-in throttled for %r from %s", who, address)
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            str(exc),
+            {"Retry-After": str(exc.retry_after_s)},
+        ) from None
     try:
         token = auth.sign_in(session, username=form.username, password=form.password, ttl=ttl)
     except auth.AuthError as exc:
+        # Every failure is audited (who tried which account from where) and counted.
+        session.rollback()
+        fleet.sign_in_throttle.failed(session, username=who, address=address, now=now)
+        audit.record(
+            session, f"user:{who}", "auth.sign_in_failed", who, address=address, reason=str(exc)
+        )
+        session.commit()
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "Bearer"}
         ) from None
-    audit.record(session, f"user:{form.username}"[:80], "auth.sign_in", form.username[:120])
+    audit.record(session, f"user:{who}", "auth.sign_in", who, address=address)
     session.commit()
     return TokenOut(access_token=token, expires_in=int(ttl.total_seconds()))
 
