@@ -313,12 +313,13 @@ class Fleet:
                 kept.append(reading)
             else:
                 counts["other_source"] += 1
-        counts["kept"] += len(kept)
         if kept:
             self.influx.add(telemetry_lines(batch.gateway, kept))
             # Only a band's own readings end an inactivity escalation (a "sensor" or
             # meter reading is unchecked until the registry knows those devices).
             self.activity.on_readings([r for r in kept if r.kind is ReadingKind.WRISTBAND])
+        # Counted once handed to the writer (in memory, or on disk while InfluxDB is away).
+        counts["kept"] += len(kept)
 
     def _on_gateway(self, gateway_id: str, message: GatewayStatus | Health) -> None:
         entry = self.gateways.setdefault(gateway_id, {})
