@@ -16,6 +16,7 @@ deliveries — so concurrent acknowledgements, escalations and sends never deadl
 """
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -109,17 +110,15 @@ def _log(
 ID_TOLERANCE_S = 600.0
 
 
-def collision_id(event: Event) -> str:
-    """The id an event is stored under when its own id belongs to another incident:
-    derived from its content, so its redeliveries fold into each other again."""
-    return event_id(event.device, event.kind, f"{event.key}@{event.occurred_at!r}")
+def collision_id(event: Event, n: int) -> str:
+    """The id of the ``n``-th other incident that came with ``event.id``: derived from
+    that id, so copies of it (redeliveries, other gateways' reports with their clock
+    skew) find the same record and fold into each other again."""
+    return event_id(event.device, event.kind, f"{event.key}#collision-{n}")
 
 
-def _collides(session: Session, event: Event, tolerance_s: float) -> bool:
-    existing = session.get(EventRecord, event.id)
-    if existing is None:
-        return False
-    return abs(existing.occurred_at.timestamp() - event.occurred_at) > tolerance_s
+def _far(record: EventRecord, event: Event, tolerance_s: float) -> bool:
+    return abs(record.occurred_at.timestamp() - event.occurred_at) > tolerance_s
 
 
 def record_event(
@@ -131,15 +130,18 @@ def record_event(
     id_tolerance_s: float = ID_TOLERANCE_S,
 ) -> Recorded:
     """Store an event once and let it open, fold into or follow up an alert."""
-    if _collides(session, event, id_tolerance_s):
-        recorded = record_event(
-            session,
-            msgspec.structs.replace(event, id=collision_id(event)),
-            now,
-            instance=instance,
-            id_tolerance_s=float("inf"),
-        )
-        return dataclasses.replace(recorded, id_collision=True)
+    existing = session.get(EventRecord, event.id)
+    if existing is not None and _far(existing, event, id_tolerance_s):
+        # The id is taken by another incident: the n-th such incident gets its own id;
+        # a record of it near this event's time means this is a copy of that one.
+        for n in itertools.count(1):
+            candidate = msgspec.structs.replace(event, id=collision_id(event, n))
+            other = session.get(EventRecord, candidate.id)
+            if other is None or not _far(other, event, id_tolerance_s):
+                recorded = record_event(
+                    session, candidate, now, instance=instance, id_tolerance_s=float("inf")
+                )
+                return dataclasses.replace(recorded, id_collision=True)
     inserted = insert_ignore(
         session,
         EventRecord.__table__,  # type: ignore[arg-type]

@@ -298,7 +298,7 @@ class Ingest:
         self.counts["events"] += 1
         if not recorded.new_event:
             self.counts["events_duplicate"] += 1
-        if recorded.id_collision:
+        if recorded.id_collision and recorded.new_event:
             self.counts["id_collisions"] += 1
             log.warning(
                 "ingest: event %s from %s reuses the id of an event at another time: "

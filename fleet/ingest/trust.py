@@ -183,7 +183,8 @@ def load_coverage(session: Session, now: float) -> Coverage:
             gateways[gid].add(community)
     devices: dict[str, str | None] = {}
     for owners in OWNERS.values():
-        devices.update(dict(session.execute(owners(None)).tuples().all()))
+        for device, where in session.execute(owners(None)):
+            devices[device] = where
     return Coverage({g: frozenset(c) for g, c in gateways.items()}, devices, now)
 
 
