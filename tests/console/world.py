@@ -93,6 +93,8 @@ class ConsoleWorld:
                 "log_level": "INFO",
                 "notify_retry_s": 1.0,
                 "battery_cache_s": 0,  # the tests write history and look at once
+                # The caregivers' phones (the receiver) listen on the loopback.
+                "channel_allow_hosts": [f"127.0.0.1:{receiver.port}"],
                 "mqtt": {
                     "host": mosquitto.host,
                     "port": mosquitto.port,
