@@ -45,7 +45,7 @@ from contract import (
     encode,
 )
 from contract.config import ConfigReport
-from contract.topics import TopicError, parse_topic, subscription
+from contract.topics import GATEWAY_ID_RE, PREFIX, TopicError, parse_topic, subscription
 from fleet.alerts.service import Recorded, record_event
 from fleet.db.session import utcnow
 from fleet.ingest import trust
@@ -93,10 +93,14 @@ def _database_down(exc: SQLAlchemyError) -> bool:
 
 
 def _topic_gateway(topic: str) -> str | None:
+    """The gateway a topic belongs to (the part after the prefix), also
+    for a topic of an unknown kind: a refusal is counted against its sender."""
     try:
         return parse_topic(topic).gateway_id
     except TopicError:
-        return None
+        rest = topic.removeprefix(PREFIX + "/")
+        gateway = rest.partition("/")[0]
+        return gateway if rest != topic and GATEWAY_ID_RE.match(gateway) else None
 
 
 class Ingest:
@@ -138,6 +142,7 @@ class Ingest:
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._acks: set[asyncio.Task[None]] = set()
+        self._fault_logged_at = float("-inf")
 
     def _make_client(self) -> aiomqtt.Client:
         s = self._settings
@@ -215,14 +220,13 @@ class Ingest:
             else:
                 await self._refuse(topic_name, payload, Cause.STORE_REFUSED, str(exc)[:500])
         except Exception as exc:
-            # A fault of ours, not the sender's: kept for the developers, logged with its
-            # traceback once a minute per gateway (RefusalCounter), and the loop goes on.
+            # A fault of ours, not the sender's: kept for the developers, its traceback
+            # logged at most once a minute, and the loop goes on. Not acknowledged: the
+            # gateway sends it again, and a fixed fleet takes it then.
             self.counts["internal_errors"] += 1
-            gateway = _topic_gateway(topic_name) or "?"
-            if (
-                self.counts["internal_errors"] == 1
-                or self.refusals.counts[(gateway, Cause.INTERNAL_ERROR)] == 0
-            ):
+            now = time.monotonic()
+            if now - self._fault_logged_at >= 60.0:
+                self._fault_logged_at = now
                 log.exception("ingest: failed on a message on %s", topic_name)
             await self._refuse(
                 topic_name, payload, Cause.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"
