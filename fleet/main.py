@@ -2,8 +2,6 @@
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import secrets
 import socket
@@ -16,7 +14,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from contract import Event, GatewayStatus, Health, TelemetryBatch, __version__
@@ -47,7 +45,7 @@ from fleet.api.routes import (
 )
 from fleet.coverage import CoverageWatch
 from fleet.db.models import Gateway, Wristband
-from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow
+from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow, warn_if_not_durable
 from fleet.ingest.consumer import Ingest
 from fleet.ingest.dead_letters import DeadLetters
 from fleet.ingest.source import Partition, SourceSelector
@@ -55,7 +53,8 @@ from fleet.ingest.trust import CoverageCache, TimeWindow
 from fleet.notify import sender
 from fleet.notify.channel_policy import ChannelPolicy, guarded
 from fleet.notify.dispatcher import Dispatcher
-from fleet.provisioning.dynsec import BrokerUnavailable, Dynsec, DynsecError
+from fleet.provisioning import identity
+from fleet.provisioning.dynsec import Dynsec
 from fleet.provisioning.publisher import ConfigPublisher
 from fleet.redaction import redact
 from fleet.registry import band_import
@@ -70,38 +69,6 @@ from fleet.timeseries.spill import Spill
 log = logging.getLogger(__name__)
 
 _COVERAGE_POLL_S = 2.0
-
-
-def mqtt_client_id(vault: Vault, configured: str) -> str:
-    """The fleet's MQTT client id: the setting, or one nobody without the secret key can
-    guess (a guessable id let anyone with any credentials knock the fleet off the
-    broker and take over its persistent session). Stable per host, so the session
-    survives restarts."""
-    if configured:
-        return configured
-    digest = hmac.new(
-        vault.derive_key("mqtt-client-id"), socket.gethostname().encode(), hashlib.sha256
-    )
-    return f"fleet-{digest.hexdigest()[:16]}"
-
-
-def _warn_if_not_durable(engine: Engine) -> None:
-    """PostgreSQL with ``synchronous_commit=off`` may lose the last commits in a crash —
-    events already acknowledged to their gateways. The default is on; say so if not."""
-    if engine.dialect.name != "postgresql":
-        return
-    try:
-        with engine.connect() as conn:
-            value = str(conn.execute(text("SHOW synchronous_commit")).scalar())
-    except Exception as exc:  # the database may be down at start; the API says so
-        log.warning("could not read PostgreSQL's synchronous_commit: %s", type(exc).__name__)
-        return
-    if value == "off":
-        log.warning(
-            "PostgreSQL runs with synchronous_commit=%s: a crash can lose events already "
-            "acknowledged to gateways; set it to on (docs/registry.md)",
-            value,
-        )
 
 
 class Fleet:
@@ -119,7 +86,7 @@ class Fleet:
         migrate(url)
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
-        _warn_if_not_durable(self.engine)
+        warn_if_not_durable(self.engine)
         self.instance = f"fleet-{secrets.token_hex(3)}"
         self.vault = (
             Vault.from_setting(settings.secret_key.get_secret_value())
@@ -176,7 +143,7 @@ class Fleet:
             telemetry_max_age_s=limits.telemetry_max_age_h * 3600,
         )
         self.coverage_cache = CoverageCache(self.sessions, ttl_s=limits.coverage_ttl_s)
-        self.mqtt_client_id = mqtt_client_id(self.vault, settings.mqtt.client_id)
+        self.mqtt_client_id = identity.mqtt_client_id(self.vault, settings.mqtt.client_id)
         self.ingest = Ingest(
             settings.mqtt,
             self.sessions,
@@ -222,34 +189,13 @@ class Fleet:
         )
 
     async def pin_identity(self) -> None:
-        """Tie the fleet's broker account to its client id (when the fleet may manage the
-        broker): nobody else can then use the id, and the account no other id.
-
-        Retried until the broker answers; an account pinned already is left as it is.
-        Pinned to another id, two instances share an account, which the plugin cannot
-        allow (one client id per account): that is logged, and the broker refuses this
-        instance until it gets an account of its own."""
-        username = self.settings.mqtt.username
-        if not self.dynsec.configured or not username:
-            return
-        backoff = 1.0
-        while True:
-            try:
-                async with asyncio.timeout(self.settings.provisioning.broker_timeout_s):
-                    pinned = await self.dynsec.pin_client_id(username, self.mqtt_client_id)
-                break
-            except (BrokerUnavailable, TimeoutError) as exc:
-                log.info("pinning the fleet's MQTT client id: broker not there yet (%s)", exc)
-            except DynsecError as exc:
-                log.warning("could not pin the fleet's MQTT client id: %s", exc)
-                return
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
-        if pinned != self.mqtt_client_id:
-            log.error(
-                "the broker account %r is pinned to another client id than this instance's: "
-                "give each fleet instance its own broker account (docs/security.md)",
-                username,
+        """Tie the fleet's broker account to its client id (fleet.provisioning.identity)."""
+        if self.dynsec.configured and self.settings.mqtt.username:
+            await identity.pin(
+                self.dynsec,
+                self.settings.mqtt.username,
+                self.mqtt_client_id,
+                timeout_s=self.settings.provisioning.broker_timeout_s,
             )
 
     def _encrypt_legacy_keys(self) -> None:

@@ -1,5 +1,6 @@
 """Engine, sessions and migrations for the registry (SQLite by default, PostgreSQL too)."""
 
+import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -7,10 +8,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -50,6 +53,24 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def warn_if_not_durable(engine: Engine) -> None:
+    """PostgreSQL with ``synchronous_commit=off`` may lose the last commits in a crash —
+    events already acknowledged to their gateways. The default is on; say so if not."""
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        with engine.connect() as conn:
+            value = str(conn.execute(text("SHOW synchronous_commit")).scalar())
+    except Exception as exc:  # the database may be down at start; /health says so
+        log.warning("could not read PostgreSQL's synchronous_commit: %s", type(exc).__name__)
+        return
+    if value == "off":
+        log.warning(
+            "PostgreSQL runs with synchronous_commit=off: a crash can lose events already "
+            "acknowledged to gateways; set it to on (docs/registry.md)"
+        )
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
