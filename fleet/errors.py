@@ -10,6 +10,7 @@ FleetError                500  a fault of ours (logged, never shown in detail)
  ├── Forbidden            403  the caller's role may not do this
  ├── Conflict             409  clashes with what is registered (duplicate, wrong state)
  ├── TooLarge             413  a request body over its limit
+ ├── TooManyRequests      429  slow down (sign-in failures); Retry-After says for how long
  └── Unavailable          503  a server the operation needs did not answer
 
 Errors of the fleet's parts subclass these: a refused enrollment token is Forbidden,
@@ -52,6 +53,13 @@ class Conflict(FleetError):
 
 class TooLarge(FleetError):
     status = 413
+
+
+class TooManyRequests(FleetError):
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after_s)})
 
 
 class Unavailable(FleetError):

@@ -21,17 +21,20 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from contract import Event, GatewayStatus, Health, TelemetryBatch, __version__
 from contract.clock import parse_clock
 from contract.config import ConfigReport
+from contract.messages import ReadingKind
 from fleet import clock, console
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
 from fleet.alerts.escalator import Escalator
 from fleet.alerts.service import Recorded, record_event
+from fleet.api.limits import BodyLimit, add_redacting_handlers
 from fleet.api.routes import (
     ack_page,
     alerts,
     audit_log,
     battery,
     caregivers,
+    dead_letters,
     escalation,
     gateway_status,
     gateways,
@@ -45,16 +48,26 @@ from fleet.api.routes import (
 )
 from fleet.coverage import CoverageWatch
 from fleet.db.models import Gateway, Wristband
-from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow
+from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow, warn_if_not_durable
 from fleet.errors import FleetError, Unavailable
 from fleet.ingest.consumer import Ingest
+from fleet.ingest.dead_letters import DeadLetters
 from fleet.ingest.source import Partition, SourceSelector
+from fleet.ingest.trust import CoverageCache, TimeWindow
+from fleet.notify import sender
+from fleet.notify.channel_policy import ChannelPolicy, guarded
 from fleet.notify.dispatcher import Dispatcher
+from fleet.provisioning import identity
 from fleet.provisioning.dynsec import Dynsec
 from fleet.provisioning.publisher import ConfigPublisher
+from fleet.redaction import redact
+from fleet.registry import band_import
 from fleet.registry.vault import Vault
 from fleet.settings import FleetSettings
+from fleet.sign_in_throttle import SignInThrottle
+from fleet.supervisor import Supervisor
 from fleet.timeseries.influx import InfluxWriter, health_lines, telemetry_lines
+from fleet.timeseries.spill import Spill
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +81,16 @@ class Fleet:
         self.settings = settings
         clock.install(parse_clock(settings.clock), ZoneInfo(settings.timezone))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Its files hold personal data (registry, telemetry spill) and the secret key.
+        try:
+            settings.data_dir.chmod(0o700)
+        except OSError as exc:
+            log.warning("could not make %s private (mode 0700): %s", settings.data_dir, exc)
         url = settings.resolved_database_url
         migrate(url)
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
+        warn_if_not_durable(self.engine)
         self.instance = f"fleet-{secrets.token_hex(3)}"
         self.vault = (
             Vault.from_setting(settings.secret_key.get_secret_value())
@@ -79,12 +98,21 @@ class Fleet:
             else Vault.from_file(settings.resolved_secret_key_file)
         )
         self._encrypt_legacy_keys()
-        self.influx = InfluxWriter(settings.influx)
+        self.influx = InfluxWriter(
+            settings.influx,
+            spill=Spill(
+                settings.data_dir / "influx-spill.db",
+                max_bytes=int(settings.influx.spill_max_mb * 1024 * 1024),
+            ),
+        )
         self.battery = battery.BatteryCache(
             self.influx, timedelta(seconds=settings.battery_cache_s)
         )
         self.links = LinkSigner(
             self.vault.derive_key("ack-link"), timedelta(hours=settings.ack_link_ttl_h)
+        )
+        self.channel_policy = ChannelPolicy.from_settings(
+            settings.channel_schemes, settings.channel_allow_hosts
         )
         self.dispatcher = Dispatcher(
             self.sessions,
@@ -93,6 +121,10 @@ class Fleet:
             links=self.links,
             attempts=settings.notify_attempts,
             retry_s=settings.notify_retry_s,
+            # Checked again before each send: a name may resolve elsewhere by now.
+            send=guarded(
+                sender.send, self.channel_policy, lambda why: sender.SendResult(False, why)
+            ),
         )
         self.escalator = Escalator(
             self.sessions,
@@ -106,17 +138,33 @@ class Fleet:
             after_s=settings.gateway_offline_alert_s, instance=self.instance
         )
         self.partition = Partition.parse(settings.mqtt.telemetry_partition)
-        self.sources = SourceSelector()
+        self.sources = SourceSelector(max_future_s=settings.ingest.max_future_s)
         self.telemetry_counts = {"kept": 0, "other_source": 0, "other_partition": 0}
+        limits = settings.ingest
+        self.window = TimeWindow(
+            max_future_s=limits.max_future_s,
+            event_max_age_s=limits.event_max_age_h * 3600,
+            telemetry_max_age_s=limits.telemetry_max_age_h * 3600,
+        )
+        self.coverage_cache = CoverageCache(self.sessions, ttl_s=limits.coverage_ttl_s)
+        self.mqtt_client_id = identity.mqtt_client_id(self.vault, settings.mqtt.client_id)
         self.ingest = Ingest(
             settings.mqtt,
             self.sessions,
+            client_id=self.mqtt_client_id,
             on_alert=self._on_alert,
             on_telemetry=self._on_telemetry,
+            coverage=self.coverage_cache,
+            dead_letters=DeadLetters(
+                self.sessions, budget_per_minute=limits.dead_letter_budget_per_minute
+            ),
+            window=self.window,
+            id_tolerance_s=limits.event_id_tolerance_s,
             on_gateway=self._on_gateway,
             on_config_report=self._on_config_report,
             telemetry_shared=self.partition.count == 1,
             instance=self.instance,
+            clock=clock.now,  # product time: timestamps are judged against it
         )
         self.gateways: dict[str, dict[str, Any]] = {}
         prov = settings.provisioning
@@ -133,7 +181,27 @@ class Fleet:
             self.vault,
             lambda topic, payload, retain: self.ingest.publish(topic, payload, retain=retain),
             self.dynsec,
+            # Every registry change that moves bands, residents or gateways pokes the
+            # publisher: the coverage telemetry is judged by is stale from then on.
+            on_poke=self.coverage_cache.invalidate,
         )
+        self.supervisor = Supervisor()
+        self._running = False
+        self.sign_in_throttle = SignInThrottle(
+            window=timedelta(seconds=settings.sign_in_window_s),
+            per_account=settings.sign_in_failures_per_account,
+            per_address=settings.sign_in_failures_per_address,
+        )
+
+    async def pin_identity(self) -> None:
+        """Tie the fleet's broker account to its client id (fleet.provisioning.identity)."""
+        if self.dynsec.configured and self.settings.mqtt.username:
+            await identity.pin(
+                self.dynsec,
+                self.settings.mqtt.username,
+                self.mqtt_client_id,
+                timeout_s=self.settings.provisioning.broker_timeout_s,
+            )
 
     def _encrypt_legacy_keys(self) -> None:
         """Bind keys stored in clear by an older version get encrypted once."""
@@ -187,19 +255,23 @@ class Fleet:
         """Keep each device's reading from the gateway that hears it best, once."""
         kept = []
         counts = self.telemetry_counts
+        now = clock.now()
         for reading in batch.readings:
             if not self.partition.owns(reading.device):
                 counts["other_partition"] += 1
             elif reading.rssi is None or self.sources.accept(
-                reading.device, batch.gateway, reading.rssi, reading.ts
+                reading.device, batch.gateway, reading.rssi, reading.ts, now=now
             ):
                 kept.append(reading)
             else:
                 counts["other_source"] += 1
-        counts["kept"] += len(kept)
         if kept:
             self.influx.add(telemetry_lines(batch.gateway, kept))
-            self.activity.on_readings(kept)
+            # Only a band's own readings end an inactivity escalation (a "sensor" or
+            # meter reading is unchecked until the registry knows those devices).
+            self.activity.on_readings([r for r in kept if r.kind is ReadingKind.WRISTBAND])
+        # Counted once handed to the writer (in memory, or on disk while InfluxDB is away).
+        counts["kept"] += len(kept)
 
     def _on_gateway(self, gateway_id: str, message: GatewayStatus | Health) -> None:
         entry = self.gateways.setdefault(gateway_id, {})
@@ -222,15 +294,36 @@ class Fleet:
             "broker": "ok" if self.ingest.connected.is_set() else "unreachable (retrying)",
             "influxdb": "ok" if self.influx.reachable else "unreachable (retrying)",
         }
-        degraded = [name for name, state in parts.items() if state != "ok"]
+        stalled = self.supervisor.degraded()
+        degraded = [name for name, state in parts.items() if state != "ok"] + stalled
+        dead = self.ingest.dead_letters
         return {
             "status": "degraded" if degraded else "ok",
             "version": __version__,
             "instance": self.instance,
             **parts,
+            "tasks": self.supervisor.health(),
             "influx_pending_lines": self.influx.pending,
+            "influx_spill": {
+                "lines": self.influx.spilled,
+                "dropped": self.influx.spill_dropped,
+            },
             "ingest": dict(self.ingest.counts),
-            "telemetry": {**self.telemetry_counts, "handovers": self.sources.handovers},
+            "refused": self.ingest.refusals.by_gateway(),
+            "dead_letters": {
+                "parked": dead.parked,
+                "over_budget": dead.over_budget,
+                "park_failed": dead.failed,
+            },
+            "coverage": {
+                "loads": self.coverage_cache.loads,
+                "load_failures": self.coverage_cache.load_failures,
+            },
+            "telemetry": {
+                **self.telemetry_counts,
+                "handovers": self.sources.handovers,
+                "future_ignored": self.sources.future_ignored,
+            },
             "notifications": {
                 "sent": self.dispatcher.sent,
                 "failed": self.dispatcher.failed,
@@ -254,30 +347,40 @@ class Fleet:
         # Cancelling a task does not stop its thread, so at shutdown the threads are
         # waited for before the engine is disposed: a connection still checked out
         # would otherwise outlive its pool and be dropped unclosed.
+        if self._running:
+            # The app's lifespan entered again (a test client around a running app, in
+            # another event loop): the tasks run once, in the first.
+            yield
+            return
+        self._running = True
         loop = asyncio.get_running_loop()
         workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-db")
         loop.set_default_executor(workers)
-        tasks = [
-            asyncio.create_task(self.ingest.run(), name="ingest"),
-            asyncio.create_task(self.influx.run(), name="influx"),
-            asyncio.create_task(self.dispatcher.run(), name="dispatcher"),
-            asyncio.create_task(self.escalator.run(), name="escalator"),
-            asyncio.create_task(self.activity.run(), name="activity-watch"),
-            asyncio.create_task(self.publisher.run(), name="config-publisher"),
-            asyncio.create_task(self._watch_coverage(), name="coverage-watch"),
-        ]
+        log.info("fleet %s: MQTT client id %s", self.instance, self.mqtt_client_id)
+        supervisor = self.supervisor
+        pinning = asyncio.create_task(self.pin_identity(), name="pin-identity")
+        for name, factory in (
+            ("ingest", self.ingest.run),
+            ("influx", self.influx.run),
+            ("dispatcher", self.dispatcher.run),
+            ("escalator", self.escalator.run),
+            ("activity-watch", self.activity.run),
+            ("config-publisher", self.publisher.run),
+            ("coverage-watch", self._watch_coverage),
+        ):
+            supervisor.start(name, factory)
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            pinning.cancel()
+            await supervisor.stop()
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5):  # not wait_for: see contract/transport.py
                     await self.influx.flush()
             await self.influx.aclose()
             workers.shutdown(wait=True)
             self.engine.dispose()
+            self._running = False
 
 
 def create_app(settings: FleetSettings) -> FastAPI:
@@ -312,9 +415,18 @@ def create_app(settings: FleetSettings) -> FastAPI:
         overview,
         battery,
         gateway_status,
+        dead_letters,
     ):
         app.include_router(module.router)
     _add_error_handlers(app)
+    add_redacting_handlers(app)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        # The CSV of a district's wristbands; the route enforces this limit itself too.
+        per_path={"/api/v1/wristbands/import": band_import.MAX_BYTES + 64 * 1024},
+    )
     console.mount(app)
 
     @app.get("/health", tags=["operations"])
@@ -332,12 +444,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _fleet_error(request: Request, exc: FleetError) -> JSONResponse:
         if exc.status >= 500:
             # Ours, not the caller's: say so without details, keep them in the log.
-            log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+            log.error("%s %s failed: %s", request.method, request.url.path, redact(exc.message))
             detail = "the fleet could not do this; the fault is logged"
             if isinstance(exc, Unavailable):
-                detail = exc.message
+                detail = redact(exc.message)
             return JSONResponse({"detail": detail}, status_code=exc.status, headers=exc.headers)
-        return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
+        return JSONResponse(
+            {"detail": redact(exc.message)}, status_code=exc.status, headers=exc.headers
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract.clock import validate_clock
 from fleet.ingest.source import Partition
+from fleet.notify.channel_policy import DEFAULT_CHANNEL_SCHEMES
 
 
 class FleetMqttSettings(BaseModel):
@@ -20,7 +21,12 @@ class FleetMqttSettings(BaseModel):
     # Consumers in one group share the gateways' messages (MQTT 5 shared subscription),
     # so any number of fleet instances can run side by side.
     share_group: str = "fleet"
-    client_id: str = ""  # default: fleet-<host name>
+    # The MQTT client id, pinned to this account in the broker (dynamic security's
+    # clientid): another client using it is refused instead of taking over the session.
+    # Default: "fleet-" + 16 hex digits derived from secret_key and the host name, so
+    # nobody without the key can guess it. Each fleet instance needs its own account
+    # and id (the plugin pins one client id per account; docs/security.md).
+    client_id: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,64}$")
     # With several fleet instances: "i/N" — this instance keeps the telemetry of 1/N of
     # the devices (see fleet/ingest/source.py). "0/1" for a single instance.
     telemetry_partition: str = "0/1"
@@ -41,12 +47,37 @@ class InfluxSettings(BaseModel):
     # InfluxData recommends batches of about 5,000 lines.
     batch_lines: int = Field(5000, ge=1, le=50000)
     flush_interval_s: float = Field(1.0, gt=0)
-    # Lines kept while InfluxDB is down; past this the oldest are dropped and counted.
+    # Lines kept in memory between flushes; past this the oldest are dropped and counted.
     buffer_lines: int = Field(500_000, ge=1000)
+    # Lines InfluxDB did not take are spilled to data_dir/influx-spill.db (fsynced) and
+    # written back when it answers again, across fleet restarts. Past this size the
+    # oldest are dropped and counted (fleet/timeseries/spill.py).
+    spill_max_mb: float = Field(1024.0, gt=0)
     # Retention (fleet/timeseries/retention.py): raw points for this many days, hourly
     # summaries for that many; 0 keeps forever. Health data is kept no longer than needed.
     raw_retention_days: int = Field(90, ge=0, le=36500)
     hourly_retention_days: int = Field(730, ge=0, le=36500)
+
+
+class IngestSettings(BaseModel):
+    """What the fleet takes from a gateway (fleet/ingest/trust.py, docs/security.md)."""
+
+    # A gateway's clock may be this far ahead of the fleet's before its messages are
+    # refused (an unsynced clock a little fast is tolerated; far-future times are not).
+    max_future_s: float = Field(300.0, ge=0, le=86400)
+    # Events older than this are refused: gateways keep undelivered events until they
+    # are acknowledged, so this is long — a month offline is a broken clock.
+    event_max_age_h: float = Field(720.0, gt=0)
+    # Telemetry older than this is refused: a gateway drops telemetry older than its
+    # outbox's max_telemetry_age_h (168 h by default); a day of margin.
+    telemetry_max_age_h: float = Field(192.0, gt=0)
+    # An event whose id is stored already but whose occurred_at differs by more than
+    # this is another incident, not a copy (fleet/alerts/service.py).
+    event_id_tolerance_s: float = Field(600.0, gt=0)
+    # How long the coverage snapshot that telemetry is judged by is reused.
+    coverage_ttl_s: float = Field(10.0, gt=0, le=3600)
+    # Refused messages parked per gateway per minute; beyond, they are only counted.
+    dead_letter_budget_per_minute: int = Field(120, ge=1)
 
 
 class ProvisioningSettings(BaseModel):
@@ -86,6 +117,7 @@ class FleetSettings(BaseSettings):
     mqtt: FleetMqttSettings = FleetMqttSettings()
     influx: InfluxSettings = InfluxSettings()
     provisioning: ProvisioningSettings = ProvisioningSettings()
+    ingest: IngestSettings = IngestSettings()
     # Key that encrypts wristband bind keys at rest (32 bytes, base64). Default: made
     # once and kept in data_dir/secret.key (mode 0600). Fleet instances that share one
     # database must share this key: set it here or point secret_key_file at one copy.
@@ -109,6 +141,25 @@ class FleetSettings(BaseSettings):
     # How long the battery figures (computed from a week of InfluxDB history) are
     # reused before they are computed again; batteries change over hours, not seconds.
     battery_cache_s: float = Field(60.0, ge=0, le=3600)
+    # Contact channels (apprise URLs) staff may set: these schemes only. A scheme whose
+    # URL names a host (json, form, ntfy, gotify, bark ...) must also resolve to public
+    # addresses only, unless the host is in channel_allow_hosts
+    # (fleet/notify/channel_policy.py).
+    channel_schemes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CHANNEL_SCHEMES), max_length=200
+    )
+    # Hosts ("name" or "name:port") a channel may reach although they resolve to a
+    # loopback, private or link-local address (an SMS gateway inside the network).
+    channel_allow_hosts: list[str] = Field(default_factory=list, max_length=200)
+    # Failed password sign-ins allowed in sign_in_window_s, per account and per address,
+    # before sign-in answers 429 (counted in the database: every instance sees them).
+    sign_in_window_s: float = Field(900.0, gt=0)
+    sign_in_failures_per_account: int = Field(5, ge=1)
+    sign_in_failures_per_address: int = Field(30, ge=1)
+    # Largest request body the API reads; the wristband CSV import has its own limit.
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # Deepest nesting a JSON request body may have (no request needs more than a few).
+    max_json_depth: int = Field(32, ge=4, le=1000)
     log_level: str = "INFO"
     # Product time (contract/clock.py): empty is real time; the district simulation
     # gives every process the same "scaled:START:WALL_START:SPEED".

@@ -15,13 +15,16 @@ Locks are taken in one order everywhere — escalation timers, then the alert, t
 deliveries — so concurrent acknowledgements, escalations and sends never deadlock.
 """
 
+import dataclasses
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from contract import Event, Severity
+from contract import Event, Severity, event_id
 from fleet.alerts import escalation, lifecycle
 from fleet.alerts.incidents import (
     Action,
@@ -58,6 +61,8 @@ class Recorded:
     new_alert: bool
     disposition: str = "recorded"  # opened | folded | follow_up | digest | recorded
     deliveries: int = 0  # notification jobs created (wake the dispatcher)
+    # The id was taken by an event of another time: stored under a derived id instead.
+    id_collision: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +96,45 @@ def _subject(session: Session, device: str, flat: object = None) -> _Subject:
     return _Subject(None, band.community_id if band else None, f"device:{device}")
 
 
+# Copies of one event (redeliveries, other gateways that heard the same advert) carry
+# the same occurred_at up to the gateways' clock skew; an event with a stored id but a
+# time further off is another incident (a forged id sent ahead of time to pre-empt it,
+# or a key the band reused after a reset) and must not vanish into the stored one.
+ID_TOLERANCE_S = 600.0
+
+
+def collision_id(event: Event, n: int) -> str:
+    """The id of the ``n``-th other incident that came with ``event.id``: derived from
+    that id, so copies of it (redeliveries, other gateways' reports with their clock
+    skew) find the same record and fold into each other again."""
+    return event_id(event.device, event.kind, f"{event.key}#collision-{n}")
+
+
+def _far(record: EventRecord, event: Event, tolerance_s: float) -> bool:
+    return abs(record.occurred_at.timestamp() - event.occurred_at) > tolerance_s
+
+
 def record_event(
-    session: Session, event: Event, now: datetime, *, instance: str = "fleet"
+    session: Session,
+    event: Event,
+    now: datetime,
+    *,
+    instance: str = "fleet",
+    id_tolerance_s: float = ID_TOLERANCE_S,
 ) -> Recorded:
     """Store an event once and let it open, fold into or follow up an alert."""
+    existing = session.get(EventRecord, event.id)
+    if existing is not None and _far(existing, event, id_tolerance_s):
+        # The id is taken by another incident: the n-th such incident gets its own id;
+        # a record of it near this event's time means this is a copy of that one.
+        for n in itertools.count(1):
+            candidate = msgspec.structs.replace(event, id=collision_id(event, n))
+            other = session.get(EventRecord, candidate.id)
+            if other is None or not _far(other, event, id_tolerance_s):
+                recorded = record_event(
+                    session, candidate, now, instance=instance, id_tolerance_s=float("inf")
+                )
+                return dataclasses.replace(recorded, id_collision=True)
     inserted = insert_ignore(
         session,
         EventRecord.__table__,  # type: ignore[arg-type]

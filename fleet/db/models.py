@@ -260,7 +260,8 @@ class EventRecord(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(30))
     severity: Mapped[str] = mapped_column(String(10))
-    device: Mapped[str] = mapped_column(String(40), index=True)
+    # As long as the contract's device ids (a meter id may be 64 characters).
+    device: Mapped[str] = mapped_column(String(64), index=True)
     gateway: Mapped[str] = mapped_column(String(63))
     occurred_at: Mapped[datetime]
     detected_at: Mapped[datetime]
@@ -293,7 +294,7 @@ class Alert(Base):
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     kind: Mapped[str] = mapped_column(String(30))
     severity: Mapped[str] = mapped_column(String(10))
-    device: Mapped[str] = mapped_column(String(40))
+    device: Mapped[str] = mapped_column(String(64))
     resident_id: Mapped[str | None] = mapped_column(ForeignKey("residents.id"), index=True)
     community_id: Mapped[str | None] = mapped_column(ForeignKey("communities.id"), index=True)
     # "<resident or device>:<incident class>": later events of the same incident fold in.
@@ -471,7 +472,12 @@ class AuditEntry(Base):
 
 
 class DeadLetter(Base):
-    """A message that failed validation: parked for inspection, never lost, never fatal."""
+    """A message the fleet refused: parked for inspection, never lost, never fatal.
+
+    The same payload on the same topic (a redelivery) is one row whose ``times`` grows.
+    ``gateway`` is the topic's gateway (the broker's ACL ties it to the sender), ``cause``
+    one of fleet.ingest.refusals.Cause.
+    """
 
     __tablename__ = "dead_letters"
     __table_args__ = (UniqueConstraint("topic", "payload_sha256"),)
@@ -482,3 +488,44 @@ class DeadLetter(Base):
     payload_sha256: Mapped[str] = mapped_column(String(64))
     error: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime]
+    gateway: Mapped[str | None] = mapped_column(String(63), index=True)
+    cause: Mapped[str | None] = mapped_column(String(40))
+    times: Mapped[int] = mapped_column(Integer, default=1)
+    last_received_at: Mapped[datetime | None]
+
+
+class GatewayNotice(Base):
+    """ "Gateway misbehaving": staff are told once per gateway, cause and hour.
+
+    The unique (gateway, cause, hour) row is the once-only, across fleet instances;
+    later refusals in the hour only raise ``refusals`` and ``last_at``.
+    """
+
+    __tablename__ = "gateway_notices"
+    __table_args__ = (
+        UniqueConstraint("gateway_id", "cause", "hour", name="uq_gateway_notices_hour"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gateway_id: Mapped[str] = mapped_column(String(63), index=True)
+    cause: Mapped[str] = mapped_column(String(40))
+    hour: Mapped[datetime]  # the hour it belongs to (UTC, minutes and seconds zero)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    refusals: Mapped[int] = mapped_column(Integer, default=1)
+    message: Mapped[str] = mapped_column(Text)
+
+
+class SignInFailure(Base):
+    """A failed password sign-in: counted per account and per address to slow guessing.
+
+    Kept in the database, not in memory, so several fleet instances behind one address
+    count together; rows older than the window are deleted as new ones arrive.
+    """
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)

@@ -1,24 +1,34 @@
 """Consuming the gateways' messages — the only fleet module that speaks MQTT for ingest.
 
 Subscribes through an MQTT 5 shared subscription (``$share/<group>/...``) so several
-fleet instances split the load. Every payload is validated; an invalid one is counted
-and parked in ``dead_letters``, and the consumer goes on. An event is acknowledged to
-its gateway (``event/ack``) only after it is committed to the registry.
+fleet instances split the load. An event is acknowledged to its gateway
+(``event/ack``) only after it is committed to the registry — or parked.
+
+Every message is handled on its own: whatever it makes our code raise is caught, the
+message is parked in ``dead_letters`` with its cause (fleet.ingest.refusals), counted
+per gateway, and the loop goes on. No message, and no gateway, can stop the fleet
+hearing the others. What a gateway may say is judged by fleet.ingest.trust: the
+schema first (contract.decode bounds size, depth and every number), then whether the
+gateway covers the device, whether the kind is one a gateway may send, whether the id
+is the event's own, and whether its times are near the fleet's clock.
+
+Only an unavailable database is not a refusal: the message is then neither parked nor
+acknowledged, and the gateway sends it again.
 """
 
 import asyncio
-import hashlib
 import logging
 import random
-import socket
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import aiomqtt
+import msgspec
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from contract import (
@@ -35,11 +45,13 @@ from contract import (
     transport,
 )
 from contract.config import ConfigReport
-from contract.topics import TopicError, parse_topic, subscription
+from contract.topics import GATEWAY_ID_RE, PREFIX, TopicError, parse_topic, subscription
 from fleet.alerts.service import Recorded, record_event
-from fleet.db.models import DeadLetter
 from fleet.db.session import utcnow
-from fleet.db.upsert import insert_ignore
+from fleet.ingest import trust
+from fleet.ingest.dead_letters import DeadLetters
+from fleet.ingest.refusals import Cause, RefusalCounter, Refused
+from fleet.ingest.trust import CoverageCache, TimeWindow
 from fleet.settings import FleetMqttSettings
 
 log = logging.getLogger(__name__)
@@ -56,9 +68,22 @@ OnConfigReport = Callable[[ConfigReport], Awaitable[None] | None]
 _T = TypeVar("_T")
 
 
-def default_client_id() -> str:
-    host = "".join(c if c.isalnum() else "-" for c in socket.gethostname().lower())
-    return f"fleet-{host}"[:60]
+def _database_down(exc: SQLAlchemyError) -> bool:
+    """An outage (retry later) rather than values the database refuses (park them)."""
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def _topic_gateway(topic: str) -> str | None:
+    """The gateway a topic belongs to (the part after the prefix), also
+    for a topic of an unknown kind: a refusal is counted against its sender."""
+    try:
+        return parse_topic(topic).gateway_id
+    except TopicError:
+        rest = topic.removeprefix(PREFIX + "/")
+        gateway = rest.partition("/")[0]
+        return gateway if rest != topic and GATEWAY_ID_RE.match(gateway) else None
 
 
 class Ingest:
@@ -67,26 +92,40 @@ class Ingest:
         settings: FleetMqttSettings,
         sessions: sessionmaker[Session],
         *,
+        client_id: str,
         on_alert: OnAlert,
         on_telemetry: OnTelemetry,
+        coverage: CoverageCache,
+        dead_letters: DeadLetters,
+        window: TimeWindow | None = None,
+        id_tolerance_s: float = 600.0,
         on_gateway: OnGatewayMessage | None = None,
         on_config_report: OnConfigReport | None = None,
         telemetry_shared: bool = True,
         instance: str = "fleet",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
+        self._client_id = client_id
         self._instance = instance
         self._sessions = sessions
         self._on_alert = on_alert
         self._on_telemetry = on_telemetry
         self._on_gateway = on_gateway
         self._on_config_report = on_config_report
+        self._coverage = coverage
+        self._window = window or TimeWindow()
+        self._id_tolerance_s = id_tolerance_s
+        self._clock = clock
+        self.dead_letters = dead_letters
+        self.refusals = RefusalCounter()
         # Partitioned instances each need every telemetry batch (see source.Partition).
         self._telemetry_shared = telemetry_shared
         self.counts: Counter[str] = Counter()
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._acks: set[asyncio.Task[None]] = set()
+        self._fault_logged_at = float("-inf")
 
     def _make_client(self) -> aiomqtt.Client:
         s = self._settings
@@ -97,7 +136,7 @@ class Ingest:
             s.port,
             username=s.username or None,
             password=s.password.get_secret_value() or None,
-            identifier=s.client_id or default_client_id(),
+            identifier=self._client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
             clean_start=False,
             properties=props,
@@ -130,7 +169,7 @@ class Ingest:
                     backoff = 0.5
                     log.info("ingest: subscribed as group %r", group)
                     async for message in client.messages:
-                        await self._handle(str(message.topic), bytes(message.payload))  # type: ignore[arg-type]
+                        await self.handle(str(message.topic), bytes(message.payload))  # type: ignore[arg-type]
             except aiomqtt.MqttError as exc:
                 log.warning("ingest: broker connection lost or refused: %s", exc)
             finally:
@@ -142,57 +181,119 @@ class Ingest:
             backoff = min(backoff * 2, _BACKOFF_MAX_S)
             await asyncio.sleep(delay)
 
-    async def _handle(self, topic_name: str, payload: bytes) -> None:
+    async def handle(self, topic_name: str, payload: bytes) -> None:
+        """Handle one message in isolation: nothing it raises leaves this method."""
         try:
-            topic = parse_topic(topic_name)
-            if topic.kind is TopicKind.EVENT:
-                await self._handle_event(topic, payload)
-            elif topic.kind is TopicKind.TELEMETRY:
-                batch = decode(payload, TelemetryBatch)
-                self._check_gateway(topic, batch.gateway)
-                self.counts["telemetry_batches"] += 1
-                self._on_telemetry(batch)
-            elif topic.kind in (TopicKind.STATUS, TopicKind.HEALTH):
-                message: GatewayStatus | Health = (
-                    decode(payload, GatewayStatus)
-                    if topic.kind is TopicKind.STATUS
-                    else decode(payload, Health)
-                )
-                self._check_gateway(topic, message.gateway)
-                self.counts[topic.kind.value] += 1
-                if self._on_gateway is not None:
-                    result = self._on_gateway(topic.gateway_id, message)
-                    if result is not None:
-                        await result
-            elif topic.kind is TopicKind.CONFIG_REPORTED:
-                report = decode(payload, ConfigReport)
-                self._check_gateway(topic, report.gateway)
-                self.counts["config_reports"] += 1
-                if self._on_config_report is not None:
-                    outcome = self._on_config_report(report)
-                    if outcome is not None:
-                        await outcome
-        except SQLAlchemyError:
-            # Not acknowledged: the gateway keeps the event and sends it again.
-            self.counts["store_failed"] += 1
-            log.exception("ingest: registry unavailable; message on %s not stored", topic_name)
+            await self._dispatch(topic_name, payload)
+        except asyncio.CancelledError:
+            raise
+        except Refused as exc:
+            await self._refuse(topic_name, payload, exc.cause, exc.detail)
         except (WireError, TopicError) as exc:
-            self.counts["invalid"] += 1
-            log.warning("ingest: invalid message on %s parked: %s", topic_name, exc)
-            await asyncio.to_thread(self._park, topic_name, payload, str(exc))
+            await self._refuse(topic_name, payload, Cause.INVALID, str(exc))
+        except SQLAlchemyError as exc:
+            if _database_down(exc):
+                # Not acknowledged: the gateway keeps the event and sends it again.
+                self.counts["store_failed"] += 1
+                log.error(
+                    "ingest: registry unavailable (%s); message on %s not stored",
+                    type(exc).__name__,
+                    topic_name,
+                )
+            else:
+                await self._refuse(topic_name, payload, Cause.STORE_REFUSED, str(exc)[:500])
+        except Exception as exc:
+            # A fault of ours, not the sender's: kept for the developers, its traceback
+            # logged at most once a minute, and the loop goes on. Not acknowledged: the
+            # gateway sends it again, and a fixed fleet takes it then.
+            self.counts["internal_errors"] += 1
+            now = time.monotonic()
+            if now - self._fault_logged_at >= 60.0:
+                self._fault_logged_at = now
+                log.exception("ingest: failed on a message on %s", topic_name)
+            await self._refuse(
+                topic_name, payload, Cause.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"
+            )
+
+    async def _dispatch(self, topic_name: str, payload: bytes) -> None:
+        topic = parse_topic(topic_name)
+        if topic.kind is TopicKind.EVENT:
+            await self._handle_event(topic, payload)
+        elif topic.kind is TopicKind.TELEMETRY:
+            await self._handle_telemetry(topic, payload)
+        elif topic.kind in (TopicKind.STATUS, TopicKind.HEALTH):
+            message: GatewayStatus | Health = (
+                decode(payload, GatewayStatus)
+                if topic.kind is TopicKind.STATUS
+                else decode(payload, Health)
+            )
+            self._check_gateway(topic, message.gateway)
+            # Only the future is refused: a retained will may be weeks old, rightly.
+            if message.ts > self._clock() + self._window.max_future_s:
+                raise Refused(
+                    Cause.FUTURE_TIMESTAMP,
+                    f"{topic.kind.value} dated {message.ts - self._clock():+.0f} s from now",
+                )
+            self.counts[topic.kind.value] += 1
+            if self._on_gateway is not None:
+                result = self._on_gateway(topic.gateway_id, message)
+                if result is not None:
+                    await result
+        elif topic.kind is TopicKind.CONFIG_REPORTED:
+            report = decode(payload, ConfigReport)
+            self._check_gateway(topic, report.gateway)
+            self.counts["config_reports"] += 1
+            if self._on_config_report is not None:
+                outcome = self._on_config_report(report)
+                if outcome is not None:
+                    await outcome
+        else:
+            raise Refused(Cause.INVALID, f"gateways do not send on {topic.kind.value}")
 
     def _check_gateway(self, topic: Topic, claimed: str) -> None:
         # The broker's ACL ties a gateway to its own topics; the payload must agree.
         if claimed != topic.gateway_id:
-            raise WireError(f"payload names gateway {claimed!r} on {topic.gateway_id!r}'s topic")
+            raise Refused(
+                Cause.WRONG_GATEWAY,
+                f"payload names gateway {claimed!r} on {topic.gateway_id!r}'s topic",
+            )
+
+    async def _refuse(
+        self, topic_name: str, payload: bytes, cause: Cause, detail: str, *, n: int = 1
+    ) -> bool:
+        """Count, log (rate-limited) and park a refused message; True if it is parked."""
+        gateway = _topic_gateway(topic_name)
+        self.counts["refused"] += n
+        self.refusals.refused(gateway or "?", cause, detail, n)
+        if not self.dead_letters.may_park(gateway or "?"):
+            return False
+        return await asyncio.to_thread(
+            self.dead_letters.park, topic_name, gateway, payload, cause, detail
+        )
 
     async def _handle_event(self, topic: Topic, payload: bytes) -> None:
         event = decode(payload, Event)
-        self._check_gateway(topic, event.gateway)
-        recorded = await asyncio.to_thread(self._store_event, event)
+        try:
+            self._check_gateway(topic, event.gateway)
+            trust.check_event(event, self._window, self._clock())
+            recorded = await asyncio.to_thread(self._store_event, event)
+        except Refused as exc:
+            if await self._refuse(str(topic), payload, exc.cause, exc.detail):
+                # Parked is kept: the gateway may stop sending it.
+                self._ack(topic.gateway_id, event.id)
+            return
         self.counts["events"] += 1
         if not recorded.new_event:
             self.counts["events_duplicate"] += 1
+        if recorded.id_collision and recorded.new_event:
+            self.counts["id_collisions"] += 1
+            log.warning(
+                "ingest: event %s from %s reuses the id of an event at another time: "
+                "stored as %s, a new incident",
+                event.id,
+                topic.gateway_id,
+                recorded.event_id,
+            )
         if recorded.deliveries:
             # Committed: the notifier may send at once, before the ack round trip.
             self._on_alert(recorded)
@@ -204,11 +305,55 @@ class Ingest:
                 recorded.disposition,
                 recorded.alert_id,
             )
+        self._ack(topic.gateway_id, event.id)
+
+    def _ack(self, gateway_id: str, event_id: str) -> None:
         # The ack is published without waiting for the broker's PUBACK before the next
         # message is handled: a lost ack only makes the gateway send the event again,
         # which the event id makes harmless.
-        ack = EventAck(ids=[event.id])
-        self._spawn(self.publish(str(Topic(topic.gateway_id, TopicKind.EVENT_ACK)), encode(ack)))
+        ack = EventAck(ids=[event_id])
+        self._spawn(self.publish(str(Topic(gateway_id, TopicKind.EVENT_ACK)), encode(ack)))
+
+    async def _handle_telemetry(self, topic: Topic, payload: bytes) -> None:
+        batch = decode(payload, TelemetryBatch)
+        self._check_gateway(topic, batch.gateway)
+        coverage = await self._coverage.current()
+        now = self._clock()
+        verdicts = [coverage.judge(batch.gateway, r, self._window, now) for r in batch.readings]
+        if any(v is not None for v in verdicts):
+            fresher = await self._coverage.after_miss()
+            if fresher is not None:  # judged by a snapshot a little old: judge again
+                verdicts = [
+                    v if v is None else fresher.judge(batch.gateway, r, self._window, now)
+                    for r, v in zip(batch.readings, verdicts, strict=True)
+                ]
+        kept = [r for r, v in zip(batch.readings, verdicts, strict=True) if v is None]
+        refused = Counter(v for v in verdicts if v is not None)
+        self.counts["telemetry_batches"] += 1
+        if refused:
+            # The good readings of a batch are kept; the batch is parked once, whole,
+            # under its most common cause, with every cause counted.
+            devices = sorted({r.device for r, v in zip(batch.readings, verdicts, strict=True) if v})
+            detail = (
+                f"{sum(refused.values())} of {len(batch.readings)} readings refused "
+                f"({', '.join(f'{c.value}: {n}' for c, n in refused.most_common())}); "
+                f"devices: {', '.join(devices[:10])}{' …' if len(devices) > 10 else ''}"
+            )
+            for cause, n in refused.items():
+                self.refusals.refused(batch.gateway, cause, detail, n)
+            self.counts["readings_refused"] += sum(refused.values())
+            if self.dead_letters.may_park(batch.gateway):
+                await asyncio.to_thread(
+                    self.dead_letters.park,
+                    str(topic),
+                    batch.gateway,
+                    payload,
+                    refused.most_common(1)[0][0],
+                    detail,
+                )
+        if kept:
+            whole = len(kept) == len(batch.readings)
+            self._on_telemetry(batch if whole else msgspec.structs.replace(batch, readings=kept))
 
     def _spawn(self, publishing: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(publishing)
@@ -222,22 +367,11 @@ class Ingest:
 
     def _store_event(self, event: Event) -> Recorded:
         with self._sessions.begin() as session:
-            return record_event(session, event, utcnow(), instance=self._instance)
-
-    def _park(self, topic: str, payload: bytes, error: str) -> None:
-        try:
-            with self._sessions.begin() as session:
-                insert_ignore(
-                    session,
-                    DeadLetter.__table__,  # type: ignore[arg-type]
-                    {
-                        "topic": topic[:200],
-                        "payload": payload[:65536],
-                        "payload_sha256": hashlib.sha256(payload).hexdigest(),
-                        "error": error[:2000],
-                        "received_at": utcnow(),
-                    },
-                    ["topic", "payload_sha256"],
-                )
-        except Exception:
-            log.exception("ingest: could not park an invalid message")
+            trust.check_event_coverage(session, event)
+            return record_event(
+                session,
+                event,
+                utcnow(),
+                instance=self._instance,
+                id_tolerance_s=self._id_tolerance_s,
+            )

@@ -39,6 +39,7 @@ class SourceSelector:
         stale_s: float = 30.0,
         alpha: float = 0.3,
         min_gap_s: float = 1.0,
+        max_future_s: float = 300.0,
     ) -> None:
         # 6 dB: twice the typical per-advert fading spread, so noise alone rarely crosses it.
         self.deadband_db = deadband_db
@@ -48,15 +49,33 @@ class SourceSelector:
         self.min_gap_s = min_gap_s
         self.stale_s = stale_s
         self.alpha = alpha
+        self.max_future_s = max_future_s
         self._devices: dict[str, _Device] = {}
         self.handovers = 0
+        self.future_ignored = 0
 
     def source_of(self, device: str) -> str | None:
         entry = self._devices.get(device)
         return entry.source if entry else None
 
-    def accept(self, device: str, gateway: str, rssi: float | None, ts: float) -> bool:
-        """Record a reading's link quality; True if this gateway's reading is the one to keep."""
+    def accept(
+        self,
+        device: str,
+        gateway: str,
+        rssi: float | None,
+        ts: float,
+        *,
+        now: float | None = None,
+    ) -> bool:
+        """Record a reading's link quality; True if this gateway's reading is the one to keep.
+
+        A reading dated beyond ``max_future_s`` after ``now`` is ignored, not recorded:
+        a link's last time would otherwise stay ahead of every honest reading, and the
+        gateway that sent it would stay the source for ever (it could not go stale).
+        """
+        if now is not None and ts > now + self.max_future_s:
+            self.future_ignored += 1
+            return False
         entry = self._devices.get(device)
         if entry is None:
             entry = self._devices[device] = _Device()

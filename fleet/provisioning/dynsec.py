@@ -117,9 +117,16 @@ class Dynsec:
             if error and error not in tolerate:
                 raise DynsecError(f"{command['command']}: {error}")
 
-    async def provision(self, username: str, password: str, acls: list[AclEntry]) -> None:
-        """Create (or re-create) a client whose only role allows exactly ``acls``.
+    async def provision(
+        self, username: str, password: str, acls: list[AclEntry], *, client_id: str
+    ) -> None:
+        """Create (or re-create) a client whose only role allows exactly ``acls`` and
+        that may connect with ``client_id`` only.
 
+        Pinning the client id means that nobody — not even with another account's
+        valid credentials — can connect as this client and take over its session (the
+        broker would disconnect the gateway and hand its queued messages to the
+        impostor), and that this account cannot take over anyone else's.
         Re-enrolling replaces the old client and role whole, so nothing of a previous
         identity (password, stray ACL) survives.
         """
@@ -145,10 +152,25 @@ class Dynsec:
                     "command": "createClient",
                     "username": username,
                     "password": password,
+                    "clientid": client_id,
                     "roles": [{"rolename": role, "priority": 1}],
                 },
             ]
         )
+
+    async def pin_client_id(self, username: str, client_id: str) -> str:
+        """Tie an account to one client id if it is not tied yet; return the id it is
+        tied to (which may be another: then this caller's connections will be refused,
+        and it must not steal the pin from whoever set it)."""
+        (answer,) = await self.execute([{"command": "getClient", "username": username}])
+        if answer.get("error"):
+            raise DynsecError(f"getClient {username}: {answer['error']}")
+        client = (answer.get("data") or {}).get("client") or {}
+        pinned = str(client.get("clientid") or "")
+        if pinned:
+            return pinned
+        await self._run([{"command": "setClientId", "username": username, "clientid": client_id}])
+        return client_id
 
     async def disable(self, username: str) -> None:
         """Refuse the client from now on and disconnect it if it is connected."""

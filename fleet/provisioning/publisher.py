@@ -36,12 +36,14 @@ class ConfigPublisher:
         dynsec: Dynsec,
         *,
         poll_s: float = _POLL_S,
+        on_poke: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
         self._publish = publish
         self._dynsec = dynsec
         self._poll_s = poll_s
+        self._on_poke = on_poke
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.published = 0
@@ -50,6 +52,8 @@ class ConfigPublisher:
 
     def poke(self) -> None:
         """Ask for a pass soon; safe to call from the API's worker threads."""
+        if self._on_poke is not None:
+            self._on_poke()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 

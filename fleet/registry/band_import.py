@@ -27,6 +27,7 @@ from contract.ids import normalise_mac, parse_bind_key
 from fleet.auth import Caller
 from fleet.db.models import Community, Resident, Wristband
 from fleet.errors import Invalid
+from fleet.redaction import KEY_LIKE
 from fleet.registry import config_push, scope
 from fleet.registry.vault import Vault
 
@@ -176,8 +177,12 @@ def _check_row(
     try:
         mac = normalise_mac(raw_mac)
     except ValueError as exc:
-        errors.append(RowError(number, "mac", f"{raw_mac!r}: {exc}", raw_mac[:17]))
-        mac, ok = raw_mac[:17], False
+        # Echo what was there, unless it looks like a key (a key pasted into the MAC
+        # column): the report goes to a browser, and the key must not.
+        shown = "" if KEY_LIKE.search(raw_mac) else raw_mac[:17]
+        what = repr(shown) if shown else "the value (withheld: it looks like a key)"
+        errors.append(RowError(number, "mac", f"{what}: {exc}", shown))
+        mac, ok = shown, False
     try:
         key = parse_bind_key(cell("bind_key"))
     except ValueError as exc:

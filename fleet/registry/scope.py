@@ -119,3 +119,19 @@ def may_use_community(caller: Caller, community: Community) -> bool:
     return caller.role is Role.ADMIN or (
         caller.role is Role.STAFF and community.town_id == caller.town_id
     )
+
+
+def may_link_contact(caller: Caller, contact: Caregiver) -> bool:
+    """Whether the caller may make this person someone who is called — a resident's
+    caregiver, a grid's worker, a community's duty line or policy contact.
+
+    Staff: only people registered by their own town. Seeing someone (a family member
+    registered elsewhere who cares for a resident here) is not enough: linking them
+    would send that town's residents' alerts, names and addresses to a person the
+    other town vouches for, chosen by staff who cannot vouch for them.
+    """
+    return caller.role is Role.ADMIN or (
+        caller.role is Role.STAFF
+        and contact.town_id is not None
+        and contact.town_id == caller.town_id
+    )

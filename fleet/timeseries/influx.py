@@ -6,9 +6,11 @@ whereas ``influxdb-client``'s transport speaks only the v2 API, which InfluxDB 1
 We use that library only for its line-protocol builder (``Point``), which escapes
 measurement, tag and field values correctly.
 
-Writes are batched (up to ``batch_lines``, InfluxData's recommended ~5,000), retried
-with exponential backoff and jitter, and held in a bounded buffer while InfluxDB is
-unreachable; past the bound the oldest lines are dropped and counted.
+Writes are batched (up to ``batch_lines``, InfluxData's recommended ~5,000) and retried
+with exponential backoff and jitter. While InfluxDB answers, lines wait in memory for
+at most ``flush_interval_s``; what it does not take, and everything that arrives while
+it is unreachable, goes to the on-disk spill (fleet/timeseries/spill.py) and is written
+back from there — across fleet restarts.
 """
 
 import asyncio
@@ -25,6 +27,7 @@ from contract import Health, Reading, transport
 from fleet.errors import Unavailable
 from fleet.settings import InfluxSettings
 from fleet.timeseries import retention
+from fleet.timeseries.spill import Spill
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,10 @@ _BACKOFF_MAX_S = 30.0
 
 class InfluxError(Unavailable):
     pass
+
+
+class InfluxForbidden(InfluxError):
+    """The fleet's InfluxDB user may not do this (a write-only user managing policies)."""
 
 
 def _statement_error(result: dict[str, Any]) -> str:
@@ -71,8 +78,15 @@ def health_lines(health: Health) -> list[str]:
 
 
 class InfluxWriter:
-    def __init__(self, settings: InfluxSettings, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: InfluxSettings,
+        client: httpx.AsyncClient | None = None,
+        *,
+        spill: Spill | None = None,
+    ) -> None:
         self._settings = settings
+        self._spill = spill
         # HTTP basic auth: InfluxDB 1.x reads credentials from it or from the URL (not
         # from a POST body), and credentials in URLs end up in access logs.
         auth = (
@@ -88,9 +102,24 @@ class InfluxWriter:
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        return len(self._buffer) + (self._spill.lines if self._spill else 0)
+
+    @property
+    def spilled(self) -> int:
+        """Lines on disk waiting for InfluxDB."""
+        return self._spill.lines if self._spill else 0
+
+    @property
+    def spill_dropped(self) -> int:
+        return self._spill.dropped if self._spill else 0
 
     def add(self, lines: Iterable[str]) -> None:
+        if self._spill is not None and not self.reachable:
+            # InfluxDB is not taking writes: straight to disk, so that a crash now loses
+            # nothing the gateways have handed over. (A blocking fsync in the event loop:
+            # a few milliseconds a batch, and only while InfluxDB is away.)
+            self._spill.put(list(lines))
+            return
         self._buffer.extend(lines)
         overflow = len(self._buffer) - self._settings.buffer_lines
         if overflow > 0:
@@ -107,6 +136,8 @@ class InfluxWriter:
             response = await self._client.post(f"{self._settings.url}/query", data=params)
         except httpx.HTTPError as exc:
             raise InfluxError(f"InfluxDB at {self._settings.url} unreachable: {exc}") from None
+        if response.status_code == 403:
+            raise InfluxForbidden(f"InfluxDB refused the query (403): {response.text[:200]}")
         if response.status_code != 200:
             raise InfluxError(
                 f"InfluxDB query failed ({response.status_code}): {response.text[:200]}"
@@ -128,9 +159,7 @@ class InfluxWriter:
                     await self._checked(alter)
             for statement in retention.continuous_queries(self._settings):
                 await self._checked(statement, tolerate="already exists")
-        except InfluxError as exc:
-            if "403" not in str(exc) and "authoriz" not in str(exc).lower():
-                raise
+        except InfluxForbidden as exc:
             log.warning(
                 "influx: this user may not manage the database (%s); writing to it as it is",
                 str(exc)[:120],
@@ -138,6 +167,8 @@ class InfluxWriter:
 
     async def _checked(self, statement: str, *, tolerate: str = "") -> None:
         error = _statement_error(await self.query(statement))
+        if error and "authoriz" in error.lower():
+            raise InfluxForbidden(f"InfluxDB refused {statement.split(' ON ', 1)[0]}: {error}")
         if error and not (tolerate and tolerate in error):
             what = statement.split(" ON ", maxsplit=1)[0]
             raise InfluxError(f"InfluxDB refused {what}: {error}")
@@ -157,7 +188,9 @@ class InfluxWriter:
         raise InfluxError(f"InfluxDB write failed ({response.status_code})")
 
     async def flush(self) -> None:
-        """Write everything buffered now (used at shutdown and by tests)."""
+        """Write everything buffered now, then the spill (used at shutdown and by tests).
+
+        A failed write moves what is in memory to the spill before it raises."""
         while self._buffer:
             batch = [
                 self._buffer.popleft()
@@ -165,10 +198,25 @@ class InfluxWriter:
             ]
             try:
                 await self._write(batch)
-            except (httpx.HTTPError, InfluxError):
+            except BaseException:  # failed, or cancelled by a shutdown deadline
                 self._buffer.extendleft(reversed(batch))
+                self.spill_memory()
                 raise
             self.written += len(batch)
+        while self._spill is not None and self._spill.lines:
+            seqs, lines = self._spill.peek(self._settings.batch_lines)
+            await self._write(lines)
+            self._spill.remove(seqs)
+            self.written += len(lines)
+
+    def spill_memory(self) -> None:
+        """Move the lines held in memory to the spill (InfluxDB failed, or shutdown)."""
+        if self._spill is None or not self._buffer:
+            return
+        lines = list(self._buffer)
+        self._buffer.clear()
+        for start in range(0, len(lines), self._settings.batch_lines):
+            self._spill.put(lines[start : start + self._settings.batch_lines])
 
     async def run(self) -> None:
         backoff = 0.5
@@ -195,4 +243,7 @@ class InfluxWriter:
             await transport.wait_event(self._wake, self._settings.flush_interval_s)
 
     async def aclose(self) -> None:
+        self.spill_memory()
         await self._client.aclose()
+        if self._spill is not None:
+            self._spill.close()

@@ -59,6 +59,9 @@ def find_dynsec_plugin() -> str:
 class Credentials:
     username: str
     password: str
+    # The only MQTT client id this account may connect with (dynamic security's
+    # ``clientid``): another client cannot take its session over, nor it another's.
+    client_id: str = ""
 
 
 _RUNNING = " running"  # "mosquitto version 2.0.11 running", logged once listening
@@ -203,21 +206,36 @@ class MosquittoServer:
         )
 
     def add_client(
-        self, username: str, acls: list[tuple[str, str]], password: str | None = None
+        self,
+        username: str,
+        acls: list[tuple[str, str]],
+        password: str | None = None,
+        *,
+        client_id: str | None = None,
     ) -> Credentials:
+        """A client account with one role holding ``acls``, pinned to ``client_id``
+        (default: the user name) — every account of the system connects with its own
+        client id only, so nobody can knock another client off by taking its id."""
         password = password or secrets.token_urlsafe(18)
-        self.ctrl("createClient", username, "-p", password)
+        client_id = client_id or username
+        self.ctrl("createClient", username, "-c", client_id, "-p", password)
         self.ctrl("createRole", username)
         for acl_type, topic in acls:
             self.ctrl("addRoleACL", username, acl_type, topic, "allow", "5")
         self.ctrl("addClientRole", username, username, "1")
-        return Credentials(username, password)
+        return Credentials(username, password, client_id)
 
     def add_gateway(self, gateway_id: str) -> Credentials:
-        return self.add_client(gateway_id, gateway_acls(gateway_id))
+        """A gateway's account: its own topics, and its gateway id as client id."""
+        return self.add_client(gateway_id, gateway_acls(gateway_id), client_id=gateway_id)
 
-    def add_fleet(self, username: str = "fleet", share_group: str = "fleet") -> Credentials:
-        return self.add_client(username, fleet_acls(share_group))
+    def add_fleet(
+        self, username: str = "fleet", share_group: str = "fleet", client_id: str | None = None
+    ) -> Credentials:
+        """A fleet instance's account, pinned to an unguessable client id (each fleet
+        instance needs an account of its own: the plugin pins one id per account)."""
+        client_id = client_id or f"{username}-{secrets.token_hex(8)}"
+        return self.add_client(username, fleet_acls(share_group), client_id=client_id)
 
 
 def _run(argv: list[str]) -> str:

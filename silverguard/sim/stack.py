@@ -116,6 +116,7 @@ class Stack:
         self.gateway_processes: dict[str, ChildProcess] = {}
         self.gateway_credentials: dict[str, Credentials] = {}
         self.fleet_credentials: Credentials | None = None
+        self.extra_fleet_credentials: dict[str, Credentials] = {}
         self.admin_token = ""
         self.api: httpx.AsyncClient | None = None
         self.band_keys: dict[str, bytes] = {}
@@ -181,9 +182,11 @@ class Stack:
     # -- fleet ---------------------------------------------------------------------------
 
     def _write_fleet_config(
-        self, name: str = "fleet", port: int | None = None, client_id: str = "fleet-sim-1"
+        self, name: str = "fleet", port: int | None = None, creds: Credentials | None = None
     ) -> Path:
-        assert self.fleet_credentials is not None
+        """Each fleet instance has a broker account of its own, pinned to its client id."""
+        creds = creds or self.fleet_credentials
+        assert creds is not None
         assert self.mosquitto.tls_files is not None
         data_dir = self.fleet_dir if name == "fleet" else self.fleet_dir / name
         values: dict[str, Any] = {
@@ -192,12 +195,16 @@ class Stack:
             "port": port or self.fleet_port,
             "log_level": "INFO",
             "notify_retry_s": 1.0,
+            # The simulated caregivers' phones (silverguard.sim.receiver) listen on the
+            # loopback, which the channel policy refuses unless it is allowed. A test of
+            # the policy itself sets its own list through fleet_settings.
+            "channel_allow_hosts": ["127.0.0.1"],
             "mqtt": {
                 "host": self.mosquitto.host,
                 "port": self.mosquitto.port,
-                "username": self.fleet_credentials.username,
-                "password": self.fleet_credentials.password,
-                "client_id": client_id,
+                "username": creds.username,
+                "password": creds.password,
+                "client_id": creds.client_id,
             },
             "influx": {
                 "url": self.influx.url,
@@ -285,7 +292,12 @@ class Stack:
         one both can reach, i.e. ``fleet_settings`` names a PostgreSQL ``database_url``
         and a shared ``secret_key``); return its base URL."""
         port = free_port()
-        config = self._write_fleet_config(name, port, client_id=f"fleet-sim-{name}")
+        creds = self.extra_fleet_credentials.get(name)
+        if creds is None:
+            creds = self.extra_fleet_credentials[name] = await asyncio.to_thread(
+                self.mosquitto.add_fleet, f"fleet-{name}"
+            )
+        config = self._write_fleet_config(name, port, creds)
         process = ChildProcess(
             name,
             _silverguard_argv("fleet", "serve", "--config", str(config)),
@@ -377,11 +389,16 @@ class Stack:
         """
         assert self.api is not None
 
+        covers = communities or [self.community_id]
         created = await self.api.post(
-            "/api/v1/gateways",
-            json={"id": gateway_id, "communities": communities or [self.community_id]},
+            "/api/v1/gateways", json={"id": gateway_id, "communities": covers}
         )
-        if created.status_code != 201:
+        if created.status_code == 409:  # registered by ensure_place: a token for it
+            await self.api.patch(f"/api/v1/gateways/{gateway_id}", json={"communities": covers})
+            created = await self.api.post(
+                f"/api/v1/gateways/{gateway_id}/enrollment-token", json={}
+            )
+        if created.status_code not in (200, 201):
             raise RuntimeError(
                 f"creating gateway {gateway_id}: {created.status_code} {created.text}"
             )
@@ -391,7 +408,7 @@ class Stack:
         )
         identity = json.loads((data_dir / "enrollment.json").read_text())
         self.gateway_credentials[gateway_id] = Credentials(
-            identity["mqtt"]["username"], identity["mqtt"]["password"]
+            identity["mqtt"]["username"], identity["mqtt"]["password"], gateway_id
         )
         self.gateway_keys[gateway_id] = (identity["private_key"], identity["public_key"])
         self.enrolled.add(gateway_id)
@@ -514,25 +531,36 @@ class Stack:
         )
 
     async def publish_config(self, config: "GatewayConfig") -> None:
-        """Publish a desired config retained, with the fleet's own credentials."""
+        """Publish a desired config retained, as the fleet does (with an account of the
+        fleet's rights: the fleet's own is pinned to the running fleet's client id)."""
         await self.publish_raw_config(config.gateway, config.encode())
 
     async def publish_raw_config(self, gateway_id: str, payload: bytes) -> None:
         """Publish any payload as a gateway's retained config (as a fleet of another
         version, or a broken one, might)."""
-        creds = self.fleet_credentials
-        assert creds is not None
-        async with aiomqtt.Client(
+        async with self.fleet_side_client("config-publisher") as client:
+            await client.publish(
+                str(Topic(gateway_id, TopicKind.CONFIG)), payload, qos=1, retain=True
+            )
+
+    def fleet_side_client(self, name: str, **options: Any) -> aiomqtt.Client:
+        """An MQTT client with the fleet's rights under an account of its own (made on
+        first use, pinned to the client id ``name``), for tests that watch the gateways'
+        topics or publish as the fleet would; ``options`` go to aiomqtt.Client."""
+        creds = self.extra_fleet_credentials.get(name)
+        if creds is None:
+            creds = self.extra_fleet_credentials[name] = self.mosquitto.add_fleet(
+                name, client_id=name
+            )
+        return aiomqtt.Client(
             self.mosquitto.host,
             self.mosquitto.port,
             username=creds.username,
             password=creds.password,
-            identifier=f"config-publisher-{os.getpid()}",
+            identifier=creds.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
-        ) as client:
-            await client.publish(
-                str(Topic(gateway_id, TopicKind.CONFIG)), payload, qos=1, retain=True
-            )
+            **options,
+        )
 
     # -- registry ------------------------------------------------------------------------
 
@@ -591,13 +619,21 @@ class Stack:
     town_id = "t-demo"
 
     async def ensure_place(self) -> None:
+        """The town and community, and the Stack's gateways registered as covering it:
+        the fleet takes a gateway's events and readings only for the communities the
+        registry says it covers."""
         assert self.api is not None
+        gateways = [
+            ("/api/v1/gateways", {"id": gateway_id, "communities": [self.community_id]})
+            for gateway_id in self.specs
+        ]
         for path, body in (
             ("/api/v1/towns", {"id": self.town_id, "name": "演示街道 Demo town"}),
             (
                 "/api/v1/communities",
                 {"id": self.community_id, "town_id": self.town_id, "name": "幸福社区 Xingfu"},
             ),
+            *gateways,
         ):
             response = await self.api.post(path, json=body)
             if response.status_code not in (201, 409):

@@ -93,12 +93,14 @@ class ConsoleWorld:
                 "log_level": "INFO",
                 "notify_retry_s": 1.0,
                 "battery_cache_s": 0,  # the tests write history and look at once
+                # The caregivers' phones (the receiver) listen on the loopback.
+                "channel_allow_hosts": [f"127.0.0.1:{receiver.port}"],
                 "mqtt": {
                     "host": mosquitto.host,
                     "port": mosquitto.port,
                     "username": fleet_creds.username,
                     "password": fleet_creds.password,
-                    "client_id": "fleet-console-test",
+                    "client_id": fleet_creds.client_id,
                 },
                 "influx": {"url": influx.url, "database": INFLUX_DB, "flush_interval_s": 0.2},
             },
@@ -218,6 +220,7 @@ class ConsoleWorld:
                 self.mosquitto.port,
                 username=self.gateway.username,
                 password=self.gateway.password,
+                identifier=self.gateway.client_id,
                 protocol=aiomqtt.ProtocolVersion.V5,
             ) as client:
                 for topic, payload, retain in messages:

@@ -57,15 +57,8 @@ async def build(
     band MACs."""
     api = api or stack.api
     assert api is not None
-    await ok(api.post("/api/v1/towns", json={"id": stack.town_id, "name": "演示街道"}), 201, 409)
-    await ok(
-        api.post(
-            "/api/v1/communities",
-            json={"id": COMMUNITY, "town_id": stack.town_id, "name": "幸福社区"},
-        ),
-        201,
-        409,
-    )
+    assert stack.community_id == COMMUNITY
+    await stack.ensure_place()  # the town, the community and the gateways covering it
     await ok(
         api.post(
             "/api/v1/caregivers",
@@ -149,6 +142,7 @@ def gateway_client(stack: Stack, gateway_id: str) -> aiomqtt.Client:
         stack.mosquitto.port,
         username=creds.username,
         password=creds.password,
+        identifier=creds.client_id or gateway_id,  # each account is pinned to its own id
         protocol=aiomqtt.ProtocolVersion.V5,
     )
 

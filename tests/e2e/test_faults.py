@@ -317,18 +317,9 @@ async def test_a_bad_part_is_set_aside_and_a_bad_config_refused_while_the_rest_r
     tmp_path: Path,
 ):
     async with district(tmp_path, bands_in_settings=False) as (stack, burst):
-        creds = stack.fleet_credentials
-        assert creds is not None
         advertising = await start(stack, burst)
         try:
-            async with aiomqtt.Client(
-                stack.mosquitto.host,
-                stack.mosquitto.port,
-                username=creds.username,
-                password=creds.password,
-                identifier="test-config-watcher",
-                protocol=aiomqtt.ProtocolVersion.V5,
-            ) as watcher:
+            async with stack.fleet_side_client("test-config-watcher") as watcher:
                 await watcher.subscribe(str(Topic(GW, TopicKind.CONFIG_REPORTED)), qos=1)
 
                 async def next_report() -> ConfigReport:
@@ -394,20 +385,9 @@ async def test_a_bad_part_is_set_aside_and_a_bad_config_refused_while_the_rest_r
 
 
 def event_watcher(stack: Stack) -> aiomqtt.Client:
-    creds = stack.fleet_credentials
-    assert creds is not None
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 600
-    return aiomqtt.Client(
-        stack.mosquitto.host,
-        stack.mosquitto.port,
-        username=creds.username,
-        password=creds.password,
-        identifier="test-event-watcher",
-        protocol=aiomqtt.ProtocolVersion.V5,
-        clean_start=False,
-        properties=props,
-    )
+    return stack.fleet_side_client("test-event-watcher", clean_start=False, properties=props)
 
 
 async def test_a_long_outage_sends_the_sms_from_the_gateways_modem(tmp_path: Path):

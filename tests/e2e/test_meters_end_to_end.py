@@ -56,12 +56,19 @@ async def test_meter_readings_reach_influxdb_and_a_running_tap_reaches_the_fleet
         bus.add(ModbusMeter(1, lambda: ENERGY))
         bus.add(ModbusMeter(2, running_tap, water_registers))
         line = {"port": bus.port, "protocol": "modbus", "parity": "N", "poll_interval_s": 0.5}
+        meters = [
+            {"id": "m-0001-e", "flat": "f-0001", "address": "1", "profile": "sdm120", **line},
+            {"id": "m-0001-w", "flat": "f-0001", "address": "2", "profile": "water", **line},
+        ]
+        # Registered in the fleet (it accepts readings only for meters it knows, from a
+        # gateway of their community); declared in the gateway's own file as well.
+        for meter in meters:
+            body = {**meter, "gateway_id": "gw-01", "community_id": stack.community_id}
+            response = await api.post("/api/v1/meters", json=body)
+            assert response.status_code == 201, response.text
         await stack.start_gateway(
             "gw-01",
-            meters=[
-                {"id": "m-0001-e", "flat": "f-0001", "address": 1, "profile": "sdm120", **line},
-                {"id": "m-0001-w", "flat": "f-0001", "address": 2, "profile": "water", **line},
-            ],
+            meters=meters,
             routine={"water_running_s": 4.0},  # a minute-scale test of an hour-scale rule
         )
 

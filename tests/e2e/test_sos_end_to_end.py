@@ -104,7 +104,8 @@ async def test_redelivered_event_creates_no_second_alert_and_is_acknowledged_aga
     band = population.bands[0].band
     await stack.register_population(population, {band.mac: [receiver.url("caregiver")]})
     creds = stack.gateway_credentials["gw-01"]
-    sos = event(device=band.mac, gateway="gw-01")
+    now = time.time()
+    sos = event(device=band.mac, gateway="gw-01", occurred_at=now, detected_at=now)
     api = stack.api
     assert api is not None
     async with aiomqtt.Client(
@@ -112,6 +113,7 @@ async def test_redelivered_event_creates_no_second_alert_and_is_acknowledged_aga
         stack.mosquitto.port,
         username=creds.username,
         password=creds.password,
+        identifier=creds.client_id,
         protocol=aiomqtt.ProtocolVersion.V5,
     ) as client:
         await client.subscribe(str(Topic("gw-01", TopicKind.EVENT_ACK)), qos=1)
@@ -142,18 +144,31 @@ async def test_invalid_payload_is_parked_and_the_consumer_keeps_going(
     api = stack.api
     assert api is not None
     async with aiomqtt.Client(
-        stack.mosquitto.host, stack.mosquitto.port, username=creds.username, password=creds.password
+        stack.mosquitto.host,
+        stack.mosquitto.port,
+        username=creds.username,
+        password=creds.password,
+        identifier=creds.client_id,
     ) as client:
         topic = str(Topic("gw-01", TopicKind.EVENT))
         await client.publish(topic, b"\xff not json", qos=1)
         await client.publish(topic, b'{"v": 1, "id": "x"}', qos=1)
+        now = time.time()
         await client.publish(
-            topic, encode(event(device=band.mac, gateway="gw-02")), qos=1
+            topic,
+            encode(event(device=band.mac, gateway="gw-02", occurred_at=now, detected_at=now)),
+            qos=1,
         )  # spoofed
-        await client.publish(topic, encode(event(device=band.mac, gateway="gw-01")), qos=1)
+        await client.publish(
+            topic,
+            encode(event(device=band.mac, gateway="gw-01", occurred_at=now, detected_at=now)),
+            qos=1,
+        )
 
     await asyncio.to_thread(receiver.wait_for, 1, timeout=30)
     health = (await api.get("/health")).json()
-    assert health["ingest"]["invalid"] == 3
+    assert health["ingest"]["refused"] == 3
+    assert health["refused"]["gw-01"] == {"invalid": 2, "wrong_gateway": 1}
+    assert health["dead_letters"]["parked"] == 3
     assert health["ingest"]["events"] == 1
     assert len((await api.get("/api/v1/alerts")).json()) == 1

@@ -55,6 +55,7 @@ class Broker:
             self.server.port,
             username=self.fleet.username,
             password=self.fleet.password,
+            identifier=self.fleet.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
         )
 
@@ -124,6 +125,7 @@ async def test_plain_aiomqtt_takes_a_refused_publish_for_delivery_ours_does_not(
         settings.port,
         username=settings.username,
         password=settings.password.get_secret_value(),
+        identifier="gw-01",  # the only client id the gateway's account may use
         protocol=aiomqtt.ProtocolVersion.V5,
         tls_params=aiomqtt.TLSParameters(ca_certs=str(settings.ca_file)),
     ) as client:

@@ -59,6 +59,9 @@ def settings(db_url: str, tmp_path: Path) -> FleetSettings:
         database_url=db_url,
         mqtt={"host": "127.0.0.1", "port": closed},  # type: ignore[arg-type]
         influx={"url": f"http://127.0.0.1:{free_port()}"},  # type: ignore[arg-type]
+        # The tests' notification receivers listen on the loopback, which the channel
+        # policy refuses unless allowed (tests/security checks the refusal itself).
+        channel_allow_hosts=["127.0.0.1"],
     )
 
 
@@ -96,13 +99,14 @@ def provisioning_settings(
             "port": broker.port,
             "username": fleet_mqtt.username,
             "password": fleet_mqtt.password,
-            "client_id": f"fleet-test-{uuid.uuid4().hex[:8]}",
+            "client_id": fleet_mqtt.client_id,
         },
         influx={"url": f"http://127.0.0.1:{free_port()}"},  # type: ignore[arg-type]
         provisioning={  # type: ignore[arg-type]
             "dynsec_username": broker.admin.username,
             "dynsec_password": broker.admin.password,
         },
+        channel_allow_hosts=["127.0.0.1"],
     )
 
 

@@ -100,11 +100,16 @@ def district(api: Api) -> None:
             {"id": community, "town_id": town, "name": community},
             201,
         )
-    for i, community in ((1, "c-xingfu"), (2, "c-nanhu")):
+    for i, community, town in ((1, "c-xingfu", "t-north"), (2, "c-nanhu", "t-south")):
         admin.ok(
             "post",
             "/api/v1/caregivers",
-            {"id": f"cg-{i}", "display_name": f"照护人{i}", "phone": f"+86138000000{i:02d}"},
+            {
+                "id": f"cg-{i}",
+                "display_name": f"照护人{i}",
+                "phone": f"+86138000000{i:02d}",
+                "town_id": town,  # registered by their resident's town
+            },
             201,
         )
         admin.ok(

@@ -11,7 +11,7 @@ import pytest
 
 from contract import Topic, TopicKind
 from fleet.auth import Role
-from silverguard.servers.mosquitto import Credentials, MosquittoServer
+from silverguard.servers.mosquitto import MosquittoServer
 from tests.fleet.helpers import Api, district, enroll
 
 KEY = "00112233445566778899aabbccddeeff"
@@ -24,7 +24,7 @@ def client_for(answer: dict[str, Any], identifier: str | None = None) -> aiomqtt
         mqtt["port"],
         username=mqtt["username"],
         password=mqtt["password"],
-        identifier=identifier or f"{answer['gateway_id']}-{uuid.uuid4().hex[:6]}",
+        identifier=identifier or answer["gateway_id"],
         protocol=aiomqtt.ProtocolVersion.V5,
     )
 
@@ -37,17 +37,18 @@ def refused(granted: Any) -> bool:
 
 
 async def test_a_gateway_cannot_publish_under_another_gateways_topics(
-    papi: Api, broker: MosquittoServer, fleet_mqtt: Credentials
+    papi: Api, broker: MosquittoServer
 ):
     district(papi)
     a, _ = enroll(papi, "gw-a", ["c-xingfu"])
     enroll(papi, "gw-b", ["c-nanhu"])
+    observing = broker.add_fleet(f"observer-{uuid.uuid4().hex[:6]}")
     async with aiomqtt.Client(
         broker.host,
         broker.port,
-        username=fleet_mqtt.username,
-        password=fleet_mqtt.password,
-        identifier=f"observer-{uuid.uuid4().hex[:6]}",
+        username=observing.username,
+        password=observing.password,
+        identifier=observing.client_id,
         protocol=aiomqtt.ProtocolVersion.V5,
     ) as observer:
         await observer.subscribe("sg/v1/gw/+/health", qos=1)

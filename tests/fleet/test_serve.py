@@ -57,6 +57,7 @@ async def test_serve_degrades_then_recovers_and_a_gateway_enrolls_from_the_cli(t
                 "port": broker.port,
                 "username": "fleet",
                 "password": fleet_password,
+                "client_id": "fleet-serve-test",
             },
             "influx": {"url": f"http://127.0.0.1:{free_port()}"},
             "provisioning": {
@@ -127,7 +128,9 @@ async def test_serve_degrades_then_recovers_and_a_gateway_enrolls_from_the_cli(t
 
             # The broker comes up; the fleet reconnects by itself.
             broker.start()
-            broker.add_client("fleet", fleet_acls(), password=fleet_password)
+            broker.add_client(
+                "fleet", fleet_acls(), password=fleet_password, client_id="fleet-serve-test"
+            )
             wait_for(lambda: http.get("/health").json()["broker"] == "ok", 60, "broker ok")
 
             enrolled = cli(

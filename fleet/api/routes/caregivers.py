@@ -2,7 +2,9 @@
 
 Contact channels are apprise URLs that embed tokens and numbers: they are secrets,
 stored for the notifier, never returned (only how many there are) and never logged.
-A phone number, if given, travels to the gateways only sealed to their keys.
+Only staff and admins set them, and only to what the channel policy allows
+(fleet/notify/channel_policy.py): a channel is a request the fleet makes from inside
+its network. A phone number, if given, travels to the gateways only sealed to their keys.
 """
 
 from typing import Literal
@@ -18,6 +20,7 @@ from fleet.auth import Caller, Role
 from fleet.db.models import Caregiver, CareLink, Resident, Town
 from fleet.db.session import utcnow
 from fleet.errors import Conflict, Forbidden, Invalid, NotFound
+from fleet.notify.channel_policy import ChannelPolicy, ChannelRefused
 from fleet.notify.sender import ChannelError, validate_channel
 from fleet.registry import audit, config_push, scope
 
@@ -98,6 +101,13 @@ def _out(session: Session, caregiver: Caregiver, caller: Caller) -> CaregiverOut
     )
 
 
+def _check_policy(policy: ChannelPolicy, urls: list[str]) -> None:
+    try:
+        policy.check_all(urls)
+    except ChannelRefused as exc:
+        raise Invalid(f"channels: {exc}") from None
+
+
 def _get(session: Session, caller: Caller, caregiver_id: str) -> Caregiver:
     caregiver = session.execute(
         select(Caregiver).where(Caregiver.id == caregiver_id, scope.caregivers(caller))
@@ -108,7 +118,10 @@ def _get(session: Session, caller: Caller, caregiver_id: str) -> Caregiver:
 
 
 @router.post("", response_model=CaregiverOut, status_code=status.HTTP_201_CREATED)
-def create_caregiver(body: CaregiverIn, session: SessionDep, caller: StaffDep) -> CaregiverOut:
+def create_caregiver(
+    body: CaregiverIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
+) -> CaregiverOut:
+    _check_policy(fleet.channel_policy, body.channels)
     if session.get(Caregiver, body.id) is not None:
         raise Conflict(f"caregiver {body.id} exists")
     town_id = body.town_id or caller.town_id
@@ -155,11 +168,22 @@ def update_caregiver(
     caller: CallerDep,
     fleet: FleetDep,
 ) -> CaregiverOut:
-    """Staff edit anyone in their town; a caregiver edits their own contact details."""
+    """Staff edit the caregivers registered in their town; a caregiver edits their own
+    name, language and phone — not their channels, which only staff set (a channel is a
+    request the fleet makes, so who may point it somewhere is restricted)."""
     caregiver = _get(session, caller, caregiver_id)
     changes = body.model_dump(exclude_unset=True)
     if caller.role is Role.CAREGIVER and "kind" in changes:
         raise Forbidden("only staff change whether someone is a grid worker")
+    if caller.role is Role.CAREGIVER and "channels" in changes:
+        raise Forbidden("only health-center staff set contact channels; ask them to")
+    if caller.role is Role.STAFF and caregiver.town_id != caller.town_id:
+        # Visible because they care for someone here, but registered by another town.
+        raise Forbidden(
+            f"caregiver {caregiver.id} is registered by another town; its staff edit them"
+        )
+    if body.channels is not None:
+        _check_policy(fleet.channel_policy, body.channels)
     for name in ("display_name", "kind", "locale"):
         if changes.get(name) is not None:
             setattr(caregiver, name, changes[name])

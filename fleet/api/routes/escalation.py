@@ -113,10 +113,10 @@ def _community(session: Session, caller: Caller, community_id: str) -> Community
 
 
 def _check_contact(session: Session, caller: Caller, contact_id: str) -> None:
-    visible = session.execute(
-        select(Caregiver.id).where(Caregiver.id == contact_id, scope.caregivers(caller))
-    ).scalar_one_or_none()
-    if visible is None:
+    # A duty line or policy contact receives every alert of the community, with names
+    # and addresses: only someone registered by the caller's own town.
+    contact = session.get(Caregiver, contact_id)
+    if contact is None or not scope.may_link_contact(caller, contact):
         raise Invalid(f"contact {contact_id} does not exist or is outside your town")
 
 

@@ -306,7 +306,10 @@ async def enroll(body: EnrollmentRequest, fleet: FleetDep) -> EnrollmentResponse
     try:
         if prov.ca_file is not None:
             ca_cert = await asyncio.to_thread(Path(prov.ca_file).read_text)
-        await fleet.dynsec.provision(username, password, gateway_acls(claim.gateway_id))
+        # A gateway connects with its gateway id as client id, and with nothing else.
+        await fleet.dynsec.provision(
+            username, password, gateway_acls(claim.gateway_id), client_id=claim.gateway_id
+        )
     except (DynsecError, OSError) as exc:
         await asyncio.to_thread(enrollment.give_back, fleet.sessions, claim)
         log.warning("enrollment of %s failed, token kept: %s", claim.gateway_id, exc)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from fleet.api.deps import AdminDep, SessionDep, StaffDep
 from fleet.api.schemas import IdPath, Name, OpaqueId
-from fleet.auth import Role
+from fleet.auth import Caller, Role
 from fleet.db.models import Caregiver, Community, Grid, Town
 from fleet.db.session import utcnow
 from fleet.errors import Conflict, Forbidden, Invalid, NotFound
@@ -118,13 +118,14 @@ def get_community(community_id: IdPath, session: SessionDep, caller: StaffDep) -
     return community
 
 
-def _check_worker(session: SessionDep, worker_id: str | None) -> None:
+def _check_worker(session: SessionDep, caller: Caller, worker_id: str | None) -> None:
     if worker_id is None:
         return
     worker = session.get(Caregiver, worker_id)
-    if worker is None or worker.kind != "grid_worker":
+    if worker is None or worker.kind != "grid_worker" or not scope.may_link_contact(caller, worker):
         raise Invalid(
-            f"{worker_id} is not a registered grid worker (a caregiver of kind grid_worker)"
+            f"{worker_id} is not a grid worker registered in your town "
+            "(a caregiver of kind grid_worker)"
         )
 
 
@@ -133,7 +134,7 @@ def create_grid(body: GridIn, session: SessionDep, caller: StaffDep) -> Grid:
     visible_community(session, caller, body.community_id)
     if session.get(Grid, body.id) is not None:
         raise Conflict(f"grid {body.id} exists")
-    _check_worker(session, body.worker_id)
+    _check_worker(session, caller, body.worker_id)
     grid = Grid(
         id=body.id,
         community_id=body.community_id,
@@ -166,7 +167,7 @@ def update_grid(grid_id: IdPath, body: GridPatch, session: SessionDep, caller: S
         raise NotFound(f"grid {grid_id} not found")
     changes = body.model_dump(exclude_unset=True)
     if "worker_id" in changes:
-        _check_worker(session, body.worker_id)
+        _check_worker(session, caller, body.worker_id)
         grid.worker_id = body.worker_id
     if body.name is not None:
         grid.name = body.name

@@ -121,10 +121,8 @@ def _get(session: Session, caller: Caller, resident_id: str) -> Resident:
 def _check_caregivers(session: Session, caller: Caller, ids: list[str]) -> list[str]:
     unique = list(dict.fromkeys(ids))
     for caregiver_id in unique:
-        visible = session.execute(
-            select(Caregiver.id).where(Caregiver.id == caregiver_id, scope.caregivers(caller))
-        ).scalar_one_or_none()
-        if visible is None:
+        caregiver = session.get(Caregiver, caregiver_id)
+        if caregiver is None or not scope.may_link_contact(caller, caregiver):
             raise Invalid(f"caregiver {caregiver_id} does not exist or is outside your town")
     return unique
 

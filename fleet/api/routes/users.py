@@ -1,9 +1,10 @@
 """Sign-in and accounts: OAuth2 password flow, who am I, and admin-managed users."""
 
+import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -13,8 +14,12 @@ from fleet.api.deps import AdminDep, CallerDep, FleetDep, SessionDep
 from fleet.api.schemas import Name, Password, UserId, UserIdPath
 from fleet.auth import Role
 from fleet.db.models import User
-from fleet.errors import NotFound
+from fleet.db.session import utcnow
+from fleet.errors import NotFound, TooManyRequests, Unauthorized
 from fleet.registry import audit, users
+from fleet.sign_in_throttle import TooManyFailures
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
 
@@ -71,13 +76,39 @@ def _out(user: User) -> UserOut:
     )
 
 
-@router.post("/auth/token", response_model=TokenOut, summary="Sign in (OAuth2 password flow)")
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    summary="Sign in (OAuth2 password flow)",
+    responses={429: {"description": "too many failed sign-ins; see Retry-After"}},
+)
 def sign_in(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, fleet: FleetDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: SessionDep,
+    fleet: FleetDep,
 ) -> TokenOut:
     ttl = timedelta(hours=fleet.settings.session_ttl_h)
-    token = auth.sign_in(session, username=form.username, password=form.password, ttl=ttl)
-    audit.record(session, f"user:{form.username}"[:80], "auth.sign_in", form.username[:120])
+    address = request.client.host if request.client else "unknown"
+    who = form.username[:80]
+    now = utcnow()
+    try:
+        fleet.sign_in_throttle.check(session, username=who, address=address, now=now)
+    except TooManyFailures as exc:
+        log.warning("sign-in throttled for %r from %s", who, address)
+        raise TooManyRequests(str(exc), retry_after_s=exc.retry_after_s) from None
+    try:
+        token = auth.sign_in(session, username=form.username, password=form.password, ttl=ttl)
+    except auth.AuthError as exc:
+        # Every failure is audited (who tried which account from where) and counted.
+        session.rollback()
+        fleet.sign_in_throttle.failed(session, username=who, address=address, now=now)
+        audit.record(
+            session, f"user:{who}", "auth.sign_in_failed", who, address=address, reason=str(exc)
+        )
+        session.commit()
+        raise Unauthorized(str(exc)) from None
+    audit.record(session, f"user:{who}", "auth.sign_in", who, address=address)
     session.commit()
     return TokenOut(access_token=token, expires_in=int(ttl.total_seconds()))
 

@@ -21,6 +21,7 @@ from fleet.auth import Caller
 from fleet.db.models import Wristband
 from fleet.db.session import utcnow
 from fleet.errors import Invalid, TooLarge
+from fleet.redaction import redact
 from fleet.registry import audit, band_import, bands, config_push, scope
 from fleet.registry.vault import Vault
 
@@ -230,8 +231,9 @@ def _import(
         rows=report.rows,
         valid_rows=report.rows - report.bad_rows,
         error_rows=report.bad_rows,
+        # A key pasted into the MAC (or any) column must not come back in the report.
         errors=[
-            RowErrorOut(row=e.row, column=e.column, mac=e.mac, message=e.message)
+            RowErrorOut(row=e.row, column=e.column, mac=redact(e.mac), message=redact(e.message))
             for e in report.errors
         ],
         applied=applied,
