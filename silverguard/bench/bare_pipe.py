@@ -11,7 +11,6 @@ Run as its own process (like the fleet), so both get a core of their own:
 import argparse
 import asyncio
 import json
-import time
 from typing import Any
 
 import aiomqtt
@@ -75,7 +74,7 @@ async def run(args: argparse.Namespace) -> None:
             int(port),
             username=args.user,
             password=args.password,
-            identifier=f"bare-pipe-{time.time_ns()}",
+            identifier=args.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
         ) as client:
             await client.subscribe(subscription(TopicKind.TELEMETRY), qos=1)
@@ -91,6 +90,7 @@ def main() -> None:
     parser.add_argument("--mqtt", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
+    parser.add_argument("--client-id", required=True, help="the account's pinned client id")
     parser.add_argument("--influx", required=True)
     parser.add_argument("--db", required=True)
     asyncio.run(run(parser.parse_args()))

@@ -249,8 +249,11 @@ async def _run(load: Load, workdir: Path) -> dict[str, Any]:
         await stack.stop_fleet()
         async with httpx.AsyncClient() as http:
             await http.post(f"{stack.influx.url}/query", data={"q": "CREATE DATABASE bare"})
-        creds = stack.fleet_credentials
-        assert creds is not None
+        # An account with the fleet's rights of its own (every account is pinned to one
+        # client id).
+        creds = await asyncio.to_thread(
+            stack.mosquitto.add_fleet, "bare-pipe", client_id="bare-pipe"
+        )
         bare = ChildProcess(
             "bare pipe",
             [
@@ -263,6 +266,8 @@ async def _run(load: Load, workdir: Path) -> dict[str, Any]:
                 creds.username,
                 "--password",
                 creds.password,
+                "--client-id",
+                "bare-pipe",
                 "--influx",
                 stack.influx.url,
                 "--db",
