@@ -53,10 +53,17 @@ class InfluxSettings(BaseModel):
     # written back when it answers again, across fleet restarts. Past this size the
     # oldest are dropped and counted (fleet/timeseries/spill.py).
     spill_max_mb: float = Field(1024.0, gt=0)
-    # Retention (fleet/timeseries/retention.py): raw points for this many days, hourly
-    # summaries for that many; 0 keeps forever. Health data is kept no longer than needed.
-    raw_retention_days: int = Field(90, ge=0, le=36500)
-    hourly_retention_days: int = Field(730, ge=0, le=36500)
+    # Retention (fleet/timeseries/retention.py, docs/timeseries.md), in days; 0 keeps
+    # for ever. Raw points for a month; 1-minute aggregates a year; 1-hour aggregates for
+    # ever. Health data is kept no longer than needed: shorten these where the site's
+    # rules say so.
+    raw_retention_days: int = Field(30, ge=0, le=36500)
+    minute_retention_days: int = Field(365, ge=0, le=36500)
+    hourly_retention_days: int = Field(0, ge=0, le=36500)
+    # Telemetry arriving up to this many minutes late is still folded into the minute
+    # aggregates (each run of the continuous query looks this far back; the cost of a
+    # run grows with it).
+    minute_resample_min: int = Field(5, ge=1, le=120)
 
 
 class IngestSettings(BaseModel):

@@ -18,6 +18,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -146,7 +147,7 @@ class InfluxWriter:
         return result
 
     async def ensure_database(self) -> None:
-        """Create the database, its retention policies and hourly summaries (idempotent).
+        """Create the database, its retention tiers and their continuous queries (idempotent).
 
         A user that may only write is refused these: then the operator made them, and
         the fleet writes on (see fleet/timeseries/retention.py).
@@ -157,13 +158,34 @@ class InfluxWriter:
                 result = await self.query(create)
                 if _statement_error(result):
                     await self._checked(alter)
-            for statement in retention.continuous_queries(self._settings):
-                await self._checked(statement, tolerate="already exists")
+            await self._ensure_continuous_queries()
         except InfluxForbidden as exc:
             log.warning(
                 "influx: this user may not manage the database (%s); writing to it as it is",
                 str(exc)[:120],
             )
+
+    async def _ensure_continuous_queries(self) -> None:
+        """Make the continuous queries; one whose definition changed (an older release,
+        another resample window) is dropped and made again."""
+        db = self._settings.database
+        existing: dict[str, str] = {}
+        for statement in (await self.query("SHOW CONTINUOUS QUERIES")).get("results", []):
+            for series in statement.get("series", []):
+                if series.get("name") == db:
+                    existing.update((row[0], row[1]) for row in series.get("values") or [])
+        for name, create in retention.continuous_queries(self._settings).items():
+            if name in existing:
+                if retention.canonical(existing[name]) == retention.canonical(create):
+                    continue
+                log.info("influx: continuous query %s changed; making it again", name)
+                await self._checked(f'DROP CONTINUOUS QUERY "{name}" ON "{db}"')
+            await self._checked(create)
+
+    async def backfill(self, since: datetime, until: datetime) -> None:
+        """Fold [since, until) of raw points into the aggregates now (late telemetry)."""
+        for statement in retention.backfill_statements(self._settings, since, until):
+            await self._checked(statement)
 
     async def _checked(self, statement: str, *, tolerate: str = "") -> None:
         error = _statement_error(await self.query(statement))

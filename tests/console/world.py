@@ -30,6 +30,7 @@ from silverguard.servers.mosquitto import Credentials, MosquittoServer
 from silverguard.servers.process import ChildProcess, free_port, wait_until
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.stack import write_toml
+from tests import timeseries
 
 TOWN = "t-demo"
 COMMUNITY = "c-xingfu"
@@ -297,3 +298,6 @@ class ConsoleWorld:
             timeout=30,
         )
         assert response.status_code == 204, response.text
+        stamps = [ts for points in series.values() for ts, _ in points]
+        if stamps:
+            timeseries.fold(self.influx.url, INFLUX_DB, min(stamps), max(stamps) + 1)

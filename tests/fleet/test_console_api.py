@@ -17,6 +17,7 @@ from fleet.db.session import utcnow
 from fleet.settings import FleetSettings
 from silverguard.servers.influxdb import InfluxServer
 from silverguard.servers.process import free_port
+from tests import timeseries
 from tests.fleet.alerting_seed import band_event
 from tests.fleet.helpers import Api, district, make_app
 
@@ -35,8 +36,7 @@ def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
 @pytest.fixture
 def database(influx: InfluxServer) -> str:
     name = f"t_{uuid.uuid4().hex[:12]}"
-    response = httpx.post(f"{influx.url}/query", data={"q": f'CREATE DATABASE "{name}"'})
-    assert response.status_code == 200
+    timeseries.prepare(influx.url, name)
     return name
 
 
@@ -95,6 +95,7 @@ def test_battery_figures_from_the_time_series(
         lines += discharge(mac, 90, 2.0)
     lines += discharge(macs[0], 95, 9.0, days=2)  # r-1's band: draining fast
     write(influx, database, lines)  # macs[6] never heard
+    timeseries.fold(influx.url, database, time.time() - 5 * 86400, time.time())
 
     staff = console_api.as_("wang", Role.STAFF, "t-north")
     report = staff.ok("get", "/api/v1/battery")
