@@ -86,6 +86,33 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    """Fold raw telemetry of a span into the minute and hourly tiers (docs/timeseries.md)."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from fleet.timeseries.influx import InfluxError, InfluxWriter
+
+    settings = fleet_settings(args)
+    until = datetime.now(UTC)
+    since = until - timedelta(hours=args.hours)
+
+    async def run() -> None:
+        writer = InfluxWriter(settings.influx)
+        try:
+            await writer.backfill(since, until)
+        finally:
+            await writer.aclose()
+
+    try:
+        asyncio.run(run())
+    except InfluxError as exc:
+        print(f"silverguard: {exc}", file=sys.stderr)
+        return 1
+    print(f"folded {since:%Y-%m-%d %H:%M} .. {until:%Y-%m-%d %H:%M} UTC into the aggregates")
+    return 0
+
+
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
     fleet = commands.add_parser("fleet", help="run and manage the fleet service")
     actions = fleet.add_subparsers(dest="fleet_command", required=True, metavar="ACTION")
@@ -106,3 +133,10 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     )
     token.add_argument("--town", help="staff only: the town (id) they serve")
     token.set_defaults(func=_token)
+    backfill = actions.add_parser(
+        "backfill-aggregates",
+        help="fold late telemetry of the last hours into the minute and hourly aggregates",
+    )
+    backfill.add_argument("--config", type=Path)
+    backfill.add_argument("--hours", type=float, default=24.0, help="how far back (hours)")
+    backfill.set_defaults(func=_backfill)

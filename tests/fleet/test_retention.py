@@ -1,5 +1,8 @@
 """Retention tiers and their continuous queries on a real InfluxDB; a write-only user."""
 
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +46,7 @@ def _cq_names(result: dict, db: str = "silverguard") -> dict[str, str]:  # type:
     }
 
 
-async def test_three_tiers_are_made_once_and_follow_the_settings(influx: InfluxServer):
+async def test_three_tiers_are_made_once_and_follow_the_settings(influx: InfluxServer) -> None:
     settings = InfluxSettings(url=influx.url)
     writer = InfluxWriter(settings)
     await writer.ensure_database()
@@ -81,7 +84,7 @@ async def test_three_tiers_are_made_once_and_follow_the_settings(influx: InfluxS
     await again.aclose()
 
 
-async def test_an_older_release_s_summary_query_is_replaced(influx: InfluxServer):
+async def test_an_older_release_s_summary_query_is_replaced(influx: InfluxServer) -> None:
     await _q(influx.url, 'CREATE DATABASE "silverguard"', db=None)
     await _q(
         influx.url, 'CREATE RETENTION POLICY "hourly" ON "silverguard" DURATION 730d REPLICATION 1'
@@ -116,7 +119,7 @@ def _band_hour(hour: int) -> list[Reading]:
 
 async def test_the_continuous_queries_fold_real_telemetry_into_minutes_and_hours(
     influx: InfluxServer,
-):
+) -> None:
     settings = InfluxSettings(url=influx.url)
     writer = InfluxWriter(settings)
     await writer.ensure_database()
@@ -143,7 +146,7 @@ async def test_the_continuous_queries_fold_real_telemetry_into_minutes_and_hours
     await writer.aclose()
 
 
-async def test_influxdb_runs_the_minute_query_by_itself(influx: InfluxServer):
+async def test_influxdb_runs_the_minute_query_by_itself(influx: InfluxServer) -> None:
     """The continuous query as InfluxDB runs it, at the next minute boundary."""
     writer = InfluxWriter(InfluxSettings(url=influx.url))
     await writer.ensure_database()
@@ -167,7 +170,7 @@ async def test_influxdb_runs_the_minute_query_by_itself(influx: InfluxServer):
     await writer.aclose()
 
 
-async def test_a_write_only_user_writes_without_managing_the_database(tmp_path: Path):
+async def test_a_write_only_user_writes_without_managing_the_database(tmp_path: Path) -> None:
     server = InfluxServer(tmp_path / "influx", auth=True).start()
     try:
         admin = ("admin", "admin-pw")
@@ -200,7 +203,7 @@ async def test_a_write_only_user_writes_without_managing_the_database(tmp_path: 
         server.stop()
 
 
-def test_a_chart_reads_the_tier_that_fits_its_span():
+def test_a_chart_reads_the_tier_that_fits_its_span() -> None:
     settings = InfluxSettings()  # raw 30 d, minute 365 d, hourly for ever
     now = datetime(2026, 12, 4, 12, tzinfo=UTC)
 
@@ -216,7 +219,9 @@ def test_a_chart_reads_the_tier_that_fits_its_span():
     assert tier(timedelta(days=400), timedelta(hours=1)) == ("hourly", timedelta(hours=1))
 
 
-async def test_long_spans_read_the_aggregates_short_ones_the_raw_points(influx: InfluxServer):
+async def test_long_spans_read_the_aggregates_short_ones_the_raw_points(
+    influx: InfluxServer,
+) -> None:
     settings = InfluxSettings(url=influx.url)
     writer = InfluxWriter(settings)
     await writer.ensure_database()
@@ -254,3 +259,32 @@ async def test_long_spans_read_the_aggregates_short_ones_the_raw_points(influx: 
     assert [s.level for s in series[band]] == [89]
     assert latest[band].level == 89
     await writer.aclose()
+
+
+async def test_the_backfill_command_folds_late_telemetry(
+    influx: InfluxServer, tmp_path: Path
+) -> None:
+    writer = InfluxWriter(InfluxSettings(url=influx.url))
+    await writer.ensure_database()
+    late = Reading(device="C2:00:00:00:00:03", ts=time.time() - 3 * 3600, fields={"battery": 42})
+    writer.add(telemetry_lines("gw-01", [late]))
+    await writer.flush()
+    await writer.aclose()
+    env = {
+        **os.environ,
+        "SG_FLEET_INFLUX__URL": influx.url,
+        "SG_FLEET_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "silverguard.cli", "fleet", "backfill-aggregates", "--hours", "4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    minute = await _q(influx.url, 'SELECT battery FROM "minute"."wristband"')
+    hourly = await _q(influx.url, 'SELECT battery FROM "hourly"."wristband"')
+    assert [row[1] for row in minute["series"][0]["values"]] == [42]
+    assert [row[1] for row in hourly["series"][0]["values"]] == [42]
