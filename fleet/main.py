@@ -5,7 +5,7 @@ import contextlib
 import logging
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -251,7 +251,7 @@ class Fleet:
                 return None  # unknown, or taken out of service on purpose
             return record_event(session, event, utcnow(), instance=self.instance)
 
-    def _on_telemetry(self, batch: TelemetryBatch) -> None:
+    def _on_telemetry(self, batch: TelemetryBatch, stored: Callable[[], None]) -> None:
         """Keep each device's reading from the gateway that hears it best, once."""
         kept = []
         counts = self.telemetry_counts
@@ -266,10 +266,12 @@ class Fleet:
             else:
                 counts["other_source"] += 1
         if kept:
-            self.influx.add(telemetry_lines(batch.gateway, kept))
+            self.influx.add(telemetry_lines(batch.gateway, kept), stored=stored)
             # Only a band's own readings end an inactivity escalation (a "sensor" or
             # meter reading is unchecked until the registry knows those devices).
             self.activity.on_readings([r for r in kept if r.kind is ReadingKind.WRISTBAND])
+        else:
+            stored()  # nothing of ours in it
         # Counted once handed to the writer (in memory, or on disk while InfluxDB is away).
         counts["kept"] += len(kept)
 

@@ -47,6 +47,10 @@ class InfluxSettings(BaseModel):
     # InfluxData recommends batches of about 5,000 lines.
     batch_lines: int = Field(5000, ge=1, le=50000)
     flush_interval_s: float = Field(1.0, gt=0)
+    # Write as soon as this many MQTT messages wait for their lines to be stored: the
+    # ingest acknowledges a telemetry message only then, and the broker sends a client
+    # only so many unacknowledged messages at once (Mosquitto: max_inflight_messages).
+    flush_after_messages: int = Field(50, ge=1, le=65535)
     # Lines kept in memory between flushes; past this the oldest are dropped and counted.
     buffer_lines: int = Field(500_000, ge=1000)
     # Lines InfluxDB did not take are spilled to data_dir/influx-spill.db (fsynced) and

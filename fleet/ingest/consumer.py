@@ -57,15 +57,23 @@ from fleet.settings import FleetMqttSettings
 log = logging.getLogger(__name__)
 
 _SESSION_EXPIRY_S = 3600
+_RECEIVE_MAXIMUM = 1000
 _BACKOFF_MAX_S = 30.0
 
 OnAlert = Callable[[Recorded], None]
-OnTelemetry = Callable[[TelemetryBatch], None]
+# The batch, and what to call once its readings are stored (then, and only then, the
+# message is acknowledged to the broker).
+OnTelemetry = Callable[[TelemetryBatch, Callable[[], None]], None]
+Ack = Callable[[], None]
 OnGatewayMessage = Callable[[str, GatewayStatus | Health], Awaitable[None] | None]
 OnConfigReport = Callable[[ConfigReport], Awaitable[None] | None]
 
 
 _T = TypeVar("_T")
+
+
+def _nothing() -> None:
+    pass
 
 
 def _database_down(exc: SQLAlchemyError) -> bool:
@@ -126,12 +134,18 @@ class Ingest:
         self._client: aiomqtt.Client | None = None
         self._acks: set[asyncio.Task[None]] = set()
         self._fault_logged_at = float("-inf")
+        self._ack_pending: Ack | None = None
 
     def _make_client(self) -> aiomqtt.Client:
         s = self._settings
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = _SESSION_EXPIRY_S
-        return transport.Client(
+        # Messages the broker may have out to us unacknowledged: telemetry is acknowledged
+        # only once stored (up to a flush later), and the broker's default for a client
+        # that names none is 20 (Mosquitto's max_inflight_messages) — too few to keep
+        # ingest busy.
+        props.ReceiveMaximum = _RECEIVE_MAXIMUM
+        client = transport.Client(
             s.host,
             s.port,
             username=s.username or None,
@@ -143,6 +157,27 @@ class Ingest:
             tls_params=aiomqtt.TLSParameters(ca_certs=str(s.ca_file)) if s.ca_file else None,
             timeout=10,
         )
+        # PUBACK when the message is handled (telemetry: when its readings are out of
+        # memory), not when it arrives: a fleet killed with messages in hand gets them
+        # again from the broker when it reconnects (its session outlives it by
+        # SessionExpiryInterval). Set before connecting: a resumed session's queue
+        # arrives at once. (paho's own switch; aiomqtt 2 has none.)
+        client._client.manual_ack_set(True)
+        return client
+
+    def _acker(self, client: aiomqtt.Client, message: aiomqtt.Message) -> Ack:
+        done = False
+
+        def ack() -> None:
+            nonlocal done
+            # Only on the connection it came by: after a reconnect the broker sends
+            # unacknowledged messages again, and a stale id would acknowledge another.
+            if done or message.qos == 0 or self._client is not client:
+                return
+            done = True
+            client._client.ack(message.mid, message.qos)
+
+        return ack
 
     async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         """Publish on the ingest connection (acks, configs, commands)."""
@@ -169,7 +204,11 @@ class Ingest:
                     backoff = 0.5
                     log.info("ingest: subscribed as group %r", group)
                     async for message in client.messages:
-                        await self.handle(str(message.topic), bytes(message.payload))  # type: ignore[arg-type]
+                        await self.handle(
+                            str(message.topic),
+                            bytes(message.payload),  # type: ignore[arg-type]
+                            ack=self._acker(client, message),
+                        )
             except aiomqtt.MqttError as exc:
                 log.warning("ingest: broker connection lost or refused: %s", exc)
             finally:
@@ -181,8 +220,13 @@ class Ingest:
             backoff = min(backoff * 2, _BACKOFF_MAX_S)
             await asyncio.sleep(delay)
 
-    async def handle(self, topic_name: str, payload: bytes) -> None:
-        """Handle one message in isolation: nothing it raises leaves this method."""
+    async def handle(self, topic_name: str, payload: bytes, *, ack: Ack | None = None) -> None:
+        """Handle one message in isolation: nothing it raises leaves this method.
+
+        ``ack`` acknowledges the message to the broker: called here once the message is
+        handled (stored, parked or refused), or handed on with the kept readings of a
+        telemetry batch, which call it once they are stored."""
+        self._ack_pending = ack
         try:
             await self._dispatch(topic_name, payload)
         except asyncio.CancelledError:
@@ -214,6 +258,10 @@ class Ingest:
             await self._refuse(
                 topic_name, payload, Cause.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"
             )
+        finally:
+            pending, self._ack_pending = self._ack_pending, None
+            if pending is not None:
+                pending()
 
     async def _dispatch(self, topic_name: str, payload: bytes) -> None:
         topic = parse_topic(topic_name)
@@ -353,7 +401,15 @@ class Ingest:
                 )
         if kept:
             whole = len(kept) == len(batch.readings)
-            self._on_telemetry(batch if whole else msgspec.structs.replace(batch, readings=kept))
+            ack, self._ack_pending = self._ack_pending, None
+            try:
+                self._on_telemetry(
+                    batch if whole else msgspec.structs.replace(batch, readings=kept),
+                    ack or _nothing,
+                )
+            except BaseException:
+                self._ack_pending = ack  # parked by handle(), and acknowledged there
+                raise
 
     def _spawn(self, publishing: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(publishing)

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import random
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -95,6 +95,12 @@ class InfluxWriter:
         )
         self._client = client or httpx.AsyncClient(timeout=10.0, auth=auth)
         self._buffer: deque[str] = deque()
+        # Callbacks of ``add(..., stored=)``: (lines added up to and including theirs,
+        # callback), run once that many lines have left memory — written, spilled to
+        # disk, or dropped and counted. The buffer is first in, first out, so counts do.
+        self._added = 0
+        self._settled = 0
+        self._waiting: deque[tuple[int, Callable[[], None]]] = deque()
         self._wake = asyncio.Event()
         self.written = 0
         self.dropped = 0
@@ -114,22 +120,47 @@ class InfluxWriter:
     def spill_dropped(self) -> int:
         return self._spill.dropped if self._spill else 0
 
-    def add(self, lines: Iterable[str]) -> None:
+    def add(self, lines: Iterable[str], *, stored: Callable[[], None] | None = None) -> None:
+        """Queue lines for InfluxDB; ``stored()`` is called once they are no longer only
+        in memory (the ingest then acknowledges their MQTT message: a SIGKILL before
+        that, and the broker sends the message again)."""
         if self._spill is not None and not self.reachable:
             # InfluxDB is not taking writes: straight to disk, so that a crash now loses
             # nothing the gateways have handed over. (A blocking fsync in the event loop:
             # a few milliseconds a batch, and only while InfluxDB is away.)
             self._spill.put(list(lines))
+            if stored is not None:
+                if self._waiting:  # behind lines still in memory: keep the order
+                    self._waiting.append((self._added, stored))
+                else:
+                    stored()
             return
+        before = len(self._buffer)
         self._buffer.extend(lines)
+        self._added += len(self._buffer) - before
+        if stored is not None:
+            self._waiting.append((self._added, stored))
         overflow = len(self._buffer) - self._settings.buffer_lines
         if overflow > 0:
             for _ in range(overflow):
                 self._buffer.popleft()
             self.dropped += overflow
             log.warning("influx: buffer full, dropped %d oldest lines", overflow)
-        if len(self._buffer) >= self._settings.batch_lines:
+            self._left_memory(overflow)
+        if (
+            len(self._buffer) >= self._settings.batch_lines
+            or len(self._waiting) >= self._settings.flush_after_messages
+        ):
             self._wake.set()
+
+    def _left_memory(self, n: int) -> None:
+        self._settled += n
+        while self._waiting and self._waiting[0][0] <= self._settled:
+            _, callback = self._waiting.popleft()
+            try:
+                callback()
+            except Exception:  # an acknowledgement that failed is sent again by the broker
+                log.exception("influx: a stored-callback failed")
 
     async def query(self, q: str, *, database: str | None = None) -> dict[str, Any]:
         params = {"q": q, "db": database or self._settings.database, "epoch": "ms"}
@@ -225,6 +256,7 @@ class InfluxWriter:
                 self.spill_memory()
                 raise
             self.written += len(batch)
+            self._left_memory(len(batch))
         while self._spill is not None and self._spill.lines:
             seqs, lines = self._spill.peek(self._settings.batch_lines)
             await self._write(lines)
@@ -239,6 +271,7 @@ class InfluxWriter:
         self._buffer.clear()
         for start in range(0, len(lines), self._settings.batch_lines):
             self._spill.put(lines[start : start + self._settings.batch_lines])
+        self._left_memory(len(lines))
 
     async def run(self) -> None:
         backoff = 0.5

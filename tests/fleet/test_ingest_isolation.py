@@ -4,6 +4,7 @@ registry, without a broker (nothing here needs one: acks fail and are counted)."
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -31,7 +32,7 @@ def ingest(api: Api, settings: FleetSettings) -> Ingest:
     api.admin.ok("post", "/api/v1/gateways", {"id": "gw-n", "communities": ["c-xingfu"]}, 201)
     sessions = api.fleet.sessions
 
-    def faulty(batch: TelemetryBatch) -> None:
+    def faulty(batch: TelemetryBatch, stored: Callable[[], None]) -> None:
         raise RuntimeError("a bug in the telemetry path")
 
     return Ingest(

@@ -2,6 +2,7 @@
 against a real InfluxDB that goes away and comes back."""
 
 import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -13,10 +14,12 @@ from fleet.timeseries.spill import Spill
 from silverguard.servers.influxdb import InfluxServer
 
 LINE = "wristband,device=C2:00:00:00:00:01,gateway=gw-01 steps={i}i {ts}"
+# A day ago (milliseconds, the writer's precision): inside any retention the fleet sets.
+_BASE_MS = (int(time.time()) - 86400) * 1000
 
 
 def lines(start: int, n: int) -> list[str]:
-    return [LINE.format(i=i, ts=1_790_000_000_000 + i) for i in range(start, start + n)]
+    return [LINE.format(i=i, ts=_BASE_MS + i) for i in range(start, start + n)]
 
 
 def test_lines_survive_reopening_and_leave_in_order(tmp_path: Path):
@@ -83,3 +86,31 @@ async def test_the_writer_spills_while_influxdb_is_away_and_a_new_writer_writes_
     assert after.spilled == 0
     assert await count(after) == 260
     await after.aclose()
+
+
+async def test_lines_are_reported_stored_only_once_out_of_memory(
+    tmp_path: Path, influx: InfluxServer
+) -> None:
+    """What the ingest acknowledges to the broker on: written, or on disk."""
+    settings = InfluxSettings(url=influx.url, database="t", batch_lines=100)
+    writer = InfluxWriter(settings, spill=Spill(tmp_path / "spill.db", max_bytes=10**8))
+    await writer.ensure_database()
+    writer.reachable = True
+    stored: list[str] = []
+    writer.add(lines(0, 150), stored=lambda: stored.append("a"))
+    writer.add(lines(150, 10), stored=lambda: stored.append("b"))
+    assert stored == []  # in memory only: a SIGKILL now would lose them
+    await writer.flush()
+    assert stored == ["a", "b"]
+    assert await count(writer) == 160
+
+    influx.stop()
+    writer.add(lines(160, 10), stored=lambda: stored.append("c"))
+    assert stored == ["a", "b"]
+    with pytest.raises(httpx.HTTPError):
+        await writer.flush()
+    assert stored == ["a", "b", "c"]  # spilled to disk by the failed write
+    writer.reachable = False
+    writer.add(lines(170, 10), stored=lambda: stored.append("d"))
+    assert stored[-1] == "d"  # InfluxDB away: straight to disk
+    await writer.aclose()
