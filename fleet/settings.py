@@ -27,6 +27,15 @@ class FleetMqttSettings(BaseModel):
     # nobody without the key can guess it. Each fleet instance needs its own account
     # and id (the plugin pins one client id per account; docs/security.md).
     client_id: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,64}$")
+    # How long the broker keeps this instance's session — its subscriptions, and the
+    # messages sent to it but not acknowledged or not yet sent — after it disconnects.
+    # Mosquitto 2.0 goes on giving a disconnected member of a shared subscription its
+    # turn, queued in its session, and never hands that queue to the other members: a
+    # restarted instance gets all of it back, one that stays down loses its queue when
+    # the session expires. So: as long as a restart can take (systemd restarts in
+    # seconds); shorter loses a killed instance's share sooner, longer makes it wait.
+    # (EMQX can hand a gone member's messages to the others: docs/scaling.md.)
+    session_expiry_s: int = Field(3600, ge=0, le=7 * 86400)
     # With several fleet instances: "i/N" — this instance keeps the telemetry of 1/N of
     # the devices (see fleet/ingest/source.py). "0/1" for a single instance.
     telemetry_partition: str = "0/1"

@@ -56,7 +56,6 @@ from fleet.settings import FleetMqttSettings
 
 log = logging.getLogger(__name__)
 
-_SESSION_EXPIRY_S = 3600
 _RECEIVE_MAXIMUM = 1000
 _BACKOFF_MAX_S = 30.0
 
@@ -139,7 +138,7 @@ class Ingest:
     def _make_client(self) -> aiomqtt.Client:
         s = self._settings
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = _SESSION_EXPIRY_S
+        props.SessionExpiryInterval = s.session_expiry_s
         # Messages the broker may have out to us unacknowledged: telemetry is acknowledged
         # only once stored (up to a flush later), and the broker's default for a client
         # that names none is 20 (Mosquitto's max_inflight_messages) — too few to keep
