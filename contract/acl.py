@@ -44,3 +44,25 @@ def fleet_acls(share_group: str = "fleet") -> list[AclEntry]:
         ("publishClientSend", f"{PREFIX}/+/{TopicKind.CONFIG.value}"),
         ("publishClientSend", f"{PREFIX}/+/{TopicKind.CMD.value}"),
     ]
+
+
+def bridge_acls(gateway_ids: list[str]) -> list[AclEntry]:
+    """A town broker's bridge account on the central broker: it speaks for the gateways
+    of its town only. Its subscriptions are patterns (the bridge's configuration names
+    no gateway, so enrolling one needs no restart); what it receives is filtered per
+    gateway (``publishClientReceive``), so no town reads another town's configs or
+    acknowledgements. Add a gateway by adding its entries to the bridge's role."""
+    acls = [("subscribePattern", f"{PREFIX}/+/{kind.value}") for kind in GATEWAY_RECEIVES]
+    for gateway_id in gateway_ids:
+        acls += [("publishClientSend", str(Topic(gateway_id, k))) for k in GATEWAY_SENDS]
+        acls += [("publishClientReceive", str(Topic(gateway_id, k))) for k in GATEWAY_RECEIVES]
+    return acls
+
+
+def bridge_topics() -> list[tuple[str, str]]:
+    """(topic filter, direction) a town broker bridges to the central one: what gateways
+    send goes out, what the fleet sends them comes in; the topic tree is the same on
+    both sides (gateway ids are unique across the deployment)."""
+    return [(f"{PREFIX}/+/{kind.value}", "out") for kind in GATEWAY_SENDS] + [
+        (f"{PREFIX}/+/{kind.value}", "in") for kind in GATEWAY_RECEIVES
+    ]

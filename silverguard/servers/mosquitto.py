@@ -75,8 +75,12 @@ class MosquittoServer:
         port: int | None = None,
         tls: bool = False,
         tls_port: int | None = None,
+        bridge_lines: list[str] | None = None,
     ) -> None:
+        """``bridge_lines``: bridge sections for this broker's configuration
+        (``silverguard.servers.bridge.Bridge.config_lines``), a town broker's."""
         self.workdir = Path(workdir)
+        self.bridge_lines = bridge_lines or []
         self.port = port or free_port()
         self.tls_port = (tls_port or free_port()) if tls else None
         self._fixed_ports = port is not None or tls_port is not None
@@ -136,6 +140,7 @@ class MosquittoServer:
             "log_type notice",
             "log_type information",  # includes "running", our readiness signal
         ]
+        lines += self.bridge_lines
         if os.geteuid() == 0:
             # As root, Mosquitto drops to user 'mosquitto', which cannot read a private
             # temporary directory; tests and the demo keep it as the invoking user.
