@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "silverguard.commands.fleet",
     "silverguard.commands.demo",
     "silverguard.commands.bench",
+    "silverguard.commands.sim",
     "silverguard.commands.falls",
     "silverguard.commands.meters",
 )
