@@ -21,7 +21,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from contract import Event, GatewayStatus, Health, TelemetryBatch, __version__
 from contract.clock import parse_clock
 from contract.config import ConfigReport
-from contract.messages import ReadingKind
+from contract.messages import GatewayState, ReadingKind
 from fleet import clock, console
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
@@ -66,7 +66,7 @@ from fleet.registry.vault import Vault
 from fleet.settings import FleetSettings
 from fleet.sign_in_throttle import SignInThrottle
 from fleet.supervisor import Supervisor
-from fleet.timeseries.influx import InfluxWriter, health_lines, telemetry_lines
+from fleet.timeseries.influx import InfluxWriter, fleet_lines, health_lines, telemetry_lines
 from fleet.timeseries.spill import Spill
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,7 @@ class Fleet:
         self.partition = Partition.parse(settings.mqtt.telemetry_partition)
         self.sources = SourceSelector(max_future_s=settings.ingest.max_future_s)
         self.telemetry_counts = {"kept": 0, "other_source": 0, "other_partition": 0}
+        self.lag_s = 0.0
         limits = settings.ingest
         self.window = TimeWindow(
             max_future_s=limits.max_future_s,
@@ -256,6 +257,8 @@ class Fleet:
         kept = []
         counts = self.telemetry_counts
         now = clock.now()
+        if batch.readings:  # how late the newest reading arrives: the ingest's lag
+            self.lag_s = max(self.lag_s, now - max(r.ts for r in batch.readings))
         for reading in batch.readings:
             if not self.partition.owns(reading.device):
                 counts["other_partition"] += 1
@@ -274,6 +277,41 @@ class Fleet:
             stored()  # nothing of ours in it
         # Counted once handed to the writer (in memory, or on disk while InfluxDB is away).
         counts["kept"] += len(kept)
+
+    def figures(self) -> dict[str, float | int | bool]:
+        """This process's running totals and gauges, written as ``fleet`` points."""
+        counts = self.ingest.counts
+        dead = self.ingest.dead_letters
+        return {
+            "readings_kept": self.telemetry_counts["kept"],
+            "readings_other_source": self.telemetry_counts["other_source"],
+            "readings_refused": counts["readings_refused"],
+            "telemetry_batches": counts["telemetry_batches"],
+            "events": counts["events"],
+            "internal_errors": counts["internal_errors"],
+            "store_failed": counts["store_failed"],
+            "dead_letters_parked": dead.parked,
+            "dead_letters_over_budget": dead.over_budget,
+            "lag_s": round(self.lag_s, 3),
+            "broker_connected": self.ingest.connected.is_set(),
+            "gateways_online": sum(
+                1 for g in self.gateways.values() if g.get("state") == GatewayState.ONLINE
+            ),
+            "influx_reachable": self.influx.reachable,
+            "influx_written": self.influx.written,
+            "influx_failures": self.influx.failures,
+            "influx_dropped": self.influx.dropped,
+            "influx_pending_lines": self.influx.pending,
+            "influx_spill_lines": self.influx.spilled,
+            "influx_spill_dropped": self.influx.spill_dropped,
+        }
+
+    async def _report_figures(self) -> None:
+        """Every ``metrics_interval_s``, this process's figures into InfluxDB."""
+        while True:
+            await asyncio.sleep(clock.poll_s(self.settings.metrics_interval_s))
+            self.influx.add(fleet_lines(self.instance, self.figures(), clock.now()))
+            self.lag_s = 0.0  # the worst since the last report
 
     def _on_gateway(self, gateway_id: str, message: GatewayStatus | Health) -> None:
         entry = self.gateways.setdefault(gateway_id, {})
@@ -369,6 +407,7 @@ class Fleet:
             ("activity-watch", self.activity.run),
             ("config-publisher", self.publisher.run),
             ("coverage-watch", self._watch_coverage),
+            ("figures", self._report_figures),
         ):
             supervisor.start(name, factory)
         try:

@@ -134,6 +134,9 @@ class FleetSettings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535)
     # Where caregivers' acknowledge links point (the console's public address).
     public_url: str = ""
+    # How often each fleet process writes its own figures (the ``fleet`` measurement:
+    # ingest rate, lag, dead letters, InfluxDB errors) for the operations dashboard.
+    metrics_interval_s: float = Field(10.0, gt=0, le=3600)
     mqtt: FleetMqttSettings = FleetMqttSettings()
     influx: InfluxSettings = InfluxSettings()
     provisioning: ProvisioningSettings = ProvisioningSettings()

@@ -78,6 +78,16 @@ def health_lines(health: Health) -> list[str]:
     return [point.to_line_protocol()]
 
 
+def fleet_lines(instance: str, figures: dict[str, float | int | bool], at: float) -> list[str]:
+    """A fleet process's own figures as one point of ``fleet`` (tag ``instance``): what
+    the operations dashboard (dashboards/) shows per process."""
+    point = Point("fleet").tag("instance", instance)
+    for name, value in figures.items():
+        point.field(name, value)
+    point.time(round(at * 1000), "ms")
+    return [point.to_line_protocol()]
+
+
 class InfluxWriter:
     def __init__(
         self,
