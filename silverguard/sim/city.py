@@ -62,6 +62,7 @@ TOWN = "t-city"
 COMMUNITY = "c-city"
 _PROBES = 8  # probe bands, spread over the gateways
 _CONNECT_AT_ONCE = 50
+_IMPORT_ROWS = 10_000
 _DRAIN_S = 60.0  # after the load, how long stored readings may still catch up
 
 
@@ -285,16 +286,21 @@ async def _register(stack: Stack, city: City) -> None:
         ("/api/v1/communities", {"id": COMMUNITY, "town_id": TOWN, "name": "City"}),
     ):
         (await api.post(path, json=place)).raise_for_status()
-    rows = ["mac,bind_key,community_id"]
-    rows += [f"{city.band(i)},{os.urandom(16).hex()},{COMMUNITY}" for i in range(city.wristbands)]
-    response = await api.post(
-        "/api/v1/wristbands/import",
-        params={"dry_run": "false"},
-        content="\n".join(rows).encode(),
-        headers={"Content-Type": "text/csv"},
-        timeout=900,
-    )
-    response.raise_for_status()
+    # In files of 10,000 rows: the API bounds a request's size.
+    for first in range(0, city.wristbands, _IMPORT_ROWS):
+        rows = ["mac,bind_key,community_id"]
+        rows += [
+            f"{city.band(i)},{os.urandom(16).hex()},{COMMUNITY}"
+            for i in range(first, min(first + _IMPORT_ROWS, city.wristbands))
+        ]
+        response = await api.post(
+            "/api/v1/wristbands/import",
+            params={"dry_run": "false"},
+            content="\n".join(rows).encode(),
+            headers={"Content-Type": "text/csv"},
+            timeout=900,
+        )
+        response.raise_for_status()
     queue = list(range(city.gateways))
 
     async def worker() -> None:
