@@ -117,7 +117,9 @@ class Gateway:
         self.client: aiomqtt.Client | None = None
         self.up = asyncio.Event()  # connected and subscribed
 
-    async def run(self, tally: Tally, stop: asyncio.Event, connected: asyncio.Event) -> None:
+    async def run(
+        self, tally: Tally, stop: asyncio.Event, connected: asyncio.Event, closing: asyncio.Event
+    ) -> None:
         async with aiomqtt.Client(
             "127.0.0.1",
             self.port,
@@ -141,6 +143,7 @@ class Gateway:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self.city.telemetry_interval_s):
                             await stop.wait()
+                await closing.wait()  # acknowledgements may still be on their way
             finally:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -356,11 +359,11 @@ async def _run(city: City, workdir: Path) -> dict[str, Any]:
             Gateway(city, i, creds[city.gateway_id(i)], stack.mosquitto.port)
             for i in range(city.gateways)
         ]
-        stop, go = asyncio.Event(), asyncio.Event()
+        stop, go, closing = asyncio.Event(), asyncio.Event(), asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         for start in range(0, len(gateways), _CONNECT_AT_ONCE):
             tasks += [
-                asyncio.create_task(g.run(tally, stop, go))
+                asyncio.create_task(g.run(tally, stop, go, closing))
                 for g in gateways[start : start + _CONNECT_AT_ONCE]
             ]
             # A few connections at a time, as gateways booting across a city would.
@@ -384,16 +387,17 @@ async def _run(city: City, workdir: Path) -> dict[str, Any]:
         stop.set()
         load_s = time.monotonic() - load_started
         backlog_at_stop = tally.sent - await _stored(stack.influx.url, since_ms)
-        await asyncio.gather(*tasks, return_exceptions=True)
         stored, done_at = 0, time.time()
         deadline = time.monotonic() + _DRAIN_S
         while time.monotonic() < deadline:
             sampler.sample()
             stored = await _stored(stack.influx.url, since_ms)
             done_at = time.time()
-            if stored >= tally.sent:
+            if stored >= tally.sent and not tally.sos_sent:
                 break
             await asyncio.sleep(0.5)
+        closing.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
         processes = sampler.figures()
         await watcher
         health = (await stack.api.get("/health")).json() if stack.api else {}
