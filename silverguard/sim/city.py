@@ -25,6 +25,7 @@ Everything it starts is stopped when it ends, however it ends.
 """
 
 import asyncio
+import base64
 import contextlib
 import os
 import random
@@ -328,7 +329,9 @@ async def _run(city: City, workdir: Path) -> dict[str, Any]:
     if city.fleets > 1:
         postgres = await asyncio.to_thread(PostgresServer().start)
         url = await asyncio.to_thread(postgres.create_database, "sg_city")
-        fleet_settings |= {"database_url": url, "secret_key": secrets.token_urlsafe(32)}
+        # Every process of one fleet shares its secret key (base64 of 32 bytes).
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        fleet_settings |= {"database_url": url, "secret_key": key}
     stack = Stack(workdir / "stack", [], fleet_settings=fleet_settings)
     creds = {
         city.gateway_id(i): Credentials(
