@@ -56,7 +56,7 @@ from fleet.settings import FleetMqttSettings
 
 log = logging.getLogger(__name__)
 
-_RECEIVE_MAXIMUM = 1000
+_RECEIVE_MAXIMUM = 65535
 _BACKOFF_MAX_S = 30.0
 
 OnAlert = Callable[[Recorded], None]
@@ -139,10 +139,13 @@ class Ingest:
         s = self._settings
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = s.session_expiry_s
-        # Messages the broker may have out to us unacknowledged: telemetry is acknowledged
-        # only once stored (up to a flush later), and the broker's default for a client
-        # that names none is 20 (Mosquitto's max_inflight_messages) — too few to keep
-        # ingest busy.
+        # Messages the broker may have out to us unacknowledged. Telemetry is
+        # acknowledged only once stored (up to a flush, or a slow InfluxDB write, later),
+        # and events arrive in the same session behind it: a small window (the broker's
+        # default for a client that names none is 20, Mosquitto's max_inflight_messages)
+        # would make an SOS wait for InfluxDB. With MQTT's largest, events flow while
+        # writes lag; the writer's bounded buffer (influx.buffer_lines, then the spill)
+        # is what holds telemetry back.
         props.ReceiveMaximum = _RECEIVE_MAXIMUM
         client = transport.Client(
             s.host,
