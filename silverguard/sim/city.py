@@ -330,8 +330,8 @@ async def _run(city: City, workdir: Path) -> dict[str, Any]:
         postgres = await asyncio.to_thread(PostgresServer().start)
         url = await asyncio.to_thread(postgres.create_database, "sg_city")
         # Every process of one fleet shares its secret key (base64 of 32 bytes).
-        key = base64.b64encode(secrets.token_bytes(32)).decode()
-        fleet_settings |= {"database_url": url, "secret_key": key}
+        secret_key = base64.b64encode(secrets.token_bytes(32)).decode()
+        fleet_settings |= {"database_url": url, "secret_key": secret_key}
     stack = Stack(workdir / "stack", [], fleet_settings=fleet_settings)
     creds = {
         city.gateway_id(i): Credentials(
