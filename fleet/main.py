@@ -52,6 +52,7 @@ from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow, wa
 from fleet.errors import FleetError, Unavailable
 from fleet.ingest.consumer import Ingest
 from fleet.ingest.dead_letters import DeadLetters
+from fleet.ingest.gateway_state import LiveGateways
 from fleet.ingest.source import Partition, SourceSelector
 from fleet.ingest.trust import CoverageCache, TimeWindow
 from fleet.notify import sender
@@ -66,6 +67,7 @@ from fleet.registry.vault import Vault
 from fleet.settings import FleetSettings
 from fleet.sign_in_throttle import SignInThrottle
 from fleet.supervisor import Supervisor
+from fleet.timeseries.battery_cache import BatteryCache
 from fleet.timeseries.influx import InfluxWriter, health_lines, telemetry_lines
 from fleet.timeseries.spill import Spill
 
@@ -105,9 +107,7 @@ class Fleet:
                 max_bytes=int(settings.influx.spill_max_mb * 1024 * 1024),
             ),
         )
-        self.battery = battery.BatteryCache(
-            self.influx, timedelta(seconds=settings.battery_cache_s)
-        )
+        self.battery = BatteryCache(self.influx, timedelta(seconds=settings.battery_cache_s))
         self.links = LinkSigner(
             self.vault.derive_key("ack-link"), timedelta(hours=settings.ack_link_ttl_h)
         )
@@ -166,7 +166,7 @@ class Fleet:
             instance=self.instance,
             clock=clock.now,  # product time: timestamps are judged against it
         )
-        self.gateways: dict[str, dict[str, Any]] = {}
+        self.live_gateways = LiveGateways()
         prov = settings.provisioning
         self.dynsec = Dynsec(
             settings.mqtt.host,
@@ -274,12 +274,11 @@ class Fleet:
         counts["kept"] += len(kept)
 
     def _on_gateway(self, gateway_id: str, message: GatewayStatus | Health) -> None:
-        entry = self.gateways.setdefault(gateway_id, {})
         if isinstance(message, GatewayStatus):
-            entry.update(state=message.state, status_ts=message.ts, version=message.version)
+            self.live_gateways.on_status(message)
             self.coverage.on_status(message, clock.now())
         else:
-            entry.update(health_ts=message.ts, uptime_s=message.uptime_s, figures=message.figures)
+            self.live_gateways.on_health(message)
             self.influx.add(health_lines(message))
 
     def health(self) -> dict[str, Any]:
@@ -397,8 +396,23 @@ def create_app(settings: FleetSettings) -> FastAPI:
         description="Registry, alerts and provisioning for Silverguard gateways and wristbands.",
         lifespan=lifespan,
     )
+    # The parts a route may ask for (fleet.api.deps), each by itself; tests reach the
+    # whole fleet through app.state.fleet.
     app.state.fleet = fleet
-    app.state.sessions = fleet.sessions
+    for name in (
+        "sessions",
+        "settings",
+        "publisher",
+        "vault",
+        "links",
+        "influx",
+        "battery",
+        "dynsec",
+        "live_gateways",
+        "sign_in_throttle",
+        "channel_policy",
+    ):
+        setattr(app.state, name, getattr(fleet, name))
     for module in (
         users,
         geography,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet.api.deps import CallerDep, FleetDep, SessionDep, StaffDep
+from fleet.api.deps import CallerDep, ChannelPolicyDep, PublisherDep, SessionDep, StaffDep
 from fleet.api.schemas import IdPath, Name, OpaqueId, Phone
 from fleet.auth import Caller, Role
 from fleet.db.models import Caregiver, CareLink, Resident, Town
@@ -119,9 +119,9 @@ def _get(session: Session, caller: Caller, caregiver_id: str) -> Caregiver:
 
 @router.post("", response_model=CaregiverOut, status_code=status.HTTP_201_CREATED)
 def create_caregiver(
-    body: CaregiverIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
+    body: CaregiverIn, session: SessionDep, caller: StaffDep, channel_policy: ChannelPolicyDep
 ) -> CaregiverOut:
-    _check_policy(fleet.channel_policy, body.channels)
+    _check_policy(channel_policy, body.channels)
     if session.get(Caregiver, body.id) is not None:
         raise Conflict(f"caregiver {body.id} exists")
     town_id = body.town_id or caller.town_id
@@ -162,11 +162,13 @@ def get_caregiver(caregiver_id: IdPath, session: SessionDep, caller: CallerDep) 
 
 @router.patch("/{caregiver_id}", response_model=CaregiverOut)
 def update_caregiver(
+    *,
     caregiver_id: IdPath,
     body: CaregiverPatch,
     session: SessionDep,
     caller: CallerDep,
-    fleet: FleetDep,
+    publisher: PublisherDep,
+    channel_policy: ChannelPolicyDep,
 ) -> CaregiverOut:
     """Staff edit the caregivers registered in their town; a caregiver edits their own
     name, language and phone — not their channels, which only staff set (a channel is a
@@ -183,7 +185,7 @@ def update_caregiver(
             f"caregiver {caregiver.id} is registered by another town; its staff edit them"
         )
     if body.channels is not None:
-        _check_policy(fleet.channel_policy, body.channels)
+        _check_policy(channel_policy, body.channels)
     for name in ("display_name", "kind", "locale"):
         if changes.get(name) is not None:
             setattr(caregiver, name, changes[name])
@@ -202,5 +204,5 @@ def update_caregiver(
     audit.record(session, caller, "caregiver.update", caregiver.id, fields=sorted(changes))
     session.commit()
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     return _out(session, caregiver, caller)

@@ -5,7 +5,7 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
@@ -16,7 +16,15 @@ from contract.acl import gateway_acls
 from contract.config import GatewayConfig
 from contract.enrollment import EnrollmentRequest, EnrollmentResponse, MqttCredentials
 from contract.rules import GatewayRules
-from fleet.api.deps import FleetDep, SessionDep, StaffDep
+from fleet.api.deps import (
+    DynsecDep,
+    PublisherDep,
+    SessionDep,
+    SessionsDep,
+    SettingsDep,
+    StaffDep,
+    VaultDep,
+)
 from fleet.api.schemas import Address, GatewayId, GatewayIdPath, OpaqueId, SetAsideOut
 from fleet.auth import Caller, Role
 from fleet.db.models import Gateway, GatewayCommunity
@@ -26,9 +34,7 @@ from fleet.provisioning import enrollment
 from fleet.provisioning.dynsec import DynsecError
 from fleet.registry import audit, config_push, scope
 from fleet.registry.bands import visible_community
-
-if TYPE_CHECKING:
-    from fleet.main import Fleet
+from fleet.settings import FleetSettings
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +151,15 @@ def _check_staff_may_edit(session: Session, caller: Caller, gateway: Gateway) ->
         visible_community(session, caller, link.community_id)
 
 
-def _reserved_names(fleet: "Fleet") -> set[str]:
-    return {fleet.settings.mqtt.username, fleet.settings.provisioning.dynsec_username}
+def _reserved_names(settings: FleetSettings) -> set[str]:
+    return {settings.mqtt.username, settings.provisioning.dynsec_username}
 
 
 @router.post("/gateways", response_model=GatewayCreated, status_code=status.HTTP_201_CREATED)
 def create_gateway(
-    body: GatewayIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
+    body: GatewayIn, session: SessionDep, caller: StaffDep, settings: SettingsDep
 ) -> GatewayCreated:
-    if body.id in _reserved_names(fleet):
+    if body.id in _reserved_names(settings):
         raise Invalid(f"{body.id} is the name of a broker account of the fleet; pick another id")
     if session.get(Gateway, body.id) is not None:
         raise Conflict(f"gateway {body.id} exists")
@@ -172,7 +178,7 @@ def create_gateway(
         created_at=now,
     )
     gateway.communities = [GatewayCommunity(community_id=c) for c in communities]
-    ttl = timedelta(hours=body.enrollment_ttl_h or fleet.settings.provisioning.enrollment_ttl_h)
+    ttl = timedelta(hours=body.enrollment_ttl_h or settings.provisioning.enrollment_ttl_h)
     token = enrollment.new_token(gateway, ttl, now)
     session.add(gateway)
     audit.record(session, caller, "gateway.create", body.id, communities=communities)
@@ -197,12 +203,12 @@ def get_gateway(gateway_id: GatewayIdPath, session: SessionDep, caller: StaffDep
     summary="The desired config as published (sealed)",
 )
 def get_gateway_config(
-    gateway_id: GatewayIdPath, session: SessionDep, caller: StaffDep, fleet: FleetDep
+    gateway_id: GatewayIdPath, session: SessionDep, caller: StaffDep, vault: VaultDep
 ) -> GatewayConfig:
     gateway = _get(session, caller, gateway_id)
     if gateway.state != "enrolled":
         raise Conflict(f"gateway {gateway_id} is {gateway.state}; it has no config to show")
-    return config_push.build_config(session, gateway, fleet.vault)
+    return config_push.build_config(session, gateway, vault)
 
 
 @router.patch("/gateways/{gateway_id}", response_model=GatewayOut)
@@ -211,7 +217,7 @@ def update_gateway(
     body: GatewayPatch,
     session: SessionDep,
     caller: StaffDep,
-    fleet: FleetDep,
+    publisher: PublisherDep,
 ) -> GatewayOut:
     gateway = _get(session, caller, gateway_id)
     _check_staff_may_edit(session, caller, gateway)
@@ -231,7 +237,7 @@ def update_gateway(
     session.commit()
     session.refresh(gateway)
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     return _out(gateway)
 
 
@@ -241,13 +247,13 @@ def new_enrollment_token(
     body: TokenIn,
     session: SessionDep,
     caller: StaffDep,
-    fleet: FleetDep,
+    settings: SettingsDep,
 ) -> GatewayCreated:
     """A new one-time token (the old one stops working), e.g. to re-enroll replaced
     hardware or a revoked gateway. The current credentials work until it is used."""
     gateway = _get(session, caller, gateway_id)
     _check_staff_may_edit(session, caller, gateway)
-    ttl = timedelta(hours=body.enrollment_ttl_h or fleet.settings.provisioning.enrollment_ttl_h)
+    ttl = timedelta(hours=body.enrollment_ttl_h or settings.provisioning.enrollment_ttl_h)
     token = enrollment.new_token(gateway, ttl, utcnow())
     audit.record(session, caller, "gateway.enrollment_token", gateway.id)
     session.commit()
@@ -256,14 +262,14 @@ def new_enrollment_token(
 
 @router.post("/gateways/{gateway_id}/revoke", response_model=GatewayOut)
 async def revoke_gateway(
-    gateway_id: GatewayIdPath, caller: StaffDep, fleet: FleetDep
+    gateway_id: GatewayIdPath, caller: StaffDep, sessions: SessionsDep, publisher: PublisherDep
 ) -> GatewayOut:
     """Revoke at once: the broker refuses the gateway's credentials and disconnects it.
     If the broker is unreachable, this is retried in the background (broker_synced
     stays false until done)."""
 
     def mark() -> str | None:
-        with fleet.sessions.begin() as session:
+        with sessions.begin() as session:
             gateway = _get(session, caller, gateway_id)
             _check_staff_may_edit(session, caller, gateway)
             if gateway.state == "revoked" and gateway.broker_synced:
@@ -274,13 +280,13 @@ async def revoke_gateway(
 
     username = await asyncio.to_thread(mark)
     try:
-        await fleet.publisher.apply_revocation(gateway_id, username)
+        await publisher.apply_revocation(gateway_id, username)
     except Exception as exc:  # broker down or refusing: the publisher retries
         log.warning("revocation of %s not yet applied in the broker: %s", gateway_id, exc)
-        fleet.publisher.poke()
+        publisher.poke()
 
     def load() -> GatewayOut:
-        with fleet.sessions() as session:
+        with sessions() as session:
             return _out(_get(session, caller, gateway_id))
 
     return await asyncio.to_thread(load)
@@ -292,14 +298,19 @@ async def revoke_gateway(
     tags=["gateways"],
     summary="Enroll a gateway with its one-time token (called by 'silverguard gateway enroll')",
 )
-async def enroll(body: EnrollmentRequest, fleet: FleetDep) -> EnrollmentResponse:
+async def enroll(
+    *,
+    body: EnrollmentRequest,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    publisher: PublisherDep,
+    vault: VaultDep,
+    dynsec: DynsecDep,
+) -> EnrollmentResponse:
     """No bearer token: the one-time enrollment token is the credential."""
-    settings = fleet.settings
     prov = settings.provisioning
     now = utcnow()
-    claim = await asyncio.to_thread(
-        enrollment.claim, fleet.sessions, body.token, body.public_key, now
-    )
+    claim = await asyncio.to_thread(enrollment.claim, sessions, body.token, body.public_key, now)
     username = claim.gateway_id
     password = secrets.token_urlsafe(24)
     ca_cert = ""
@@ -307,20 +318,20 @@ async def enroll(body: EnrollmentRequest, fleet: FleetDep) -> EnrollmentResponse
         if prov.ca_file is not None:
             ca_cert = await asyncio.to_thread(Path(prov.ca_file).read_text)
         # A gateway connects with its gateway id as client id, and with nothing else.
-        await fleet.dynsec.provision(
+        await dynsec.provision(
             username, password, gateway_acls(claim.gateway_id), client_id=claim.gateway_id
         )
     except (DynsecError, OSError) as exc:
-        await asyncio.to_thread(enrollment.give_back, fleet.sessions, claim)
+        await asyncio.to_thread(enrollment.give_back, sessions, claim)
         log.warning("enrollment of %s failed, token kept: %s", claim.gateway_id, exc)
         raise Unavailable(
             f"could not create the gateway's broker credentials ({exc}); "
             "the token is still valid, try again shortly"
         ) from None
     config = await asyncio.to_thread(
-        enrollment.complete, fleet.sessions, claim, username, fleet.vault, utcnow()
+        enrollment.complete, sessions, claim, username, vault, utcnow()
     )
-    fleet.publisher.poke()
+    publisher.poke()
     tls = prov.broker_tls if prov.broker_tls is not None else prov.ca_file is not None
     return EnrollmentResponse(
         gateway_id=claim.gateway_id,

@@ -8,7 +8,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from contract.meters import MeterConfig
-from fleet.api.deps import FleetDep, SessionDep, StaffDep
+from fleet.api.deps import PublisherDep, SessionDep, StaffDep
 from fleet.api.schemas import GatewayId, IdPath, OpaqueId
 from fleet.db.models import Meter
 from fleet.registry import meters, scope
@@ -45,7 +45,9 @@ def _out(meter: Meter) -> MeterOut:
 
 
 @router.post("", response_model=MeterOut, status_code=status.HTTP_201_CREATED)
-def create_meter(body: MeterIn, session: SessionDep, caller: StaffDep, fleet: FleetDep) -> MeterOut:
+def create_meter(
+    body: MeterIn, session: SessionDep, caller: StaffDep, publisher: PublisherDep
+) -> MeterOut:
     meter, bumped = meters.create_meter(
         session,
         caller,
@@ -55,7 +57,7 @@ def create_meter(body: MeterIn, session: SessionDep, caller: StaffDep, fleet: Fl
     )
     session.commit()
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     return _out(meter)
 
 
@@ -87,7 +89,7 @@ def get_meter(meter_id: IdPath, session: SessionDep, caller: StaffDep) -> MeterO
 
 @router.put("/{meter_id}", response_model=MeterOut)
 def replace_meter(
-    meter_id: IdPath, body: MeterIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
+    meter_id: IdPath, body: MeterIn, session: SessionDep, caller: StaffDep, publisher: PublisherDep
 ) -> MeterOut:
     if body.id != meter_id:
         raise meters.Invalid(f"id: the body names meter {body.id}, the address {meter_id}")
@@ -100,13 +102,15 @@ def replace_meter(
     )
     session.commit()
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     return _out(meter)
 
 
 @router.delete("/{meter_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_meter(meter_id: IdPath, session: SessionDep, caller: StaffDep, fleet: FleetDep) -> None:
+def delete_meter(
+    meter_id: IdPath, session: SessionDep, caller: StaffDep, publisher: PublisherDep
+) -> None:
     bumped = meters.delete_meter(session, caller, meter_id)
     session.commit()
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()

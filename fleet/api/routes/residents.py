@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from contract.careplan import CarePlan
-from fleet.api.deps import CallerDep, FleetDep, SessionDep, StaffDep
+from fleet.api.deps import CallerDep, PublisherDep, SessionDep, StaffDep
 from fleet.api.schemas import Address, IdPath, Name, Notes, OpaqueId
 from fleet.auth import Caller
 from fleet.db.models import Caregiver, CareLink, Grid, Resident, Wristband
@@ -147,7 +147,7 @@ def _set_caregivers(session: Session, resident: Resident, ids: list[str]) -> Non
 
 @router.post("", response_model=ResidentOut, status_code=status.HTTP_201_CREATED)
 def create_resident(
-    body: ResidentIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
+    body: ResidentIn, session: SessionDep, caller: StaffDep, publisher: PublisherDep
 ) -> ResidentOut:
     if session.get(Resident, body.id) is not None:
         raise Conflict(f"resident {body.id} exists")
@@ -174,7 +174,7 @@ def create_resident(
     audit.record(session, caller, "resident.create", body.id, community_id=body.community_id)
     session.commit()
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     return _out(session, resident)
 
 
@@ -210,7 +210,7 @@ def update_resident(
     body: ResidentPatch,
     session: SessionDep,
     caller: StaffDep,
-    fleet: FleetDep,
+    publisher: PublisherDep,
 ) -> ResidentOut:
     resident = _get(session, caller, resident_id)
     changes = body.model_dump(exclude_unset=True)
@@ -257,5 +257,5 @@ def update_resident(
     audit.record(session, caller, "resident.update", resident.id, fields=sorted(changes))
     session.commit()
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     return _out(session, resident)
