@@ -17,12 +17,13 @@ from silverguard.sim.receiver import Receiver
 from silverguard.sim.run import (
     Options,
     Outcome,
+    Say,
     load_registry,
+    make_clock,
     make_stack,
     simulate,
     start_gateways,
 )
-from silverguard.sim.run import _clock as make_clock
 
 FAILING = ("missed", "duplicated", "wrong_recipient", "late")
 JSON_KEYS = (

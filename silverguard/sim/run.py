@@ -74,7 +74,7 @@ class Outcome:
     processes: list[tuple[str, float, float]] = field(default_factory=list)  # name, cpu, rss
 
 
-def _clock(speed: float, start_wall: float) -> ScaledClock:
+def make_clock(speed: float, start_wall: float) -> ScaledClock:
     tomorrow = datetime.fromtimestamp(start_wall, ZONE) + timedelta(days=1)
     dawn = tomorrow.replace(hour=6, minute=0, second=0, microsecond=0).timestamp()
     return ScaledClock(dawn - SETUP_ESTIMATE_S * speed, start_wall, speed)
