@@ -90,7 +90,7 @@ def test_no_alert_incidents_and_unexpected_alerts():
     assert got == [Verdict.MATCHED]
     assert [a.id for a in result.unexpected] == [7]
     assert result.summary(20)["unexpected_per_resident_day"] == 0.05
-    false_fall = alert(8, "fall", "r-3", T + 31, ("cg-3", None))
+    false_fall = AlertSeen(8, "fall", "r-3", T + 31, (Delivery("cg-3", None, "failed"),))
     got, result = verdicts([CANCELLED], [false_fall], {})
     assert got == [Verdict.DUPLICATED]
     assert result.unreached == 1

@@ -18,7 +18,8 @@ API (with their deliveries) and the requests the caregivers' phones received:
 - late: one alert, everyone notified, someone after the deadline.
 
 Alerts no expectation claims are ``unexpected``; notifications that reached nobody are
-deliveries of any alert that were never sent.
+deliveries of any alert that failed or are still pending at the end (one cancelled
+because the alert was acknowledged first is no loss).
 """
 
 from collections.abc import Callable, Iterable
@@ -63,6 +64,8 @@ class Expected:
 class Delivery:
     contact: str
     sent_at: float | None  # product time; None: never sent
+    # pending | sent | failed | cancelled (the alert was acknowledged first: not a loss)
+    status: str = "sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +177,9 @@ def reconcile(
         result.judged.append(judged)
         claimed.update(judged.alerts)
     result.unexpected = [a for a in alerts if a.id not in claimed]
-    result.unreached = sum(1 for a in alerts for d in a.deliveries if d.sent_at is None)
+    result.unreached = sum(
+        1 for a in alerts for d in a.deliveries if d.status not in ("sent", "cancelled")
+    )
     return result
 
 

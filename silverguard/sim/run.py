@@ -339,7 +339,11 @@ async def read_alerts(stack: Stack, clock: ScaledClock) -> list[ledger.AlertSeen
     for row in rows:
         detail = await _ok(stack.api, "GET", f"/api/v1/alerts/{row['id']}")
         deliveries = tuple(
-            ledger.Delivery(d["contact"], _product(d["sent_at"]) if d["status"] == "sent" else None)
+            ledger.Delivery(
+                d["contact"],
+                _product(d["sent_at"]) if d["status"] == "sent" else None,
+                d["status"],
+            )
             for d in detail["deliveries"]
         )
         opened = _product(row["opened_at"])
