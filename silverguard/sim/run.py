@@ -41,6 +41,7 @@ from silverguard.sim.scenario import (
     Bands,
     Kind,
     Planned,
+    Timing,
     expectation,
     local_at,
     plan_incidents,
@@ -158,7 +159,8 @@ class Phones:
         self.receiver = receiver
         self.clock = clock
         self.seen = 0
-        self.silent: dict[str, float] = {}  # contact -> product time until which they ignore
+        # contact -> (from, until): product times between which they ignore messages
+        self.silent: dict[str, tuple[float, float]] = {}
         self.http = httpx.AsyncClient(timeout=10)
         self.tasks: set[asyncio.Task[None]] = set()
         self.acks = 0
@@ -178,7 +180,8 @@ class Phones:
         self.seen = len(delivered)
         for request in new:
             contact = request.path.strip("/")
-            if self.silent.get(contact, 0.0) > self.product(request.at):
+            since, until = self.silent.get(contact, (0.0, 0.0))
+            if since <= self.product(request.at) < until:
                 continue
             match = _ACK_LINK.search(str(request.body.get("message", "")))
             if match is not None:
@@ -209,6 +212,7 @@ def _actions(
     start: float,
     end: float,
     seed: int,
+    outage_s: float,
 ) -> list[tuple[float, int, Callable[[], Awaitable[None] | None]]]:
     rng = random.Random(seed * 13 + 5)  # noqa: S311 - a simulation
     actions: list[tuple[float, int, Callable[[], Awaitable[None] | None]]] = []
@@ -228,16 +232,16 @@ def _actions(
             at(p.at + 60, partial(bands.get_up, r.id))
         elif p.kind in (Kind.SOS, Kind.NO_ACK) and r:
             if p.kind is Kind.NO_ACK:
-                until = p.at + 3600
-                phones.silent[r.caregiver_id] = until
-                phones.silent[district.grid_worker(r)] = until
+                window = (p.at - 60, p.at + 3600)
+                phones.silent[r.caregiver_id] = window
+                phones.silent[district.grid_worker(r)] = window
             at(p.at, partial(bands.press, r.id, Button.LONG))
         elif p.kind is Kind.INACTIVITY and r:
             at(p.at, partial(bands.lie_still, r.id))
             at(p.at + r.inactivity_s + 1800, partial(bands.get_up, r.id))
         elif p.kind is Kind.GATEWAY_OFFLINE and p.gateway:
             at(p.at, partial(stack.kill_gateway, p.gateway))
-            at(p.at + 1800, partial(stack.start_gateway, p.gateway))
+            at(p.at + outage_s, partial(stack.start_gateway, p.gateway))
     # Everyone with doses presses "taken" after the reminder, except the missed doses.
     day0 = datetime.fromtimestamp(start, ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
     days = int((end - day0.timestamp()) // 86400) + 1
@@ -256,8 +260,9 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
     ready = clock.now()
     end = ready + opts.days * 86400
     bands = Bands(district, stack.air, clock, opts.seed)
-    planned, skipped = plan_incidents(district, opts.seed, ready, end)
-    expected = [expectation(p, district) for p in planned]
+    timing = Timing(opts.speed)
+    planned, skipped = plan_incidents(district, opts.seed, ready, end, timing)
+    expected = [expectation(p, district, timing) for p in planned]
     phones = Phones(receiver, clock)
     actions = _actions(
         planned,
@@ -269,6 +274,7 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
         start=ready,
         end=end,
         seed=opts.seed,
+        outage_s=timing.outage_s,
     )
     # Full advert rate from a minute before each incident.
     for p in planned:
@@ -364,7 +370,11 @@ def make_stack(district: District, workdir: Path, clock: ScaledClock) -> Stack:
         radio=RadioModel(loss_rate=0.02),
         bands_in_settings=False,
         telemetry_interval_s=5.0,
-        fleet_settings={"clock": clock.setting(), "log_level": "WARNING"},
+        fleet_settings={
+            "clock": clock.setting(),
+            "log_level": "WARNING",
+            "gateway_offline_alert_s": Timing(clock.speed).offline_alert_s,
+        },
     )
     for g in district.gateways:
         stack.gateway_extra[g] = {"clock": clock.setting(), "status_interval_s": 2.0}

@@ -33,13 +33,39 @@ DENSE_WALL_MIN_S = 0.05
 DENSE_AFTER_S = 20 * 60.0
 FALL_CONFIRM_S = 30.0  # the gateways' default confirm window (contract/rules.py)
 DOSE_GRACE_S = 30 * 60.0  # MedicationSettings.grace_s
-OFFLINE_ALERT_S = 300.0  # the fleet's gateway_offline_alert_s
 # Default escalation: family at once, grid worker after 300 s, duty line after 600 s.
 GRID_WORKER_AFTER_S = 300.0
 DUTY_LINE_AFTER_S = 600.0
 # A notification within this long of when the fleet could first have sent it is "in
-# time" (deliveries are polled; at speed a poll is tens of product seconds).
+# time" (deliveries are polled; at speed a poll is tens of product seconds) ...
 SLACK_S = 180.0
+# ... plus this much wall time: network latency, reconnects and retries run on real
+# time (contract/clock.py), and at 300x one wall second is five product minutes.
+WALL_SLACK_S = 5.0
+# The fleet's "gateway offline" threshold in wall seconds at speed (at least its
+# default 300 product seconds): a broker reconnect takes real seconds, which at speed
+# would otherwise read as an outage of many minutes.
+OFFLINE_WALL_S = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The deadlines of one run, from its speed (docs/district.md)."""
+
+    speed: float
+
+    @property
+    def slack_s(self) -> float:
+        return SLACK_S + WALL_SLACK_S * self.speed
+
+    @property
+    def offline_alert_s(self) -> float:
+        return max(300.0, OFFLINE_WALL_S * self.speed)
+
+    @property
+    def outage_s(self) -> float:
+        """How long a scripted gateway outage lasts: past the threshold, then back."""
+        return self.offline_alert_s + 1200.0
 
 
 class Kind(StrEnum):
@@ -89,7 +115,7 @@ class Planned:
 
 
 def plan_incidents(
-    district: District, seed: int, start: float, end: float
+    district: District, seed: int, start: float, end: float, timing: Timing
 ) -> tuple[list[Planned], dict[tuple[str, str, int], bool]]:
     """The incidents between ``start`` and ``end`` (product time); also which doses are
     skipped: (resident, dose, day) -> False for a missed dose."""
@@ -136,28 +162,29 @@ def plan_incidents(
                 else:
                     planned.append(Planned(kind, daytime(), resident))
     # Only what fits: the alert it calls for must be due before the run ends.
-    kept = [p for p in planned if start + 120 <= p.at and p.at + _due_within(p) <= end]
+    kept = [p for p in planned if start + 120 <= p.at and p.at + _due_within(p, timing) <= end]
     return sorted(kept, key=lambda p: p.at), skipped
 
 
-def _due_within(p: Planned) -> float:
+def _due_within(p: Planned, timing: Timing) -> float:
+    slack = timing.slack_s
     if p.kind is Kind.INACTIVITY:
-        return (p.resident.inactivity_s if p.resident else 10800) + 1800
+        return (p.resident.inactivity_s if p.resident else 10800) + 1800 + slack
     if p.kind is Kind.MISSED_DOSE:
-        return DOSE_GRACE_S + SLACK_S
+        return DOSE_GRACE_S + 2 * slack
     if p.kind is Kind.NO_ACK:
-        return DUTY_LINE_AFTER_S + 2 * SLACK_S
+        return DUTY_LINE_AFTER_S + 2 * slack
     if p.kind is Kind.GATEWAY_OFFLINE:
-        return OFFLINE_ALERT_S + DUTY_LINE_AFTER_S + 2 * SLACK_S + 1800
-    return FALL_CONFIRM_S + 2 * SLACK_S
+        return max(timing.outage_s, timing.offline_alert_s + DUTY_LINE_AFTER_S) + 2 * slack
+    return FALL_CONFIRM_S + 2 * slack
 
 
-def expectation(p: Planned, district: District) -> Expected:
+def expectation(p: Planned, district: District, timing: Timing) -> Expected:
     """What must follow one incident, and by when (product seconds after it)."""
     if p.kind is Kind.GATEWAY_OFFLINE:
         assert p.gateway is not None
         duty = tuple(district.duty_lines[c] for c in district.covers[p.gateway])
-        within = OFFLINE_ALERT_S + DUTY_LINE_AFTER_S + SLACK_S
+        within = timing.offline_alert_s + DUTY_LINE_AFTER_S + timing.slack_s
         return Expected(
             f"{p.kind} {p.gateway}",
             p.kind,
@@ -168,7 +195,8 @@ def expectation(p: Planned, district: District) -> Expected:
         )
     r = p.resident
     assert r is not None
-    family = Reach((r.caregiver_id,), SLACK_S)
+    slack = timing.slack_s
+    family = Reach((r.caregiver_id,), slack)
     if p.kind is Kind.FALL:
         return Expected(
             f"fall {r.id}", p.kind, r.id, p.at, "fall", (_after(family, FALL_CONFIRM_S),)
@@ -182,8 +210,8 @@ def expectation(p: Planned, district: District) -> Expected:
     if p.kind is Kind.NO_ACK:
         reach = (
             family,
-            Reach((district.grid_worker(r),), GRID_WORKER_AFTER_S + SLACK_S),
-            Reach((district.duty_lines[r.community_id],), DUTY_LINE_AFTER_S + SLACK_S),
+            Reach((district.grid_worker(r),), GRID_WORKER_AFTER_S + slack),
+            Reach((district.duty_lines[r.community_id],), DUTY_LINE_AFTER_S + slack),
         )
         return Expected(f"no-ack {r.id}", p.kind, r.id, p.at, "sos", reach)
     if p.kind is Kind.MISSED_DOSE:
