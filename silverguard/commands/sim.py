@@ -8,18 +8,21 @@ from silverguard.commands.common import setup_logging
 
 
 def _district(args: argparse.Namespace) -> int:
-    from silverguard.sim.main import run_district
+    from silverguard.sim.main import RunSettings, run_district
 
-    setup_logging("WARNING")
-    return run_district(
-        district_file=args.district,
+    setup_logging("ERROR")
+    run = RunSettings(
         seed=args.seed,
         days=args.days,
         speed=args.speed,
         residents=args.residents,
+        duration_s=args.duration,
+        narrate=args.narrate,
+        morning=args.morning,
+        start=args.start,
         as_json=args.json,
-        keep_data=args.keep_data,
     )
+    return run_district(args.district, run, keep_data=args.keep_data)
 
 
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
@@ -44,6 +47,18 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     )
     district.add_argument(
         "--residents", type=int, default=None, help="fewer residents (a shortened run)"
+    )
+    district.add_argument(
+        "--duration", type=float, default=None, help="stop after this many wall seconds"
+    )
+    district.add_argument(
+        "--start", default="06:00", help="simulated local time when the district is up (06:00)"
+    )
+    district.add_argument(
+        "--narrate", action="store_true", help="tell each incident and message as it happens"
+    )
+    district.add_argument(
+        "--morning", action="store_true", help="an SOS, a fall and a cancelled fall at once"
     )
     district.add_argument("--json", action="store_true", help="one JSON line on stdout")
     district.add_argument("--keep-data", action="store_true", help="keep the data directory")

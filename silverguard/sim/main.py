@@ -4,15 +4,23 @@ ledger, and everything stopped afterwards — also on Ctrl-C or a failure."""
 import asyncio
 import contextlib
 import json
+import secrets
 import shutil
 import signal
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from silverguard.sim.district import SEED_FILE, DistrictFileError, build, read_district_file
+from silverguard.sim.district import (
+    SEED_FILE,
+    District,
+    DistrictFileError,
+    build,
+    read_district_file,
+)
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.run import (
     Options,
@@ -24,6 +32,7 @@ from silverguard.sim.run import (
     simulate,
     start_gateways,
 )
+from silverguard.sim.stack import Stack
 
 FAILING = ("missed", "duplicated", "wrong_recipient", "late")
 JSON_KEYS = (
@@ -48,37 +57,68 @@ def _say_to(stream: TextIO) -> Say:
     return say
 
 
-async def _run(
-    district_file: Path,
-    *,
-    seed: int,
-    days: float,
-    speed: float,
-    residents: int | None,
-    workdir: Path,
-    as_json: bool,
-) -> int:
-    say = _say_to(sys.stderr if as_json else sys.stdout)
-    district = build(read_district_file(district_file), seed, residents=residents)
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    seed: int = 1
+    days: float = 1.0
+    speed: float = 300.0
+    residents: int | None = None
+    duration_s: float | None = None  # wall seconds
+    narrate: bool = False
+    morning: bool = False
+    start: str = "06:00"  # simulated local time when the district is up
+    as_json: bool = False
+
+
+async def _logins(stack: Stack, district: District, say: Say) -> None:
+    """A staff account of the first town, to sign in to the console with."""
+    assert stack.api is not None
+    town = next(iter(district.towns))
+    password = secrets.token_urlsafe(9)
+    user = {"id": f"staff-{town[2:]}", "role": "staff", "town_id": town, "password": password}
+    response = await stack.api.post("/api/v1/users", json=user)
+    if response.status_code == 201:
+        say(f"console / 控制台: {stack.fleet_url}/console/")
+        say(f"  sign in as {user['id']} / {password} (staff of {town}), or paste the admin token:")
+        say(f"  {stack.admin_token}")
+
+
+async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
+    say = _say_to(sys.stderr if run.as_json else sys.stdout)
+    district = build(read_district_file(district_file), run.seed, residents=run.residents)
     receiver = Receiver().start()
     started = time.monotonic()
-    clock = make_clock(speed, time.time())
+    clock = make_clock(run.speed, time.time(), run.start)
     stack = make_stack(district, workdir, clock)
     try:
-        say(f"starting Mosquitto, InfluxDB and the fleet in {workdir}")
+        say(f"[1/4] starting Mosquitto, InfluxDB and the fleet in {workdir}")
         await stack.start()
-        say(f"fleet API {stack.fleet_url} (console {stack.fleet_url}/console/)")
+        say(f"[2/4] registry: loading {len(district.residents)} residents by CSV import")
         await load_registry(stack, district, receiver, say)
+        say(f"[3/4] gateways: enrolling and starting {len(district.gateways)}")
         await start_gateways(stack, district, say)
-        say(f"up after {time.monotonic() - started:.0f} s wall")
-        options = Options(district, seed, days, speed, workdir, say)
+        await _logins(stack, district, say)
+        say(f"[4/4] up after {time.monotonic() - started:.0f} s wall; Ctrl-C stops everything")
+        options = Options(
+            district,
+            run.seed,
+            run.days,
+            run.speed,
+            workdir,
+            say,
+            duration_s=run.duration_s,
+            narrate=run.narrate,
+            morning=run.morning,
+        )
         outcome = await simulate(stack, options, clock, receiver)
+        outcome.summary["setup_s"] = round(
+            time.monotonic() - started - outcome.summary["wall_s"], 1
+        )
     finally:
         with contextlib.suppress(Exception):
             await stack.stop()
         receiver.stop()
-    outcome.summary["setup_s"] = round(time.monotonic() - started - outcome.summary["wall_s"], 1)
-    _report(outcome, as_json)
+    _report(outcome, run.as_json)
     return 1 if any(outcome.summary[k] for k in FAILING) else 0
 
 
@@ -97,24 +137,16 @@ def _report(outcome: Outcome, as_json: bool) -> None:
         print(f"{name:<20} {cpu:>8} {rss:>12}")
 
 
-def run_district(
-    *,
-    district_file: Path | None,
-    seed: int,
-    days: float,
-    speed: float,
-    residents: int | None,
-    as_json: bool,
-    keep_data: bool,
-) -> int:
+def run_district(district_file: Path | None, run: RunSettings, *, keep_data: bool) -> int:
     path = district_file or SEED_FILE
     try:
         read_district_file(path)
-    except DistrictFileError as exc:
+        make_clock(run.speed, time.time(), run.start)
+    except (DistrictFileError, ValueError) as exc:
         print(f"silverguard sim district: {exc}", file=sys.stderr)
         return 2
-    if days <= 0 or speed <= 0:
-        print("silverguard sim district: --days and --speed must be above 0", file=sys.stderr)
+    if run.days <= 0:
+        print("silverguard sim district: --days must be above 0", file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="silverguard-district-"))
 
@@ -124,15 +156,7 @@ def run_district(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
         try:
-            return await _run(
-                path,
-                seed=seed,
-                days=days,
-                speed=speed,
-                residents=residents,
-                workdir=workdir,
-                as_json=as_json,
-            )
+            return await _run(path, run, workdir)
         except asyncio.CancelledError:
             print("stopped; every process ended", file=sys.stderr, flush=True)
             return 130

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import heapq
 import inspect
-import random
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -33,7 +32,7 @@ from silverguard.sim.district import (
     residents_csv,
     wristbands_csv,
 )
-from silverguard.sim.receiver import Receiver
+from silverguard.sim.receiver import Received, Receiver
 from silverguard.sim.resources import Resources
 from silverguard.sim.scenario import (
     DENSE_AFTER_S,
@@ -42,8 +41,8 @@ from silverguard.sim.scenario import (
     Kind,
     Planned,
     Timing,
+    dose_presses,
     expectation,
-    local_at,
     plan_incidents,
 )
 from silverguard.sim.stack import GatewaySpec, Stack
@@ -65,6 +64,9 @@ class Options:
     workdir: Path
     say: Say
     status_every_s: float = 3 * 3600.0  # product seconds between status lines
+    duration_s: float | None = None  # stop after this many wall seconds
+    narrate: bool = False  # tell each incident and each message as it happens
+    morning: bool = False  # an SOS, a fall and a cancelled fall in the first minutes
 
 
 @dataclass(slots=True)
@@ -75,10 +77,29 @@ class Outcome:
     processes: list[tuple[str, float, float]] = field(default_factory=list)  # name, cpu, rss
 
 
-def make_clock(speed: float, start_wall: float) -> ScaledClock:
+def make_clock(speed: float, start_wall: float, start: str = "06:00") -> ScaledClock:
+    """A clock that reaches ``start`` (local, tomorrow) about when the stack is up."""
+    hours, minutes = (int(p) for p in start.split(":"))
     tomorrow = datetime.fromtimestamp(start_wall, ZONE) + timedelta(days=1)
-    dawn = tomorrow.replace(hour=6, minute=0, second=0, microsecond=0).timestamp()
+    dawn = tomorrow.replace(hour=hours, minute=minutes, second=0, microsecond=0).timestamp()
     return ScaledClock(dawn - SETUP_ESTIMATE_S * speed, start_wall, speed)
+
+
+_TELL = {
+    Kind.FALL: "falls and lies still / 跌倒",
+    Kind.FALL_CANCELLED: "falls, then presses the button to cancel / 跌倒后按键取消",
+    Kind.SOS: "holds the SOS button / 长按求救",
+    Kind.NO_ACK: "holds the SOS button; the family will not answer / 求救，家属未应答",
+    Kind.MISSED_DOSE: "does not take the dose / 未按时服药",
+    Kind.TAKEN_DOSE: "takes the dose and presses 'taken' / 已服药",
+    Kind.INACTIVITY: "stops moving / 长时间不动",
+    Kind.GATEWAY_OFFLINE: "loses power / 网关断电",
+}
+
+
+def tell(p: Planned) -> str:
+    who = f"gateway {p.gateway}" if p.gateway else f"resident {p.resident.id if p.resident else ''}"
+    return f"{local_text(p.at)}  {who} {_TELL[p.kind]}"
 
 
 def local_text(at: float) -> str:
@@ -174,7 +195,7 @@ class Phones:
             got.setdefault(r.path.strip("/"), []).append(self.product(r.at))
         return got
 
-    def step(self) -> int:
+    def step(self) -> list[Received]:
         delivered = self.receiver.delivered()
         new = delivered[self.seen :]
         self.seen = len(delivered)
@@ -188,7 +209,7 @@ class Phones:
                 task = asyncio.create_task(self._ack(match[0]))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
-        return len(new)
+        return new
 
     async def _ack(self, link: str) -> None:
         with contextlib.suppress(httpx.HTTPError):
@@ -208,13 +229,11 @@ def _actions(
     bands: Bands,
     stack: Stack,
     phones: Phones,
-    skipped: dict[tuple[str, str, int], bool],
+    presses: list[tuple[float, str]],
     start: float,
     end: float,
-    seed: int,
     outage_s: float,
 ) -> list[tuple[float, int, Callable[[], Awaitable[None] | None]]]:
-    rng = random.Random(seed * 13 + 5)  # noqa: S311 - a simulation
     actions: list[tuple[float, int, Callable[[], Awaitable[None] | None]]] = []
 
     def at(t: float, do: Callable[[], Awaitable[None] | None]) -> None:
@@ -242,16 +261,8 @@ def _actions(
         elif p.kind is Kind.GATEWAY_OFFLINE and p.gateway:
             at(p.at, partial(stack.kill_gateway, p.gateway))
             at(p.at + outage_s, partial(stack.start_gateway, p.gateway))
-    # Everyone with doses presses "taken" after the reminder, except the missed doses.
-    day0 = datetime.fromtimestamp(start, ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
-    days = int((end - day0.timestamp()) // 86400) + 1
-    for r in district.residents:
-        for dose in r.doses:
-            for day in range(days):
-                if skipped.get((r.id, dose.id, day)) is False:
-                    continue
-                due = local_at(day0, day, dose.time)
-                at(due + rng.uniform(60, 900), partial(bands.press, r.id, Button.SHORT))
+    for when, resident_id in presses:
+        at(when, partial(bands.press, resident_id, Button.SHORT))
     return actions
 
 
@@ -259,10 +270,17 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
     district = opts.district
     ready = clock.now()
     end = ready + opts.days * 86400
+    if opts.duration_s is not None:
+        end = min(end, ready + opts.duration_s * opts.speed)
     bands = Bands(district, stack.air, clock, opts.seed)
     timing = Timing(opts.speed)
-    planned, skipped = plan_incidents(district, opts.seed, ready, end, timing)
-    expected = [expectation(p, district, timing) for p in planned]
+    planned, skipped = plan_incidents(
+        district, opts.seed, ready, end, timing, at_home=bands.at_home, morning=opts.morning
+    )
+    presses, away = dose_presses(
+        district, (opts.seed, ready, end), skipped=skipped, at_home=bands.at_home
+    )
+    expected = [expectation(p, district, timing) for p in [*planned, *away]]
     phones = Phones(receiver, clock)
     actions = _actions(
         planned,
@@ -270,10 +288,9 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
         bands=bands,
         stack=stack,
         phones=phones,
-        skipped=skipped,
+        presses=presses,
         start=ready,
         end=end,
-        seed=opts.seed,
         outage_s=timing.outage_s,
     )
     # Full advert rate from a minute before each incident.
@@ -283,6 +300,9 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
             actions.append(
                 (p.at - 60, len(actions), partial(bands.dense, mac, p.at + DENSE_AFTER_S))
             )
+    if opts.narrate:
+        for p in planned:
+            actions.append((p.at, len(actions), partial(opts.say, tell(p))))
     heapq.heapify(actions)
     opts.say(
         f"simulated time {local_text(ready)} → {local_text(end)} at {opts.speed:g}x: "
@@ -302,7 +322,9 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
                     pending.add(task)
                     task.add_done_callback(pending.discard)
             bands.step(now)
-            phones.step()
+            for request in phones.step():
+                if opts.narrate:
+                    opts.say(f"{local_text(phones.product(request.at))}  {_heard(request)}")
             resources.sample()
             if now >= next_status:
                 next_status += opts.status_every_s
@@ -329,6 +351,12 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
     summary["cpu_s"] = resources.cpu_s()
     summary["adverts"] = bands.adverts
     return Outcome(result, summary, ledger.table(result, local_text), resources.table())
+
+
+def _heard(request: Received) -> str:
+    """A message on a phone in one plain line: whose phone, the title."""
+    title = str(request.body.get("title", "")).replace("\n", " ")
+    return f"phone of {request.path.strip('/')}: {title[:90]}"
 
 
 def _product(text: str | None) -> float | None:

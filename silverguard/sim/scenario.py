@@ -115,7 +115,14 @@ class Planned:
 
 
 def plan_incidents(
-    district: District, seed: int, start: float, end: float, timing: Timing
+    district: District,
+    seed: int,
+    start: float,
+    end: float,
+    timing: Timing,
+    *,
+    at_home: Callable[[str, float], bool] = lambda _r, _t: True,
+    morning: bool = False,
 ) -> tuple[list[Planned], dict[tuple[str, str, int], bool]]:
     """The incidents between ``start`` and ``end`` (product time); also which doses are
     skipped: (resident, dose, day) -> False for a missed dose."""
@@ -128,8 +135,11 @@ def plan_incidents(
     for day in range(days):
         used: set[str] = set()
 
-        def someone(pool: list[ResidentPlan], used: set[str] = used) -> ResidentPlan | None:
-            free = [r for r in pool if r.id not in used]
+        def someone(
+            pool: list[ResidentPlan], at: float | None = None, used: set[str] = used
+        ) -> ResidentPlan | None:
+            # Incidents happen at home, where the gateways hear the band.
+            free = [r for r in pool if r.id not in used and (at is None or at_home(r.id, at))]
             if not free:
                 return None
             chosen = rng.choice(free)
@@ -146,24 +156,65 @@ def plan_incidents(
                     gateway = rng.choice(sorted(district.gateways))
                     planned.append(Planned(kind, daytime("10:00", "16:00"), gateway=gateway))
                     continue
-                pool = with_doses if kind in (Kind.MISSED_DOSE, Kind.TAKEN_DOSE) else None
-                resident = someone(pool or district.residents)
-                if resident is None:
-                    continue
                 if kind in (Kind.MISSED_DOSE, Kind.TAKEN_DOSE):
+                    resident = someone(with_doses)
+                    if resident is None:
+                        continue
                     dose = rng.choice(resident.doses)
                     at = local_at(day0, day, dose.time)
                     if kind is Kind.MISSED_DOSE:
                         skipped[(resident.id, dose.id, day)] = False
                     planned.append(Planned(kind, at, resident, dose=dose.id))
-                elif kind is Kind.INACTIVITY:
-                    # Still from mid-morning: three hours later it is still the day.
-                    planned.append(Planned(kind, daytime("09:30", "12:00"), resident))
-                else:
-                    planned.append(Planned(kind, daytime(), resident))
+                    continue
+                # Still from mid-morning: three hours later it is still the day.
+                at = daytime("09:30", "12:00") if kind is Kind.INACTIVITY else daytime()
+                resident = someone(district.residents, at)
+                if resident is not None:
+                    planned.append(Planned(kind, at, resident))
+    if morning:  # the demo: something to see in the first minutes
+        early = [r for r in district.residents if not r.doses][:3] or district.residents[:3]
+        for minutes, kind, resident in zip(
+            (4, 8, 12), (Kind.SOS, Kind.FALL, Kind.FALL_CANCELLED), early, strict=False
+        ):
+            planned.append(Planned(kind, start + 60 * minutes, resident))
     # Only what fits: the alert it calls for must be due before the run ends.
     kept = [p for p in planned if start + 120 <= p.at and p.at + _due_within(p, timing) <= end]
     return sorted(kept, key=lambda p: p.at), skipped
+
+
+def dose_presses(
+    district: District,
+    run: tuple[int, float, float],
+    *,
+    skipped: dict[tuple[str, str, int], bool],
+    at_home: Callable[[str, float], bool],
+) -> tuple[list[tuple[float, str]], list[Planned]]:
+    """When each resident presses "taken" (at home, 1-15 min after the dose time; later
+    if they are out, until the grace ends), and the doses of residents out the whole
+    time: the gateways cannot hear them, so those are missed doses the ledger expects.
+    ``run``: (seed, start, end)."""
+    seed, start, end = run
+    rng = random.Random(seed * 13 + 5)  # noqa: S311 - a simulation
+    day0 = datetime.fromtimestamp(start, ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
+    days = int((end - day0.timestamp()) // 86400) + 1
+    presses: list[tuple[float, str]] = []
+    away: list[Planned] = []
+    for r in district.residents:
+        for dose in r.doses:
+            for day in range(days):
+                due = local_at(day0, day, dose.time)
+                if skipped.get((r.id, dose.id, day)) is False or not start + 120 <= due <= end:
+                    continue
+                first = due + rng.uniform(60, 900)
+                tries = [
+                    first + 60 * k for k in range(int((due + DOSE_GRACE_S - 240 - first) // 60))
+                ]
+                when = next((t for t in tries if at_home(r.id, t)), None)
+                if when is not None:
+                    presses.append((when, r.id))
+                elif due + DOSE_GRACE_S + 600 <= end:
+                    away.append(Planned(Kind.MISSED_DOSE, due, r, dose=dose.id))
+    return presses, away
 
 
 def _due_within(p: Planned, timing: Timing) -> float:
@@ -311,6 +362,10 @@ class Bands:
             self.adverts += 1
             interval = dense_step if dense else SPARSE_S * sim.rng.uniform(0.9, 1.1)
             heapq.heappush(self._due, (now + interval, mac))
+
+    def at_home(self, resident_id: str, at: float) -> bool:
+        """Whether the resident is within the gateways' range at ``at`` (their routine)."""
+        return self.of_resident[resident_id].in_range(at)
 
     # -- what residents do ------------------------------------------------------------
 
