@@ -153,9 +153,16 @@ async def load_registry(stack: Stack, district: District, receiver: Receiver, sa
     say(f"registry: {created} wristbands imported (CSV)")
 
 
+# Thinned adverts (one per 10 simulated minutes) make "not seen for 30 minutes" three
+# lost adverts; the district's gateways wait three hours (docs/district.md).
+SIM_RULES = {"device": {"not_seen_s": 3 * 3600.0}}
+
+
 async def start_gateways(stack: Stack, district: District, say: Say) -> None:
+    assert stack.api is not None
     for gateway, covers in district.covers.items():
         await stack.enroll_gateway(gateway, covers)
+        await _ok(stack.api, "PATCH", f"/api/v1/gateways/{gateway}", json={"rules": SIM_RULES})
     say(f"gateways: {len(district.covers)} enrolled (one-time tokens, own keys, broker accounts)")
     await asyncio.gather(*(stack.start_gateway(g) for g in district.covers))
     for g in district.covers:
