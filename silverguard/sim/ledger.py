@@ -59,6 +59,12 @@ class Expected:
     forbidden_kind: str | None = None  # with alert_kind None: the alert that must not come
     window_s: float = 3 * 3600.0  # alerts opened later belong to something else
 
+    def __post_init__(self) -> None:
+        # An alert may open as late as its last deadline (and an hour past it).
+        latest = max((r.within_s for r in self.reach), default=0.0) + 3600.0
+        if latest > self.window_s:
+            object.__setattr__(self, "window_s", latest)
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
