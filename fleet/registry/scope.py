@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
 from fleet.auth import Caller, Role
 from fleet.db.models import (
+    Alert,
     Caregiver,
     CareLink,
     Community,
@@ -112,6 +113,19 @@ def meters(caller: Caller) -> ColumnElement[bool]:
     if caller.role is Role.STAFF:
         return Meter.community_id.in_(select(Community.id).where(_town_communities(caller.town_id)))
     return false()
+
+
+def alerts(caller: Caller) -> ColumnElement[bool]:
+    """Admin: all; staff: alerts of their town's communities; caregiver: their residents'."""
+    if caller.role is Role.ADMIN:
+        return true()
+    if caller.role is Role.STAFF:
+        return Alert.community_id.in_(
+            select(Community.id).where(Community.town_id == caller.town_id)
+        )
+    return Alert.resident_id.in_(
+        select(CareLink.resident_id).where(CareLink.caregiver_id == caller.subject)
+    )
 
 
 def may_use_community(caller: Caller, community: Community) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from contract.careplan import CarePlan
 from fleet.api import csv_import
-from fleet.api.deps import CallerDep, FleetDep, SessionDep, StaffDep
+from fleet.api.deps import CallerDep, PublisherDep, SessionDep, SessionsDep, StaffDep
 from fleet.api.schemas import Address, IdPath, Name, Notes, OpaqueId
 from fleet.auth import Caller
 from fleet.db.models import Caregiver, CareLink, Grid, Resident, Wristband
@@ -148,7 +148,7 @@ def _set_caregivers(session: Session, resident: Resident, ids: list[str]) -> Non
 
 @router.post("", response_model=ResidentOut, status_code=status.HTTP_201_CREATED)
 def create_resident(
-    body: ResidentIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
+    body: ResidentIn, session: SessionDep, caller: StaffDep, publisher: PublisherDep
 ) -> ResidentOut:
     if session.get(Resident, body.id) is not None:
         raise Conflict(f"resident {body.id} exists")
@@ -175,7 +175,7 @@ def create_resident(
     audit.record(session, caller, "resident.create", body.id, community_id=body.community_id)
     session.commit()
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     return _out(session, resident)
 
 
@@ -195,7 +195,12 @@ _RESIDENT_IMPORT = csv_import.Importer(
     summary="Register many residents, care plans included, from a CSV file (dry run by default)",
 )
 async def import_residents(
-    request: Request, caller: StaffDep, fleet: FleetDep, dry_run: bool = True
+    *,
+    request: Request,
+    caller: StaffDep,
+    sessions: SessionsDep,
+    publisher: PublisherDep,
+    dry_run: bool = True,
 ) -> Any:
     """Check every row and report every problem by row and column. With
     ``dry_run=false`` and no errors, register all rows in one transaction; with any
@@ -203,10 +208,10 @@ async def import_residents(
     return await csv_import.run_import(
         request,
         caller=caller,
-        sessions=fleet.sessions,
+        sessions=sessions,
         importer=_RESIDENT_IMPORT,
         dry_run=dry_run,
-        poke=fleet.publisher.poke,
+        poke=publisher.poke,
     )
 
 
@@ -242,7 +247,7 @@ def update_resident(
     body: ResidentPatch,
     session: SessionDep,
     caller: StaffDep,
-    fleet: FleetDep,
+    publisher: PublisherDep,
 ) -> ResidentOut:
     resident = _get(session, caller, resident_id)
     changes = body.model_dump(exclude_unset=True)
@@ -289,5 +294,5 @@ def update_resident(
     audit.record(session, caller, "resident.update", resident.id, fields=sorted(changes))
     session.commit()
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     return _out(session, resident)
