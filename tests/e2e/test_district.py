@@ -98,6 +98,9 @@ def test_ctrl_c_leaves_no_process_behind(argv: tuple[str, ...], ready: str, work
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        reader.join(timeout=10)
+        process.stdout.close()  # type: ignore[union-attr]
 
 
 def test_a_bad_district_file_names_line_and_field(tmp_path: Path):
