@@ -43,12 +43,15 @@ from fleet.api.routes import (
     overview,
     residents,
     sla,
+    task_page,
+    tasks,
     users,
     wristbands,
 )
 from fleet.coverage import CoverageWatch
 from fleet.db.models import Gateway, Wristband
 from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow, warn_if_not_durable
+from fleet.dispatch.task_link import TaskLinkSigner
 from fleet.errors import FleetError, Unavailable
 from fleet.ingest.consumer import Ingest
 from fleet.ingest.dead_letters import DeadLetters
@@ -111,6 +114,9 @@ class Fleet:
         self.links = LinkSigner(
             self.vault.derive_key("ack-link"), timedelta(hours=settings.ack_link_ttl_h)
         )
+        self.task_links = TaskLinkSigner(
+            self.vault.derive_key("task-link"), timedelta(hours=settings.ack_link_ttl_h)
+        )
         self.channel_policy = ChannelPolicy.from_settings(
             settings.channel_schemes, settings.channel_allow_hosts
         )
@@ -119,6 +125,7 @@ class Fleet:
             instance=self.instance,
             public_url=settings.resolved_public_url,
             links=self.links,
+            task_links=self.task_links,
             attempts=settings.notify_attempts,
             retry_s=settings.notify_retry_s,
             # Checked again before each send: a name may resolve elsewhere by now.
@@ -405,6 +412,7 @@ def create_app(settings: FleetSettings) -> FastAPI:
         "publisher",
         "vault",
         "links",
+        "task_links",
         "influx",
         "battery",
         "dynsec",
@@ -426,6 +434,8 @@ def create_app(settings: FleetSettings) -> FastAPI:
         sla,
         audit_log,
         ack_page,
+        tasks,
+        task_page,
         overview,
         battery,
         gateway_status,

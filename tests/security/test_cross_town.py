@@ -127,6 +127,8 @@ OPS: dict[tuple[str, str], Op] = {
     ("DELETE", "/api/v1/meters/{meter_id}"): Op(),
     ("POST", "/api/v1/alerts/{alert_id}/ack"): Op(caregiver_may=True),
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): Op({"outcome": "attended"}, caregiver_may=True),
+    # Sending someone: the alert and the person sent must both be the caller's town's.
+    ("POST", "/api/v1/alerts/{alert_id}/task/assign"): Op({"contact_id": "{worker}"}),
 }
 
 # Path parameters are the town-scoped record they name.

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from contract.careplan import CarePlan
 from fleet.api.deps import CallerDep, PublisherDep, SessionDep, StaffDep
-from fleet.api.schemas import Address, IdPath, Name, Notes, OpaqueId
+from fleet.api.schemas import Address, IdPath, Name, Notes, OpaqueId, Phone
 from fleet.auth import Caller
 from fleet.db.models import Caregiver, CareLink, Grid, Resident, Wristband
 from fleet.db.session import utcnow
@@ -34,6 +34,11 @@ class ResidentIn(BaseModel):
     lives_alone: bool = True
     health_notes: Notes = ""
     flat: OpaqueId | None = Field(None, description="opaque flat id linking meters to the band")
+    phone: Phone | None = Field(
+        None, description="the resident's own phone (the phone page's call button)"
+    )
+    key_holder: Address = Field("", description="who holds a key to the flat (name, where)")
+    key_holder_phone: Phone | None = None
     care_plan: CarePlan = Field(
         CarePlan(), description="what the gateway's rules need; the same type the gateway applies"
     )
@@ -53,6 +58,9 @@ class ResidentPatch(BaseModel):
     lives_alone: bool | None = None
     health_notes: Notes | None = None
     flat: OpaqueId | None = None
+    phone: Phone | None = None
+    key_holder: Address | None = None
+    key_holder_phone: Phone | None = None
     care_plan: CarePlan | None = None
     medication_labels: MedicationLabels | None = None
     caregivers: list[OpaqueId] | None = Field(None, max_length=10)
@@ -72,6 +80,9 @@ class ResidentOut(BaseModel):
     lives_alone: bool
     health_notes: str
     flat: str | None
+    phone: str | None = None
+    key_holder: str = ""
+    key_holder_phone: str | None = None
     care_plan: CarePlan
     medication_labels: dict[str, str]
     caregivers: list[CareLinkOut]
@@ -95,6 +106,9 @@ def _out(session: Session, resident: Resident) -> ResidentOut:
         lives_alone=resident.lives_alone,
         health_notes=resident.health_notes,
         flat=resident.flat,
+        phone=resident.phone,
+        key_holder=resident.key_holder or "",
+        key_holder_phone=resident.key_holder_phone,
         care_plan=careplans.load(resident.id, resident.settings),
         medication_labels=dict(resident.medication_labels or {}),
         caregivers=[
@@ -163,6 +177,9 @@ def create_resident(
         lives_alone=body.lives_alone,
         health_notes=body.health_notes,
         flat=body.flat,
+        phone=body.phone,
+        key_holder=body.key_holder,
+        key_holder_phone=body.key_holder_phone,
         settings=careplans.stored(body.care_plan),
         medication_labels=careplans.check_labels(body.care_plan, body.medication_labels),
         created_at=utcnow(),
@@ -222,10 +239,13 @@ def update_resident(
     if body.community_id is not None and body.community_id != before and "grid_id" not in changes:
         grid_id = None  # the old grid belongs to the old community
     _check_grid(session, grid_id, community_id)
-    for name in ("display_name", "address", "health_notes"):
+    for name in ("display_name", "address", "health_notes", "key_holder"):
         value = changes.get(name)
         if value is not None:
             setattr(resident, name, value)
+    for name in ("phone", "key_holder_phone"):  # null clears a number
+        if name in changes:
+            setattr(resident, name, changes[name])
     if body.lives_alone is not None:
         resident.lives_alone = body.lives_alone
     if "flat" in changes:
