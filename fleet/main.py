@@ -31,6 +31,7 @@ from fleet.api.limits import BodyLimit, add_redacting_handlers
 from fleet.api.routes import (
     ack_page,
     alerts,
+    arrival,
     audit_log,
     battery,
     caregivers,
@@ -436,6 +437,7 @@ def create_app(settings: FleetSettings) -> FastAPI:
         ack_page,
         tasks,
         task_page,
+        arrival,
         overview,
         battery,
         gateway_status,

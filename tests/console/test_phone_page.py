@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from contract import EventKind
-from tests.console.world import ConsoleWorld, _ok
+from tests.console.world import STAFF, ConsoleWorld, _ok
 
 pytestmark = pytest.mark.browser
 
@@ -175,3 +175,41 @@ def test_the_phone_page_speaks_english_and_refuses_a_bad_sign_in(phone: Page, wo
     phone.fill("#password", "not the password")
     phone.click("#signin-submit")
     expect(phone.locator("#signin-error")).to_contain_text("Sign-in failed")
+
+
+def test_staff_see_open_tasks_and_time_to_arrive_and_download_the_month(
+    page: Page, world: ConsoleWorld
+):
+    _seed_worker(world)
+    world.raise_event(2, EventKind.SOS, 32)
+    alert = world.wait_alert("r-2")
+    _ok(world.admin.post(f"/api/v1/alerts/{alert['id']}/task/assign", json={"contact_id": "w-li"}))
+    task = _task_of(world, alert["id"])
+
+    page.goto(f"{world.url}/")
+    page.fill("#username", STAFF[0])
+    page.fill("#password", STAFF[1])
+    page.click("#signin-submit")
+    page.click("#nav-dispatch")
+    row = page.locator(f"tr[data-task='{task['id']}']")
+    expect(row).to_contain_text("李建国")
+    expect(row).to_contain_text("网格员李明")
+    expect(row).to_have_attribute("data-state", "accepted")
+
+    figures = _ok(world.admin.get("/api/v1/dispatch/arrival"))
+    [community] = figures["communities"]
+    total = page.locator("tr[data-community='total']")
+    expect(total.locator("td").nth(1)).to_have_text(str(figures["total"]["tasks"]))
+    expect(page.locator("tr[data-community='c-xingfu']")).to_contain_text("幸福社区")
+    share = community["within_target_share"]
+    expect(page.locator("tr[data-community='c-xingfu'] .within")).to_have_text(
+        "—" if share is None else f"{round(share * 100)}%"
+    )
+
+    with page.expect_download() as download:
+        page.click("#dispatch-csv")
+    saved = download.value
+    assert saved.suggested_filename.startswith("arrival-")
+    text = Path(saved.path()).read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0].startswith("社区编号 / community id,")
+    assert "合计 / total" in text

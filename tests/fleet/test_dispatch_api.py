@@ -3,7 +3,10 @@ takes it (the others are told); the holder's signed links check in and record th
 outcome, which resolves the alert; "I can't go" passes it on; staff reassign it.
 Forged, expired, reused and someone else's links get a page in words."""
 
+import csv
+import io
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -11,9 +14,11 @@ from sqlalchemy import select
 from contract import EventKind, Severity
 from fleet.alerts import service
 from fleet.auth import Role
-from fleet.db.models import Delivery
+from fleet.db.models import Delivery, DispatchTask
 from fleet.db.session import utcnow
+from fleet.dispatch import actions
 from fleet.dispatch.task_link import TaskAction
+from fleet.dispatch.tasks import Done, Found, Outcome
 from tests.fleet.alerting_seed import band_event
 from tests.fleet.helpers import Api, district
 
@@ -274,3 +279,73 @@ def test_resolving_the_alert_closes_its_task_and_a_warning_makes_none(world: Api
         )
     assert recorded.new_alert  # an alert, but nobody needs to go: no task
     assert len(staff.ok("get", "/api/v1/tasks")) == 1
+
+
+def test_time_to_arrive_per_community_and_day_and_the_monthly_csv(world: Api):
+    opened = utcnow() - timedelta(hours=2)
+    # Three falls: on site after 9 and 22 minutes, and one resolved before anyone went.
+    for key, (on_site_min, found) in enumerate(
+        ((9, Found.FALL_UNINJURED), (22, Found.FALSE_ALARM), (None, None)), start=1
+    ):
+        at = opened + timedelta(minutes=key * 30)
+        with world.fleet.sessions.begin() as session:
+            recorded = service.record_event(
+                session, band_event(BAND, EventKind.FALL, key=key, severity=Severity.CRITICAL), at
+            )
+            alert_id = recorded.alert_id
+            assert alert_id is not None
+            service.acknowledge(session, alert_id, "contact:w-li", at + timedelta(minutes=2))
+        with world.fleet.sessions.begin() as session:
+            task = session.execute(
+                select(DispatchTask).where(DispatchTask.alert_id == alert_id)
+            ).scalar_one()
+            if on_site_min is None:
+                service.resolve(
+                    session,
+                    alert_id,
+                    actor="staff:wang.li",
+                    outcome="false_alarm",
+                    note="",
+                    now=at + timedelta(minutes=5),
+                )
+                continue
+            actions.check_in(session, task.id, "w-li", at + timedelta(minutes=on_site_min))
+            actions.record_outcome(
+                session,
+                task.id,
+                "w-li",
+                Outcome(found, frozenset({Done.CALLED_FAMILY})),
+                at + timedelta(minutes=on_site_min + 10),
+            )
+    staff = world.as_("wang.li", Role.STAFF, "t-north")
+    figures = staff.ok("get", "/api/v1/dispatch/arrival")
+    total = figures["total"]
+    assert (total["tasks"], total["accepted"], total["on_site"]) == (3, 3, 2)
+    assert total["accept_median_s"] == 120
+    assert (total["on_site_median_s"], total["on_site_p90_s"]) == (9 * 60, 22 * 60)
+    assert (total["eligible"], total["within_target"], total["within_target_share"]) == (2, 1, 0.5)
+    assert total["closed_without_arrival"] == 1
+    assert total["outcomes"] == {"fall_uninjured": 1, "false_alarm": 1}
+    assert [c["community_id"] for c in figures["communities"]] == ["c-xingfu"]
+    assert sum(d["tasks"] for d in figures["days"]) == 3
+    # Another town's staff see none of it.
+    south = world.as_("zhao.yu", Role.STAFF, "t-south")
+    assert south.ok("get", "/api/v1/dispatch/arrival")["total"]["tasks"] == 0
+    assert world.as_("w-li", Role.CAREGIVER).get("/api/v1/dispatch/arrival").status_code == 403
+
+    month = opened.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    response = staff.get(f"/api/v1/dispatch/arrival.csv?month={month}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert f'filename="arrival-{month}.csv"' in response.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["社区编号 / community id", "社区 / community", "日期 / day"]
+    total_row = dict(zip(rows[0], rows[-1], strict=True))
+    assert total_row["日期 / day"] == "合计 / total"
+    assert total_row["任务数 / tasks"] == "3"
+    assert total_row["到达中位分钟 / on-site median min"] == "9.0"
+    assert total_row["15分钟内到达比例 / within 15 min share"] == "0.5"
+    assert total_row["结果 / found: false_alarm"] == "1"
+    month_row = next(r for r in rows if r[2] == "月计 / month")
+    assert month_row[:2] == ["c-xingfu", "c-xingfu"]
+    assert staff.get("/api/v1/dispatch/arrival.csv?month=2026-13").status_code == 422
