@@ -43,6 +43,7 @@ from fleet.api.routes import (
     meters,
     overview,
     residents,
+    risk,
     sla,
     task_page,
     tasks,
@@ -68,6 +69,7 @@ from fleet.provisioning.publisher import ConfigPublisher
 from fleet.redaction import redact
 from fleet.registry import band_import
 from fleet.registry.vault import Vault
+from fleet.risk.scheduler import RiskDaily
 from fleet.settings import FleetSettings
 from fleet.sign_in_throttle import SignInThrottle
 from fleet.supervisor import Supervisor
@@ -194,6 +196,7 @@ class Fleet:
             on_poke=self.coverage_cache.invalidate,
         )
         self.supervisor = Supervisor()
+        self.risk_daily = RiskDaily(self.sessions)
         self._running = False
         self.sign_in_throttle = SignInThrottle(
             window=timedelta(seconds=settings.sign_in_window_s),
@@ -374,6 +377,7 @@ class Fleet:
             ("activity-watch", self.activity.run),
             ("config-publisher", self.publisher.run),
             ("coverage-watch", self._watch_coverage),
+            ("risk-daily", self.risk_daily.run),
         ):
             supervisor.start(name, factory)
         try:
@@ -438,6 +442,7 @@ def create_app(settings: FleetSettings) -> FastAPI:
         tasks,
         task_page,
         arrival,
+        risk,
         overview,
         battery,
         gateway_status,

@@ -110,6 +110,10 @@ class Resident(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     key_holder: Mapped[str | None] = mapped_column(String(300))
     key_holder_phone: Mapped[str | None] = mapped_column(String(32))
+    # For the risk tags (fleet/risk): the year of birth, and the conditions the health
+    # center noted (words such as "dementia", "hypertension"). Health data: stays here.
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    conditions: Mapped[list[str] | None] = mapped_column(JSON)
     # The care plan (contract.careplan.CarePlan as JSON): fed to the gateways' rules.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Dose id -> what to take. Health data: stays here, never sent to a gateway.
@@ -582,3 +586,53 @@ class TaskLinkUse(Base):
     caregiver_id: Mapped[str] = mapped_column(String(40))
     action: Mapped[str] = mapped_column(String(10))
     used_at: Mapped[datetime]
+
+
+class RiskTagRow(Base):
+    """One risk tag holding for one resident over a span of local days (fleet/risk).
+
+    ``since`` is the first day it held, ``until`` the first day it no longer did (None:
+    it still holds). Evidence is kept in both languages as computed on its last day.
+    """
+
+    __tablename__ = "risk_tags"
+    __table_args__ = (Index("ix_risk_tags_resident_until", "resident_id", "until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"))
+    tag: Mapped[str] = mapped_column(String(40))
+    since: Mapped[str] = mapped_column(String(10))  # local date, YYYY-MM-DD
+    until: Mapped[str | None] = mapped_column(String(10))
+    value: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"zh-CN", "en"}
+    evaluated_on: Mapped[str] = mapped_column(String(10))
+
+
+class RiskReport(Base):
+    """A report from outside the system about a resident: a grid worker's round, the
+    hotline, a neighbour through the community office. Imported by API or CSV with the
+    name of its source."""
+
+    __tablename__ = "risk_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    source: Mapped[str] = mapped_column(String(60))
+    reported_at: Mapped[datetime]
+    concern: Mapped[str] = mapped_column(Text, default="")
+    imported_at: Mapped[datetime]
+    imported_by: Mapped[str] = mapped_column(String(80))
+
+
+class RiskVisit(Base):
+    """A visit made from the risk board's list: who went, when, what they found."""
+
+    __tablename__ = "risk_visits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    visitor_id: Mapped[str | None] = mapped_column(ForeignKey("caregivers.id"))
+    visited_at: Mapped[datetime]
+    found: Mapped[str] = mapped_column(String(20))  # well | concern | not_at_home
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(80))

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -24,6 +24,10 @@ from fleet.registry.careplans import MedicationLabels
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"])
 
+BirthYear = Annotated[int, Field(ge=1900, le=2100)]
+Condition = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[\w -]+$")]
+Conditions = Annotated[list[Condition], Field(max_length=20)]
+
 
 class ResidentIn(BaseModel):
     id: OpaqueId
@@ -39,6 +43,10 @@ class ResidentIn(BaseModel):
     )
     key_holder: Address = Field("", description="who holds a key to the flat (name, where)")
     key_holder_phone: Phone | None = None
+    birth_year: BirthYear | None = None
+    conditions: Conditions = Field(
+        default_factory=list, description="conditions the health center noted (risk tags)"
+    )
     care_plan: CarePlan = Field(
         CarePlan(), description="what the gateway's rules need; the same type the gateway applies"
     )
@@ -61,6 +69,8 @@ class ResidentPatch(BaseModel):
     phone: Phone | None = None
     key_holder: Address | None = None
     key_holder_phone: Phone | None = None
+    birth_year: BirthYear | None = None
+    conditions: Conditions | None = None
     care_plan: CarePlan | None = None
     medication_labels: MedicationLabels | None = None
     caregivers: list[OpaqueId] | None = Field(None, max_length=10)
@@ -83,6 +93,8 @@ class ResidentOut(BaseModel):
     phone: str | None = None
     key_holder: str = ""
     key_holder_phone: str | None = None
+    birth_year: int | None = None
+    conditions: list[str] = Field(default_factory=list)
     care_plan: CarePlan
     medication_labels: dict[str, str]
     caregivers: list[CareLinkOut]
@@ -109,6 +121,8 @@ def _out(session: Session, resident: Resident) -> ResidentOut:
         phone=resident.phone,
         key_holder=resident.key_holder or "",
         key_holder_phone=resident.key_holder_phone,
+        birth_year=resident.birth_year,
+        conditions=list(resident.conditions or []),
         care_plan=careplans.load(resident.id, resident.settings),
         medication_labels=dict(resident.medication_labels or {}),
         caregivers=[
@@ -180,6 +194,8 @@ def create_resident(
         phone=body.phone,
         key_holder=body.key_holder,
         key_holder_phone=body.key_holder_phone,
+        birth_year=body.birth_year,
+        conditions=body.conditions,
         settings=careplans.stored(body.care_plan),
         medication_labels=careplans.check_labels(body.care_plan, body.medication_labels),
         created_at=utcnow(),
@@ -243,7 +259,9 @@ def update_resident(
         value = changes.get(name)
         if value is not None:
             setattr(resident, name, value)
-    for name in ("phone", "key_holder_phone"):  # null clears a number
+    if body.conditions is not None:
+        resident.conditions = body.conditions
+    for name in ("phone", "key_holder_phone", "birth_year"):  # null clears it
         if name in changes:
             setattr(resident, name, changes[name])
     if body.lives_alone is not None:

@@ -1,4 +1,5 @@
-"""dispatch: critical alerts as work orders for one person, and their single-use links
+"""dispatch and risk: critical alerts as work orders, their single-use links; risk tags,
+outside reports and visits
 
 Revision ID: 0007
 Revises: 0005
@@ -8,7 +9,10 @@ its owner, who declined, the moments it was accepted, set off, checked in on sit
 (with an optional location), given an outcome and closed, and the outcome itself.
 ``task_link_uses`` makes each check-in, outcome and "I can't go" link work once.
 ``residents`` gain a phone number and a key holder (with a number), for the person at
-the door. ``deliveries`` gain ``task_id`` and ``purpose`` for a task's news (assigned, taken, moved).
+the door. ``risk_tags`` keeps each risk tag's span of days per resident (since, until) with its
+evidence; ``risk_reports`` the reports from outside (grid worker, hotline) with their
+source; ``risk_visits`` the visits made from the risk board. Residents also gain a
+birth year and the conditions the health center noted. ``deliveries`` gain ``task_id`` and ``purpose`` for a task's news (assigned, taken, moved).
 """
 
 from collections.abc import Sequence
@@ -29,6 +33,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("phone", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("key_holder", sa.String(length=300), nullable=True))
         batch_op.add_column(sa.Column("key_holder_phone", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("birth_year", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("conditions", sa.JSON(), nullable=True))
     op.create_table(
         "dispatch_tasks",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -83,6 +89,55 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_task_link_uses")),
     )
     op.create_index(op.f("ix_task_link_uses_task_id"), "task_link_uses", ["task_id"])
+    op.create_table(
+        "risk_tags",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("resident_id", sa.String(length=40), nullable=False),
+        sa.Column("tag", sa.String(length=40), nullable=False),
+        sa.Column("since", sa.String(length=10), nullable=False),
+        sa.Column("until", sa.String(length=10), nullable=True),
+        sa.Column("value", sa.Float(), nullable=True),
+        sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("evaluated_on", sa.String(length=10), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["resident_id"], ["residents.id"], name=op.f("fk_risk_tags_resident_id_residents")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_tags")),
+    )
+    op.create_index("ix_risk_tags_resident_until", "risk_tags", ["resident_id", "until"])
+    op.create_table(
+        "risk_reports",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("resident_id", sa.String(length=40), nullable=False),
+        sa.Column("source", sa.String(length=60), nullable=False),
+        sa.Column("reported_at", _TS, nullable=False),
+        sa.Column("concern", sa.Text(), nullable=False),
+        sa.Column("imported_at", _TS, nullable=False),
+        sa.Column("imported_by", sa.String(length=80), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["resident_id"], ["residents.id"], name=op.f("fk_risk_reports_resident_id_residents")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_reports")),
+    )
+    op.create_index(op.f("ix_risk_reports_resident_id"), "risk_reports", ["resident_id"])
+    op.create_table(
+        "risk_visits",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("resident_id", sa.String(length=40), nullable=False),
+        sa.Column("visitor_id", sa.String(length=40), nullable=True),
+        sa.Column("visited_at", _TS, nullable=False),
+        sa.Column("found", sa.String(length=20), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("recorded_by", sa.String(length=80), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["resident_id"], ["residents.id"], name=op.f("fk_risk_visits_resident_id_residents")
+        ),
+        sa.ForeignKeyConstraint(
+            ["visitor_id"], ["caregivers.id"], name=op.f("fk_risk_visits_visitor_id_caregivers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_visits")),
+    )
+    op.create_index(op.f("ix_risk_visits_resident_id"), "risk_visits", ["resident_id"])
     with op.batch_alter_table("deliveries") as batch_op:
         batch_op.add_column(sa.Column("task_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("purpose", sa.String(length=20), nullable=True))
@@ -100,12 +155,20 @@ def downgrade() -> None:
         )
         batch_op.drop_column("purpose")
         batch_op.drop_column("task_id")
+    op.drop_index(op.f("ix_risk_visits_resident_id"), table_name="risk_visits")
+    op.drop_table("risk_visits")
+    op.drop_index(op.f("ix_risk_reports_resident_id"), table_name="risk_reports")
+    op.drop_table("risk_reports")
+    op.drop_index("ix_risk_tags_resident_until", table_name="risk_tags")
+    op.drop_table("risk_tags")
     op.drop_index(op.f("ix_task_link_uses_task_id"), table_name="task_link_uses")
     op.drop_table("task_link_uses")
     for column in ("resident_id", "community_id", "state", "owner_id"):
         op.drop_index(op.f(f"ix_dispatch_tasks_{column}"), table_name="dispatch_tasks")
     op.drop_table("dispatch_tasks")
     with op.batch_alter_table("residents") as batch_op:
+        batch_op.drop_column("conditions")
+        batch_op.drop_column("birth_year")
         batch_op.drop_column("key_holder_phone")
         batch_op.drop_column("key_holder")
         batch_op.drop_column("phone")
