@@ -36,8 +36,14 @@ def world(api: Api) -> Api:
 
 
 def record(api: Api, kind: EventKind, key: int, at: datetime, severity=Severity.HIGH) -> None:
+    """An event of the resident's band, its alert answered by their caregiver at once
+    (so the escalator running in the background leaves it as it is)."""
     with api.fleet.sessions.begin() as session:
-        service.record_event(session, band_event(BAND, kind, key=key, severity=severity, at=at), at)
+        recorded = service.record_event(
+            session, band_event(BAND, kind, key=key, severity=severity, at=at), at
+        )
+        if recorded.alert_id is not None:
+            service.acknowledge(session, recorded.alert_id, "contact:cg-1", at)
 
 
 def post_csv(api: Api, caller, data: bytes):
@@ -210,3 +216,73 @@ def test_a_report_dated_today_is_taken_at_any_hour_and_tomorrow_is_refused(world
             },
         )
         assert response.status_code == status, response.text
+
+
+def test_the_board_ranks_lists_visits_and_a_visit_closes_the_loop(world: Api):
+    admin = world.admin
+    admin.ok(
+        "post",
+        "/api/v1/caregivers",
+        {"id": "w-li", "display_name": "网格员李", "kind": "grid_worker", "town_id": "t-north"},
+        201,
+    )
+    admin.ok(
+        "post",
+        "/api/v1/grids",
+        {"id": "g-1", "community_id": "c-xingfu", "name": "一网格", "worker_id": "w-li"},
+        201,
+    )
+    admin.ok("patch", "/api/v1/residents/r-1", {"grid_id": "g-1"})
+    local_today = utcnow().astimezone(clock.zone()).date()
+    now = utcnow()
+    record(world, EventKind.FALL, 1, now - timedelta(days=2), Severity.CRITICAL)
+    evaluate(world, local_today)
+
+    staff = world.as_("wang.li", Role.STAFF, "t-north")
+    got = staff.ok("get", "/api/v1/risk/board?community_id=c-xingfu")
+    [entry] = got["entries"]
+    assert entry["resident_id"] == "r-1"
+    assert entry["weight"] == sum(t["weight"] for t in entry["tags"])
+    assert "fell_recently" in entry["new"]
+    assert (entry["worker_id"], entry["worker_name"], entry["needs_visit"]) == (
+        "w-li",
+        "网格员李",
+        True,
+    )
+    [visits] = got["visits"]
+    assert visits["worker_id"] == "w-li"
+    [item] = visits["residents"]
+    assert item["resident_id"] == "r-1"
+    assert "近期跌倒：近 30 天跌倒 1 次" in item["why_zh"]
+    assert "fell recently: 1 fall(s) in the last 30 days" in item["why_en"]
+
+    # The grid worker visits and finds a concern: off the list, and the concern becomes
+    # a report that the next evaluation turns into a tag.
+    worker = world.as_("w-li", Role.CAREGIVER)
+    visit = worker.ok(
+        "post",
+        "/api/v1/risk/visits",
+        {"resident_id": "r-1", "found": "concern", "note": "腿部淤青，行走不稳"},
+        201,
+    )
+    assert visit["visitor_id"] == "w-li"
+    got = staff.ok("get", "/api/v1/risk/board?community_id=c-xingfu")
+    assert got["visits"] == []
+    assert got["entries"][0]["visited_on"] == local_today.isoformat()
+    evaluate(world, local_today)
+    tags = {t["tag"]: t for t in staff.ok("get", "/api/v1/risk/residents/r-1")["tags"]}
+    assert tags["outside_concern"]["evidence_en"] == "1 report(s) in 30 days (from: visit)"
+
+    # Someone else's resident, another town's board: not found.
+    assert (
+        world.as_("cg-2", Role.CAREGIVER)
+        .post("/api/v1/risk/visits", json={"resident_id": "r-1", "found": "well"})
+        .status_code
+        == 404
+    )
+    south = world.as_("li.na", Role.STAFF, "t-south")
+    assert south.get("/api/v1/risk/board?community_id=c-xingfu").status_code == 404
+    assert (
+        south.post("/api/v1/risk/visits", json={"resident_id": "r-1", "found": "well"}).status_code
+        == 404
+    )

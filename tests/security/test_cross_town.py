@@ -141,6 +141,8 @@ OPS: dict[tuple[str, str], Op] = {
         query={"source": "hotline", "dry_run": "false"},
     ),
     ("POST", "/api/v1/risk/evaluate"): Op({}, admin_only=True),
+    # A visit from the risk board: staff of the resident's town (or their grid worker).
+    ("POST", "/api/v1/risk/visits"): Op({"resident_id": "{resident}", "found": "well"}),
 }
 
 # Path parameters are the town-scoped record they name.

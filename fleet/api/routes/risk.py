@@ -6,24 +6,32 @@ own residents' tags. Evaluating is an admin's (the fleet runs it every day by it
 """
 
 import asyncio
-from datetime import date
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleet import clock
 from fleet.api.deps import AdminDep, CallerDep, SessionDep, SessionsDep, StaffDep
-from fleet.api.schemas import IdPath
-from fleet.auth import Caller
-from fleet.db.models import Resident, RiskTagRow
+from fleet.api.schemas import IdPath, OpaqueId
+from fleet.auth import Caller, Role
+from fleet.db.models import (
+    Caregiver,
+    Community,
+    Grid,
+    Resident,
+    RiskReport,
+    RiskTagRow,
+    RiskVisit,
+)
 from fleet.db.session import utcnow
 from fleet.errors import NotFound, TooLarge
 from fleet.registry import audit, scope
-from fleet.risk import daily, reports
+from fleet.risk import board, daily, reports
 from fleet.risk import tags as risk_tags
 
 router = APIRouter(prefix="/api/v1/risk", tags=["risk"])
@@ -268,4 +276,204 @@ def evaluate(body: EvaluateIn, session: SessionDep, caller: AdminDep) -> Evaluat
         tags=result.tags,
         started=result.started,
         ended=result.ended,
+    )
+
+
+# -- the board -----------------------------------------------------------------------
+
+
+class BoardEntryOut(BaseModel):
+    resident_id: str
+    resident_name: str
+    weight: int
+    tags: list[HeldTag]
+    new: list[str] = Field(description="tags that began in the last 7 days")
+    gone: list[str] = Field(description="tags that held a week ago and hold no more")
+    worker_id: str | None
+    worker_name: str | None
+    visited_on: date | None
+    needs_visit: bool
+
+
+class VisitItem(BaseModel):
+    resident_id: str
+    resident_name: str
+    address: str
+    why_zh: list[str]
+    why_en: list[str]
+
+
+class VisitListOut(BaseModel):
+    worker_id: str | None = Field(description="None: no grid worker; the health center assigns")
+    worker_name: str | None
+    residents: list[VisitItem]
+
+
+class BoardOut(BaseModel):
+    community_id: str
+    day: date
+    entries: list[BoardEntryOut]
+    visits: list[VisitListOut]
+
+
+def _community(session: Session, caller: Caller, community_id: str) -> Community:
+    community = session.execute(
+        select(Community).where(Community.id == community_id, scope.communities(caller))
+    ).scalar_one_or_none()
+    if community is None:
+        raise NotFound(f"community {community_id} not found")
+    return community
+
+
+@router.get("/board", response_model=BoardOut)
+def get_board(
+    *, session: SessionDep, caller: StaffDep, community_id: Annotated[OpaqueId, Query()]
+) -> BoardOut:
+    """A community's residents ranked by their tags, what changed since last week, and
+    each grid worker's visit list for the week (who to see and why)."""
+    community = _community(session, caller, community_id)
+    day = utcnow().astimezone(clock.zone()).date()
+    people = list(
+        session.execute(select(Resident).where(Resident.community_id == community.id)).scalars()
+    )
+    worker_of = {
+        grid.id: grid.worker_id
+        for grid in session.execute(select(Grid).where(Grid.community_id == community.id)).scalars()
+    }
+    residents = {r.id: worker_of.get(r.grid_id or "") for r in people}
+    table = _table()
+    spans = [
+        board.Span(
+            row.resident_id,
+            row.tag,
+            date.fromisoformat(row.since),
+            date.fromisoformat(row.until) if row.until else None,
+            table[row.tag].weight,
+        )
+        for row in session.execute(
+            select(RiskTagRow).where(RiskTagRow.resident_id.in_(list(residents)))
+        ).scalars()
+        if row.tag in table
+    ]
+    last_visits: dict[str, date] = {}
+    for resident_id, at in session.execute(
+        select(RiskVisit.resident_id, func.max(RiskVisit.visited_at))
+        .where(RiskVisit.resident_id.in_(list(residents)))
+        .group_by(RiskVisit.resident_id)
+    ).all():
+        last_visits[resident_id] = at.astimezone(clock.zone()).date()
+    built = board.build(spans, residents, last_visits, day)
+    held_now = held(session, list(residents))
+    by_id = {r.id: r for r in people}
+    names = _contact_names(session, {w for w in residents.values() if w})
+    entries = [
+        BoardEntryOut(
+            resident_id=e.resident_id,
+            resident_name=by_id[e.resident_id].display_name,
+            weight=e.weight,
+            tags=held_now.get(e.resident_id, []),
+            new=list(e.new),
+            gone=list(e.gone),
+            worker_id=e.worker_id,
+            worker_name=names.get(e.worker_id or ""),
+            visited_on=e.visited_on,
+            needs_visit=e.needs_visit,
+        )
+        for e in built.entries
+    ]
+    visits = [
+        VisitListOut(
+            worker_id=worker,
+            worker_name=names.get(worker or ""),
+            residents=[
+                VisitItem(
+                    resident_id=rid,
+                    resident_name=by_id[rid].display_name,
+                    address=by_id[rid].address,
+                    why_zh=[f"{t.name_zh}：{t.evidence_zh}" for t in held_now.get(rid, [])],
+                    why_en=[f"{t.name_en}: {t.evidence_en}" for t in held_now.get(rid, [])],
+                )
+                for rid in ids
+            ],
+        )
+        for worker, ids in sorted(built.visits.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+    ]
+    return BoardOut(community_id=community.id, day=day, entries=entries, visits=visits)
+
+
+def _contact_names(session: Session, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Caregiver.id, Caregiver.display_name).where(Caregiver.id.in_(ids))
+    ).all()
+    return dict(rows)
+
+
+class VisitIn(BaseModel):
+    resident_id: OpaqueId
+    found: Literal["well", "concern", "not_at_home"]
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class VisitOut(BaseModel):
+    id: int
+    resident_id: str
+    visitor_id: str | None
+    visited_at: datetime
+    found: str
+    note: str
+
+
+@router.post("/visits", response_model=VisitOut, status_code=status.HTTP_201_CREATED)
+def record_visit(body: VisitIn, session: SessionDep, caller: CallerDep) -> VisitOut:
+    """A visit made from the board: by staff of the resident's town, or by the
+    resident's grid worker. It takes the resident off this week's list; a concern found
+    becomes a report (source "visit") that the next evaluation turns into a tag."""
+    resident = session.get(Resident, body.resident_id)
+    allowed = False
+    if resident is not None:
+        if caller.role in (Role.ADMIN, Role.STAFF):
+            allowed = (
+                session.execute(
+                    select(Resident.id).where(Resident.id == resident.id, scope.residents(caller))
+                ).scalar_one_or_none()
+                is not None
+            )
+        elif resident.grid_id:
+            grid = session.get(Grid, resident.grid_id)
+            allowed = grid is not None and grid.worker_id == caller.subject
+    if resident is None or not allowed:
+        raise NotFound(f"resident {body.resident_id} not found")
+    now = utcnow()
+    visitor = caller.subject if session.get(Caregiver, caller.subject) is not None else None
+    visit = RiskVisit(
+        resident_id=resident.id,
+        visitor_id=visitor,
+        visited_at=now,
+        found=body.found,
+        note=body.note,
+        recorded_by=caller.actor[:80],
+    )
+    session.add(visit)
+    if body.found == "concern":
+        session.add(
+            RiskReport(
+                resident_id=resident.id,
+                source="visit",
+                reported_at=now,
+                concern=body.note or "concern found on a visit",
+                imported_at=now,
+                imported_by=caller.actor[:80],
+            )
+        )
+    audit.record(session, caller, "risk.visit", resident.id, found=body.found)
+    session.commit()
+    return VisitOut(
+        id=visit.id,
+        resident_id=visit.resident_id,
+        visitor_id=visit.visitor_id,
+        visited_at=visit.visited_at,
+        found=visit.found,
+        note=visit.note,
     )
