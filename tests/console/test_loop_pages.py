@@ -1,7 +1,9 @@
-"""The grid worker's phone page in headless Chromium at a phone's viewport (390x844),
-against a real fleet: a fall raised by the gateway, the task sent to the grid worker,
-who sees it with the address, key holder, care notes and call buttons, sets off,
-checks in with the phone's position, and records the outcome, which closes it."""
+"""Closing the loop in headless Chromium against a real fleet: the grid worker's phone
+page at a phone's viewport (390x844) — a fall raised by the gateway, the task sent to
+the grid worker, who sees address, key holder, care notes and call buttons, sets off,
+checks in with the phone's position and records the outcome, which closes it; the
+console's Dispatch page (open tasks, time to arrive, the month's CSV) and Risk board
+(tags with evidence, the week's visit list, a visit recorded)."""
 
 import os
 import shutil
@@ -213,3 +215,36 @@ def test_staff_see_open_tasks_and_time_to_arrive_and_download_the_month(
     text = Path(saved.path()).read_text(encoding="utf-8-sig")
     assert text.splitlines()[0].startswith("社区编号 / community id,")
     assert "合计 / total" in text
+
+
+def test_staff_see_the_risk_board_and_a_visit_takes_a_resident_off_the_list(
+    page: Page, world: ConsoleWorld
+):
+    _ok(
+        world.admin.patch(
+            "/api/v1/residents/r-4",
+            json={"conditions": ["认知障碍", "高血压"], "birth_year": 1938, "lives_alone": True},
+        )
+    )
+    _ok(world.admin.post("/api/v1/risk/evaluate", json={}))
+    page.goto(f"{world.url}/")
+    page.fill("#username", STAFF[0])
+    page.fill("#password", STAFF[1])
+    page.click("#signin-submit")
+    page.click("#nav-risk")
+    row = page.locator("#risk-board tr[data-resident='r-4']")
+    expect(row).to_contain_text("刘德华")
+    expect(row.locator("[data-tag='dementia_noted']")).to_contain_text("认知障碍")
+    expect(row.locator("[data-tag='dementia_noted']")).to_contain_text(
+        "卫生服务中心登记：认知障碍（自 "
+    )
+    expect(row.locator("[data-tag='aged_80_plus']")).to_be_visible()
+    expect(row).to_contain_text("+ 认知障碍")  # new this week
+    listed = page.locator(".visit-list li[data-resident='r-4']")
+    expect(listed).to_contain_text("认知障碍：卫生服务中心登记：认知障碍")
+    listed.locator("button[data-found='well']").click()
+    expect(page.locator("#risk-status")).to_have_text("已记录对 刘德华 的走访。")
+    expect(page.locator(".visit-list li[data-resident='r-4']")).to_have_count(0)
+    expect(row).to_contain_text(
+        _ok(world.admin.get("/api/v1/risk/board?community_id=c-xingfu"))["day"]
+    )
