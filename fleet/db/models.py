@@ -636,3 +636,20 @@ class RiskVisit(Base):
     found: Mapped[str] = mapped_column(String(20))  # well | concern | not_at_home
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_by: Mapped[str] = mapped_column(String(80))
+
+
+class CareTask(Base):
+    """Work that outcomes ask for, not tied to one alert: "check band fit and settings"
+    after repeated false alarms (fleet.dispatch.feedback). Open until someone marks it
+    done."""
+
+    __tablename__ = "care_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # check_band
+    reason: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("caregivers.id"))
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(80))

@@ -30,7 +30,7 @@ from fleet.alerts.escalation import (
 from fleet.alerts.lifecycle import Step
 from fleet.alerts.policy import GRID_WORKER
 from fleet.db.models import Alert, Caregiver, Community, Delivery, DispatchTask
-from fleet.dispatch import tasks
+from fleet.dispatch import band_check, tasks
 from fleet.dispatch.tasks import Done, Found, Location, Outcome, Task, TaskState
 
 # Severities that make a task: someone must go there.
@@ -175,8 +175,15 @@ def on_acknowledged(session: Session, alert: Alert, actor: str, now: datetime) -
 
 def on_resolved(session: Session, alert: Alert, now: datetime, actor: str) -> None:
     row = task_of_alert(session, alert.id)
-    if row is None or row.state == TaskState.CLOSED.value:
-        return
+    if row is not None and row.state != TaskState.CLOSED.value:
+        close_task(session, alert, row, now, actor)
+    # What was found feeds back: a second false alarm in a week asks for a band check.
+    band_check.after_resolved(session, alert, now)
+
+
+def close_task(
+    session: Session, alert: Alert, row: DispatchTask, now: datetime, actor: str
+) -> None:
     reason = CLOSED_WITH_OUTCOME if row.state == TaskState.OUTCOME.value else CLOSED_WITH_ALERT
     save(row, tasks.close(load(row), now, reason))
     lifecycle.record(session, alert.id, Step.TASK_CLOSED, now, actor, task_id=row.id, reason=reason)

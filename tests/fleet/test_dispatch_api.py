@@ -349,3 +349,46 @@ def test_time_to_arrive_per_community_and_day_and_the_monthly_csv(world: Api):
     month_row = next(r for r in rows if r[2] == "月计 / month")
     assert month_row[:2] == ["c-xingfu", "c-xingfu"]
     assert staff.get("/api/v1/dispatch/arrival.csv?month=2026-13").status_code == 422
+
+
+def test_two_false_alarms_in_a_week_ask_for_a_band_check_and_precision_is_measured(world: Api):
+    staff = world.as_("wang.li", Role.STAFF, "t-north")
+    for key, found in ((1, Found.FALSE_ALARM), (2, Found.FALL_UNINJURED), (3, Found.FALSE_ALARM)):
+        alert_id = open_alert(world, EventKind.FALL, key=key)
+        ack(world, alert_id, "w-li")
+        task = next(t for t in staff.ok("get", "/api/v1/tasks") if t["alert_id"] == alert_id)
+        form = world.client.post(
+            task_link(world, task["id"], "w-li", TaskAction.OUTCOME), data={"found": found.value}
+        )
+        assert form.status_code == 200, form.text
+        checks = staff.ok("get", "/api/v1/care-tasks")
+        assert len(checks) == (1 if key == 3 else 0)
+    [check] = checks
+    assert (check["resident_id"], check["kind"], check["assignee_id"]) == (
+        "r-1",
+        "check_band",
+        "w-li",
+    )
+    assert check["reason"]["false_alarms_7d"] == 2
+    assert check["reason"]["text_zh"] == "一周内两次误报：请检查手环佩戴和设置"
+    # The grid worker sees it, checks the band, and it closes.
+    worker = world.as_("w-li", Role.CAREGIVER)
+    assert [c["id"] for c in worker.ok("get", "/api/v1/care-tasks")] == [check["id"]]
+    assert worker.ok("post", "/api/v1/residents/r-1/band-check/done")["closed"] == 1
+    assert staff.ok("get", "/api/v1/care-tasks") == []
+    assert (
+        world.as_("cg-1", Role.CAREGIVER).post("/api/v1/residents/r-1/band-check/done").status_code
+        == 404
+    )
+
+    figures = staff.ok("get", "/api/v1/dispatch/precision")
+    [fall] = figures["rules"]
+    assert (fall["rule"], fall["real"], fall["false"], fall["precision"]) == ("fall", 1, 2, 0.3333)
+    assert figures["residents"][0]["resident_id"] == "r-1"
+    assert figures["flags"] == []  # staff: their town's figures; flags are the admin's
+    # Enough judged alerts below the floor: flagged to the admin with the figures.
+    for key in (4, 5):
+        alert_id = open_alert(world, EventKind.FALL, key=key)
+        staff.ok("post", f"/api/v1/alerts/{alert_id}/resolve", {"outcome": "false_alarm"})
+    flags = world.admin.ok("get", "/api/v1/dispatch/precision")["flags"]
+    assert flags == [{"rule": "fall", "precision": 0.2, "real": 1, "false": 4, "floor": 0.5}]

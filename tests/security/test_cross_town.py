@@ -143,6 +143,8 @@ OPS: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/risk/evaluate"): Op({}, admin_only=True),
     # A visit from the risk board: staff of the resident's town (or their grid worker).
     ("POST", "/api/v1/risk/visits"): Op({"resident_id": "{resident}", "found": "well"}),
+    # The band was checked after repeated false alarms (none open: closes nothing).
+    ("POST", "/api/v1/residents/{resident_id}/band-check/done"): Op(),
 }
 
 # Path parameters are the town-scoped record they name.

@@ -12,7 +12,8 @@ its owner, who declined, the moments it was accepted, set off, checked in on sit
 the door. ``risk_tags`` keeps each risk tag's span of days per resident (since, until) with its
 evidence; ``risk_reports`` the reports from outside (grid worker, hotline) with their
 source; ``risk_visits`` the visits made from the risk board. Residents also gain a
-birth year and the conditions the health center noted. ``deliveries`` gain ``task_id`` and ``purpose`` for a task's news (assigned, taken, moved).
+birth year and the conditions the health center noted. ``care_tasks`` holds work the
+outcomes ask for ("check band fit and settings" after repeated false alarms). ``deliveries`` gain ``task_id`` and ``purpose`` for a task's news (assigned, taken, moved).
 """
 
 from collections.abc import Sequence
@@ -138,6 +139,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_visits")),
     )
     op.create_index(op.f("ix_risk_visits_resident_id"), "risk_visits", ["resident_id"])
+    op.create_table(
+        "care_tasks",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("resident_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("reason", sa.JSON(), nullable=False),
+        sa.Column("assignee_id", sa.String(length=40), nullable=True),
+        sa.Column("created_at", _TS, nullable=False),
+        sa.Column("done_at", _TS, nullable=True),
+        sa.Column("done_by", sa.String(length=80), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["resident_id"], ["residents.id"], name=op.f("fk_care_tasks_resident_id_residents")
+        ),
+        sa.ForeignKeyConstraint(
+            ["assignee_id"], ["caregivers.id"], name=op.f("fk_care_tasks_assignee_id_caregivers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_care_tasks")),
+    )
+    op.create_index(op.f("ix_care_tasks_resident_id"), "care_tasks", ["resident_id"])
     with op.batch_alter_table("deliveries") as batch_op:
         batch_op.add_column(sa.Column("task_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("purpose", sa.String(length=20), nullable=True))
@@ -155,6 +175,8 @@ def downgrade() -> None:
         )
         batch_op.drop_column("purpose")
         batch_op.drop_column("task_id")
+    op.drop_index(op.f("ix_care_tasks_resident_id"), table_name="care_tasks")
+    op.drop_table("care_tasks")
     op.drop_index(op.f("ix_risk_visits_resident_id"), table_name="risk_visits")
     op.drop_table("risk_visits")
     op.drop_index(op.f("ix_risk_reports_resident_id"), table_name="risk_reports")
