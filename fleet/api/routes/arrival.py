@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from fleet import clock
 from fleet.api.deps import Caller, SessionDep, SettingsDep, StaffDep
-from fleet.api.routes.tasks import visible_tasks
 from fleet.api.schemas import OpaqueId
 from fleet.db.models import Alert, Community, DispatchTask
 from fleet.db.session import utcnow
 from fleet.dispatch import arrival
 from fleet.dispatch.tasks import Found
 from fleet.errors import Invalid
+from fleet.registry import scope
 
 router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"])
 
@@ -78,7 +78,7 @@ def _rows(
             DispatchTask.found,
         )
         .join(Alert, Alert.id == DispatchTask.alert_id)
-        .where(visible_tasks(caller), Alert.opened_at >= since, Alert.opened_at < until)
+        .where(scope.tasks(caller), Alert.opened_at >= since, Alert.opened_at < until)
     )
     if community_id is not None:
         query = query.where(DispatchTask.community_id == community_id)

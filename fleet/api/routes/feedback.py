@@ -6,14 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet.api.deps import Caller, CallerDep, SessionDep, StaffDep
-from fleet.api.routes.alerts import visible_alerts
 from fleet.api.schemas import IdPath
 from fleet.auth import Role
-from fleet.db.models import Alert, CareTask, Community, Resident
+from fleet.db.models import Alert, CareTask, Resident
 from fleet.db.session import utcnow
 from fleet.dispatch import band_check, feedback
 from fleet.errors import NotFound
@@ -62,9 +61,7 @@ def _judged(
     if caller.role is Role.ADMIN:
         return rows
     visible = set(
-        session.execute(
-            select(Alert.resident_id).where(visible_alerts(caller)).distinct()
-        ).scalars()
+        session.execute(select(Alert.resident_id).where(scope.alerts(caller)).distinct()).scalars()
     )
     return [r for r in rows if r.resident_id in visible]
 
@@ -128,18 +125,6 @@ class CareTaskOut(BaseModel):
     model_config = {"from_attributes": True}
 
 
-def _visible_care_tasks(caller: Caller) -> ColumnElement[bool]:
-    if caller.role is Role.ADMIN:
-        return true()
-    if caller.role is Role.STAFF:
-        return CareTask.resident_id.in_(
-            select(Resident.id)
-            .join(Community, Community.id == Resident.community_id)
-            .where(Community.town_id == caller.town_id)
-        )
-    return CareTask.assignee_id == caller.subject
-
-
 @router.get("/care-tasks", response_model=list[CareTaskOut])
 def list_care_tasks(
     *,
@@ -149,7 +134,7 @@ def list_care_tasks(
 ) -> list[CareTask]:
     """Work outcomes asked for (band checks after repeated false alarms): staff see
     their town's, a grid worker the ones given to them."""
-    query = select(CareTask).where(_visible_care_tasks(caller)).order_by(CareTask.id)
+    query = select(CareTask).where(scope.care_tasks(caller)).order_by(CareTask.id)
     if open_only:
         query = query.where(CareTask.done_at.is_(None))
     return list(session.execute(query).scalars())

@@ -11,13 +11,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet.api.deps import Caller, CallerDep, SessionDep, SettingsDep, StaffDep, TaskLinksDep
-from fleet.api.routes.alerts import AlertId, visible_alerts
-from fleet.api.schemas import OpaqueId
-from fleet.auth import Role
+from fleet.api.deps import CallerDep, SessionDep, SettingsDep, StaffDep, TaskLinksDep
+from fleet.api.schemas import OpaqueId, SerialPath
 from fleet.db.models import (
     Alert,
     Caregiver,
@@ -91,17 +89,6 @@ class AssignIn(BaseModel):
     contact_id: OpaqueId
 
 
-def visible_tasks(caller: Caller) -> ColumnElement[bool]:
-    """Admin: all; staff: their town's; a caregiver: the tasks they hold."""
-    if caller.role is Role.ADMIN:
-        return true()
-    if caller.role is Role.STAFF:
-        return DispatchTask.community_id.in_(
-            select(Community.id).where(Community.town_id == caller.town_id)
-        )
-    return DispatchTask.owner_id == caller.subject
-
-
 def _out(session: Session, task: DispatchTask) -> TaskOut:
     owner = session.get(Caregiver, task.owner_id) if task.owner_id else None
     return TaskOut(
@@ -140,7 +127,7 @@ def list_tasks(
 ) -> list[TaskOut]:
     query = (
         select(DispatchTask)
-        .where(visible_tasks(caller))
+        .where(scope.tasks(caller))
         .order_by(DispatchTask.id.desc())
         .limit(limit)
     )
@@ -264,9 +251,9 @@ def my_tasks(
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)
-def get_task(task_id: AlertId, session: SessionDep, caller: CallerDep) -> TaskOut:
+def get_task(task_id: SerialPath, session: SessionDep, caller: CallerDep) -> TaskOut:
     task = session.execute(
-        select(DispatchTask).where(DispatchTask.id == task_id, visible_tasks(caller))
+        select(DispatchTask).where(DispatchTask.id == task_id, scope.tasks(caller))
     ).scalar_one_or_none()
     if task is None:
         raise NotFound(f"task {task_id} not found")
@@ -274,12 +261,12 @@ def get_task(task_id: AlertId, session: SessionDep, caller: CallerDep) -> TaskOu
 
 
 @router.post("/alerts/{alert_id}/task/assign", response_model=TaskOut)
-def assign(alert_id: AlertId, body: AssignIn, session: SessionDep, caller: StaffDep) -> TaskOut:
+def assign(alert_id: SerialPath, body: AssignIn, session: SessionDep, caller: StaffDep) -> TaskOut:
     """Send someone: the alert's task goes to this contact (staff: one registered by
     their own town), who is told with their links; a previous holder is told it moved.
     Assigning acknowledges the alert."""
     alert = session.execute(
-        select(Alert).where(Alert.id == alert_id, visible_alerts(caller))
+        select(Alert).where(Alert.id == alert_id, scope.alerts(caller))
     ).scalar_one_or_none()
     if alert is None:
         raise NotFound(f"alert {alert_id} not found")
