@@ -5,54 +5,61 @@ import contextlib
 import logging
 import secrets
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
 import uvicorn
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, text, update
+from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from contract import Event, GatewayStatus, Health, TelemetryBatch, __version__
+from contract import GatewayStatus, Health, __version__
 from contract.clock import parse_clock
 from contract.config import ConfigReport
-from contract.messages import GatewayState, ReadingKind
+from contract.messages import GatewayState
 from fleet import clock, console
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
+from fleet.alerts.coverage_alerts import CoverageAlerts
 from fleet.alerts.escalator import Escalator
-from fleet.alerts.service import Recorded, record_event
+from fleet.alerts.service import Recorded
 from fleet.api.limits import BodyLimit, add_redacting_handlers
 from fleet.api.routes import (
     ack_page,
     alerts,
+    arrival,
     audit_log,
     battery,
     caregivers,
     dead_letters,
     escalation,
+    feedback,
     gateway_status,
     gateways,
     geography,
     meters,
     overview,
     residents,
+    risk,
     sla,
+    task_page,
+    tasks,
     users,
     wristbands,
 )
 from fleet.coverage import CoverageWatch
-from fleet.db.models import Gateway, Wristband
-from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow, warn_if_not_durable
+from fleet.db.session import make_engine, make_sessionmaker, migrate, warn_if_not_durable
+from fleet.dispatch.task_link import TaskLinkSigner
 from fleet.errors import FleetError, Unavailable
 from fleet.ingest.consumer import Ingest
 from fleet.ingest.dead_letters import DeadLetters
+from fleet.ingest.gateway_state import LiveGateways
 from fleet.ingest.source import Partition, SourceSelector
+from fleet.ingest.telemetry_router import TelemetryRouter
 from fleet.ingest.trust import CoverageCache, TimeWindow
 from fleet.notify import sender
 from fleet.notify.channel_policy import ChannelPolicy, guarded
@@ -61,17 +68,17 @@ from fleet.provisioning import identity
 from fleet.provisioning.dynsec import Dynsec
 from fleet.provisioning.publisher import ConfigPublisher
 from fleet.redaction import redact
-from fleet.registry import band_import
+from fleet.registry import band_import, bands, config_push
 from fleet.registry.vault import Vault
+from fleet.risk.scheduler import RiskDaily
 from fleet.settings import FleetSettings
 from fleet.sign_in_throttle import SignInThrottle
 from fleet.supervisor import Supervisor
-from fleet.timeseries.influx import InfluxWriter, fleet_lines, health_lines, telemetry_lines
+from fleet.timeseries.battery_cache import BatteryCache
+from fleet.timeseries.influx import InfluxWriter, fleet_lines, health_lines
 from fleet.timeseries.spill import Spill
 
 log = logging.getLogger(__name__)
-
-_COVERAGE_POLL_S = 2.0
 
 
 class Fleet:
@@ -97,7 +104,7 @@ class Fleet:
             if settings.secret_key.get_secret_value()
             else Vault.from_file(settings.resolved_secret_key_file)
         )
-        self._encrypt_legacy_keys()
+        bands.seal_legacy_keys(self.sessions, self.vault)
         self.influx = InfluxWriter(
             settings.influx,
             spill=Spill(
@@ -105,11 +112,12 @@ class Fleet:
                 max_bytes=int(settings.influx.spill_max_mb * 1024 * 1024),
             ),
         )
-        self.battery = battery.BatteryCache(
-            self.influx, timedelta(seconds=settings.battery_cache_s)
-        )
+        self.battery = BatteryCache(self.influx, timedelta(seconds=settings.battery_cache_s))
         self.links = LinkSigner(
             self.vault.derive_key("ack-link"), timedelta(hours=settings.ack_link_ttl_h)
+        )
+        self.task_links = TaskLinkSigner(
+            self.vault.derive_key("task-link"), timedelta(hours=settings.ack_link_ttl_h)
         )
         self.channel_policy = ChannelPolicy.from_settings(
             settings.channel_schemes, settings.channel_allow_hosts
@@ -119,6 +127,7 @@ class Fleet:
             instance=self.instance,
             public_url=settings.resolved_public_url,
             links=self.links,
+            task_links=self.task_links,
             attempts=settings.notify_attempts,
             retry_s=settings.notify_retry_s,
             # Checked again before each send: a name may resolve elsewhere by now.
@@ -137,10 +146,16 @@ class Fleet:
         self.coverage = CoverageWatch(
             after_s=settings.gateway_offline_alert_s, instance=self.instance
         )
-        self.partition = Partition.parse(settings.mqtt.telemetry_partition)
-        self.sources = SourceSelector(max_future_s=settings.ingest.max_future_s)
-        self.telemetry_counts = {"kept": 0, "other_source": 0, "other_partition": 0}
-        self.lag_s = 0.0
+        self.coverage_alerts = CoverageAlerts(
+            self.coverage, self.sessions, instance=self.instance, on_alert=self._on_alert
+        )
+        self.telemetry = TelemetryRouter(
+            partition=Partition.parse(settings.mqtt.telemetry_partition),
+            sources=SourceSelector(max_future_s=settings.ingest.max_future_s),
+            writer=self.influx,
+            on_band_readings=self.activity.on_readings,
+            clock=clock.now,
+        )
         limits = settings.ingest
         self.window = TimeWindow(
             max_future_s=limits.max_future_s,
@@ -154,7 +169,7 @@ class Fleet:
             self.sessions,
             client_id=self.mqtt_client_id,
             on_alert=self._on_alert,
-            on_telemetry=self._on_telemetry,
+            on_telemetry=self.telemetry,
             coverage=self.coverage_cache,
             dead_letters=DeadLetters(
                 self.sessions, budget_per_minute=limits.dead_letter_budget_per_minute
@@ -163,11 +178,11 @@ class Fleet:
             id_tolerance_s=limits.event_id_tolerance_s,
             on_gateway=self._on_gateway,
             on_config_report=self._on_config_report,
-            telemetry_shared=self.partition.count == 1,
+            telemetry_shared=self.telemetry.partition.count == 1,
             instance=self.instance,
             clock=clock.now,  # product time: timestamps are judged against it
         )
-        self.gateways: dict[str, dict[str, Any]] = {}
+        self.live_gateways = LiveGateways()
         prov = settings.provisioning
         self.dynsec = Dynsec(
             settings.mqtt.host,
@@ -187,6 +202,7 @@ class Fleet:
             on_poke=self.coverage_cache.invalidate,
         )
         self.supervisor = Supervisor()
+        self.risk_daily = RiskDaily(self.sessions)
         self._running = False
         self.sign_in_throttle = SignInThrottle(
             window=timedelta(seconds=settings.sign_in_window_s),
@@ -204,87 +220,19 @@ class Fleet:
                 timeout_s=self.settings.provisioning.broker_timeout_s,
             )
 
-    def _encrypt_legacy_keys(self) -> None:
-        """Bind keys stored in clear by an older version get encrypted once."""
-        with self.sessions.begin() as session:
-            for band in session.execute(select(Wristband)).scalars():
-                if Vault.is_legacy(band.bind_key):
-                    band.bind_key = self.vault.seal(self.vault.open(band.bind_key))
-
     async def _on_config_report(self, report: ConfigReport) -> None:
-        await asyncio.to_thread(self._store_config_report, report)
-
-    def _store_config_report(self, report: ConfigReport) -> None:
-        with self.sessions.begin() as session:
-            session.execute(
-                update(Gateway)
-                .where(Gateway.id == report.gateway)
-                .values(
-                    reported_version=report.version,
-                    reported_ok=report.ok,
-                    reported_error=(report.error or None) and report.error[:2000],
-                    reported_set_aside=[msgspec.structs.asdict(part) for part in report.set_aside],
-                    reported_at=utcnow(),
-                )
-            )
+        await asyncio.to_thread(config_push.store_report, self.sessions, report)
 
     def _on_alert(self, recorded: Recorded) -> None:
         self.dispatcher.wake.set()
-
-    async def _watch_coverage(self) -> None:
-        """Raise "residents unprotected" for gateways offline too long; resolve it when
-        they return. Every instance watches; the events' ids fold them into one alert."""
-        while True:
-            for event in self.coverage.due(clock.now()):
-                try:
-                    recorded = await asyncio.to_thread(self._record_coverage, event)
-                except Exception:
-                    log.exception("coverage: could not record %s for %s", event.kind, event.gateway)
-                    continue
-                if recorded is not None and (recorded.new_alert or recorded.deliveries):
-                    self._on_alert(recorded)
-            await asyncio.sleep(clock.poll_s(_COVERAGE_POLL_S))
-
-    def _record_coverage(self, event: Event) -> Recorded | None:
-        with self.sessions.begin() as session:
-            gateway = session.get(Gateway, event.gateway)
-            if gateway is None or gateway.state == "revoked":
-                return None  # unknown, or taken out of service on purpose
-            return record_event(session, event, utcnow(), instance=self.instance)
-
-    def _on_telemetry(self, batch: TelemetryBatch, stored: Callable[[], None]) -> None:
-        """Keep each device's reading from the gateway that hears it best, once."""
-        kept = []
-        counts = self.telemetry_counts
-        now = clock.now()
-        if batch.readings:  # how late the newest reading arrives: the ingest's lag
-            self.lag_s = max(self.lag_s, now - max(r.ts for r in batch.readings))
-        for reading in batch.readings:
-            if not self.partition.owns(reading.device):
-                counts["other_partition"] += 1
-            elif reading.rssi is None or self.sources.accept(
-                reading.device, batch.gateway, reading.rssi, reading.ts, now=now
-            ):
-                kept.append(reading)
-            else:
-                counts["other_source"] += 1
-        if kept:
-            self.influx.add(telemetry_lines(batch.gateway, kept), stored=stored)
-            # Only a band's own readings end an inactivity escalation (a "sensor" or
-            # meter reading is unchecked until the registry knows those devices).
-            self.activity.on_readings([r for r in kept if r.kind is ReadingKind.WRISTBAND])
-        else:
-            stored()  # nothing of ours in it
-        # Counted once handed to the writer (in memory, or on disk while InfluxDB is away).
-        counts["kept"] += len(kept)
 
     def figures(self) -> dict[str, float | int | bool]:
         """This process's running totals and gauges, written as ``fleet`` points."""
         counts = self.ingest.counts
         dead = self.ingest.dead_letters
         return {
-            "readings_kept": self.telemetry_counts["kept"],
-            "readings_other_source": self.telemetry_counts["other_source"],
+            "readings_kept": self.telemetry.counts["kept"],
+            "readings_other_source": self.telemetry.counts["other_source"],
             "readings_refused": counts["readings_refused"],
             "telemetry_batches": counts["telemetry_batches"],
             "events": counts["events"],
@@ -292,10 +240,12 @@ class Fleet:
             "store_failed": counts["store_failed"],
             "dead_letters_parked": dead.parked,
             "dead_letters_over_budget": dead.over_budget,
-            "lag_s": round(self.lag_s, 3),
+            "lag_s": round(self.telemetry.lag_s, 3),
             "broker_connected": self.ingest.connected.is_set(),
             "gateways_online": sum(
-                1 for g in self.gateways.values() if g.get("state") == GatewayState.ONLINE
+                1
+                for g in self.live_gateways.snapshot().values()
+                if g.state == GatewayState.ONLINE.value
             ),
             "influx_reachable": self.influx.reachable,
             "influx_written": self.influx.written,
@@ -311,15 +261,14 @@ class Fleet:
         while True:
             await asyncio.sleep(clock.poll_s(self.settings.metrics_interval_s))
             self.influx.add(fleet_lines(self.instance, self.figures(), clock.now()))
-            self.lag_s = 0.0  # the worst since the last report
+            self.telemetry.lag_s = 0.0  # the worst since the last report
 
     def _on_gateway(self, gateway_id: str, message: GatewayStatus | Health) -> None:
-        entry = self.gateways.setdefault(gateway_id, {})
         if isinstance(message, GatewayStatus):
-            entry.update(state=message.state, status_ts=message.ts, version=message.version)
+            self.live_gateways.on_status(message)
             self.coverage.on_status(message, clock.now())
         else:
-            entry.update(health_ts=message.ts, uptime_s=message.uptime_s, figures=message.figures)
+            self.live_gateways.on_health(message)
             self.influx.add(health_lines(message))
 
     def health(self) -> dict[str, Any]:
@@ -359,11 +308,7 @@ class Fleet:
                 "loads": self.coverage_cache.loads,
                 "load_failures": self.coverage_cache.load_failures,
             },
-            "telemetry": {
-                **self.telemetry_counts,
-                "handovers": self.sources.handovers,
-                "future_ignored": self.sources.future_ignored,
-            },
+            "telemetry": self.telemetry.health(),
             "notifications": {
                 "sent": self.dispatcher.sent,
                 "failed": self.dispatcher.failed,
@@ -406,7 +351,8 @@ class Fleet:
             ("escalator", self.escalator.run),
             ("activity-watch", self.activity.run),
             ("config-publisher", self.publisher.run),
-            ("coverage-watch", self._watch_coverage),
+            ("coverage-watch", self.coverage_alerts.run),
+            ("risk-daily", self.risk_daily.run),
             ("figures", self._report_figures),
         ):
             supervisor.start(name, factory)
@@ -438,8 +384,24 @@ def create_app(settings: FleetSettings) -> FastAPI:
         description="Registry, alerts and provisioning for Silverguard gateways and wristbands.",
         lifespan=lifespan,
     )
+    # The parts a route may ask for (fleet.api.deps), each by itself; tests reach the
+    # whole fleet through app.state.fleet.
     app.state.fleet = fleet
-    app.state.sessions = fleet.sessions
+    for name in (
+        "sessions",
+        "settings",
+        "publisher",
+        "vault",
+        "links",
+        "task_links",
+        "influx",
+        "battery",
+        "dynsec",
+        "live_gateways",
+        "sign_in_throttle",
+        "channel_policy",
+    ):
+        setattr(app.state, name, getattr(fleet, name))
     for module in (
         users,
         geography,
@@ -453,6 +415,11 @@ def create_app(settings: FleetSettings) -> FastAPI:
         sla,
         audit_log,
         ack_page,
+        tasks,
+        task_page,
+        arrival,
+        feedback,
+        risk,
         overview,
         battery,
         gateway_status,

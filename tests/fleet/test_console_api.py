@@ -190,7 +190,7 @@ def test_gateway_status_merges_the_retained_status_and_the_stored_heartbeat(
     assert every["gw-rig"]["connection"] == "unknown"  # no retained status seen
 
     # Its heartbeats stop: still "online" on the broker, but silent.
-    fleet.gateways["gw-north"]["health_ts"] = now - 600
+    fleet.live_gateways.on_health(Health(gateway="gw-north", ts=now - 600, uptime_s=3600))
     dropped = httpx.post(
         f"{influx.url}/query", data={"q": "DROP SERIES FROM gateway_health", "db": database}
     )

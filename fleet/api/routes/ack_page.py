@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from fleet.alerts import service
 from fleet.alerts.ack_link import LinkClaim, LinkError, LinkExpired
-from fleet.api.deps import FleetDep, SessionDep
+from fleet.api.deps import LinksDep, SessionDep
 from fleet.db.models import AckLinkUse, Alert, Caregiver, Community, Resident
 from fleet.db.session import utcnow
 from fleet.db.upsert import insert_ignore
@@ -64,9 +64,9 @@ def _who(session: Session, actor: str | None) -> str:
     return "社区卫生服务中心 / health center"
 
 
-def _check(session: Session, fleet: FleetDep, token: str) -> tuple[LinkClaim, Alert] | HTMLResponse:
+def _check(session: Session, links: LinksDep, token: str) -> tuple[LinkClaim, Alert] | HTMLResponse:
     try:
-        claim = fleet.links.check(token, utcnow())
+        claim = links.check(token, utcnow())
     except LinkExpired as exc:
         return _html(
             ack_pages.refused("expired", _locale(session, exc.claim.contact_id)),
@@ -84,8 +84,8 @@ def _check(session: Session, fleet: FleetDep, token: str) -> tuple[LinkClaim, Al
 
 
 @router.get("/{token}", response_class=HTMLResponse)
-def show(token: str, request: Request, session: SessionDep, fleet: FleetDep) -> HTMLResponse:
-    checked = _check(session, fleet, token)
+def show(token: str, request: Request, session: SessionDep, links: LinksDep) -> HTMLResponse:
+    checked = _check(session, links, token)
     if isinstance(checked, HTMLResponse):
         return checked
     claim, alert = checked
@@ -105,8 +105,8 @@ def show(token: str, request: Request, session: SessionDep, fleet: FleetDep) -> 
 
 
 @router.post("/{token}", response_class=HTMLResponse)
-def use(token: str, session: SessionDep, fleet: FleetDep) -> HTMLResponse:
-    checked = _check(session, fleet, token)
+def use(token: str, session: SessionDep, links: LinksDep) -> HTMLResponse:
+    checked = _check(session, links, token)
     if isinstance(checked, HTMLResponse):
         return checked
     claim, alert = checked

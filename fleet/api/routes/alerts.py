@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet.alerts import service
@@ -16,18 +16,16 @@ from fleet.alerts.escalation import alert_policy
 from fleet.alerts.lifecycle import AlertState
 from fleet.api.deps import Caller, CallerDep, SessionDep
 from fleet.api.schemas import OpaqueId
-from fleet.auth import Role
 from fleet.db.models import (
     Alert,
     AlertLog,
-    CareLink,
-    Community,
     Delivery,
     EscalationTimer,
     EventRecord,
 )
 from fleet.db.session import utcnow
 from fleet.errors import NotFound
+from fleet.registry import scope
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
@@ -118,22 +116,9 @@ class ResolveIn(BaseModel):
     note: str = Field("", max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")
 
 
-def visible_alerts(caller: Caller) -> ColumnElement[bool]:
-    """Admin: all; staff: alerts of their town's communities; caregiver: their residents'."""
-    if caller.role is Role.ADMIN:
-        return true()
-    if caller.role is Role.STAFF:
-        return Alert.community_id.in_(
-            select(Community.id).where(Community.town_id == caller.town_id)
-        )
-    return Alert.resident_id.in_(
-        select(CareLink.resident_id).where(CareLink.caregiver_id == caller.subject)
-    )
-
-
 def _get_visible(session: Session, caller: Caller, alert_id: int) -> Alert:
     alert = session.execute(
-        select(Alert).where(Alert.id == alert_id, visible_alerts(caller))
+        select(Alert).where(Alert.id == alert_id, scope.alerts(caller))
     ).scalar_one_or_none()
     if alert is None:
         raise NotFound(f"alert {alert_id} not found")
@@ -150,7 +135,7 @@ def list_alerts(
     community_id: Annotated[OpaqueId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Alert]:
-    query = select(Alert).where(visible_alerts(caller)).order_by(Alert.id.desc()).limit(limit)
+    query = select(Alert).where(scope.alerts(caller)).order_by(Alert.id.desc()).limit(limit)
     if state is not None:
         query = query.where(Alert.state == state)
     if incident is not None:

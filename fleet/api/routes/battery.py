@@ -11,7 +11,7 @@ answer says why.
 import asyncio
 import logging
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from fleet import battery
-from fleet.api.deps import CallerDep, FleetDep
+from fleet.api.deps import BatteryDep, CallerDep, SessionsDep
 from fleet.api.schemas import OpaqueId
 from fleet.auth import Caller
 from fleet.db.models import Wristband
@@ -31,24 +31,6 @@ from fleet.timeseries.influx import InfluxError
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/battery", tags=["battery"])
-
-
-class BatteryCache:
-    """The fleet's battery figures, computed at most once per ``ttl`` (one at a time)."""
-
-    def __init__(self, source: history.Queries, ttl: timedelta) -> None:
-        self._source = source
-        self._ttl = ttl
-        self._lock = asyncio.Lock()
-        self._report: battery.FleetBattery | None = None
-
-    async def get(self, now: datetime) -> battery.FleetBattery:
-        async with self._lock:
-            report = self._report
-            if report is None or now - report.computed_at >= self._ttl or now < report.computed_at:
-                series, latest = await history.battery(self._source, now)
-                report = self._report = battery.assess(series, latest, now)
-            return report
 
 
 class BandBatteryOut(BaseModel):
@@ -100,7 +82,7 @@ _THRESHOLDS = ThresholdsOut(
 
 
 def _visible_bands(
-    fleet: FleetDep, caller: Caller, community_id: str | None
+    sessions: SessionsDep, caller: Caller, community_id: str | None
 ) -> list[tuple[str, str | None, str | None]]:
     query = (
         select(Wristband.mac, Wristband.resident_id, Wristband.community_id)
@@ -109,7 +91,7 @@ def _visible_bands(
     )
     if community_id is not None:
         query = query.where(Wristband.community_id == community_id)
-    with fleet.sessions() as session:
+    with sessions() as session:
         return [(mac, resident, community) for mac, resident, community in session.execute(query)]
 
 
@@ -117,15 +99,16 @@ def _visible_bands(
 async def get_battery(
     *,
     caller: CallerDep,
-    fleet: FleetDep,
+    sessions: SessionsDep,
+    cache: BatteryDep,
     community_id: Annotated[OpaqueId | None, Query()] = None,
 ) -> BatteryOut:
-    bands = await asyncio.to_thread(_visible_bands, fleet, caller, community_id)
+    bands = await asyncio.to_thread(_visible_bands, sessions, caller, community_id)
     now = utcnow()
     report: battery.FleetBattery | None = None
     problem = None
     try:
-        report = await fleet.battery.get(now)
+        report = await cache.get(now)
     except InfluxError as exc:
         problem = f"battery history unavailable: {exc}"
         log.warning("battery: %s", problem)

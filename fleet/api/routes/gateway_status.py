@@ -18,11 +18,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from fleet.api.deps import FleetDep, StaffDep
+from fleet.api.deps import InfluxDep, LiveGatewaysDep, SessionsDep, StaffDep
 from fleet.api.schemas import SetAsideOut
 from fleet.auth import Caller, Role
 from fleet.db.models import Gateway
 from fleet.db.session import utcnow
+from fleet.ingest.gateway_state import LiveGateway
 from fleet.registry import scope
 from fleet.timeseries import history
 from fleet.timeseries.influx import InfluxError
@@ -75,8 +76,8 @@ class GatewayStatusOut(BaseModel):
     config_in_sync: bool | None
 
 
-def _registry(fleet: FleetDep, caller: Caller) -> list[dict[str, Any]]:
-    with fleet.sessions() as session:
+def _registry(sessions: SessionsDep, caller: Caller) -> list[dict[str, Any]]:
+    with sessions() as session:
         rows = session.execute(
             select(Gateway)
             .where(scope.gateways(caller))
@@ -109,15 +110,17 @@ def _int(value: Any) -> int | None:
 
 
 @router.get("", response_model=list[GatewayStatusOut])
-async def gateway_status(caller: StaffDep, fleet: FleetDep) -> list[GatewayStatusOut]:
-    registry = await asyncio.to_thread(_registry, fleet, caller)
+async def gateway_status(
+    caller: StaffDep, sessions: SessionsDep, influx: InfluxDep, live_gateways: LiveGatewaysDep
+) -> list[GatewayStatusOut]:
+    registry = await asyncio.to_thread(_registry, sessions, caller)
     now = utcnow()
     try:
-        stored = await history.heartbeats(fleet.influx, now)
+        stored = await history.heartbeats(influx, now)
     except InfluxError as exc:
         log.warning("gateway status: heartbeats from this instance only: %s", exc)
         stored = {}
-    heard = {gateway_id: dict(entry) for gateway_id, entry in fleet.gateways.items()}
+    heard = live_gateways.snapshot()
     rows = {row["id"]: row for row in registry}
     if caller.role is Role.ADMIN:
         # A gateway on the broker that nobody registered (a test rig, or one whose
@@ -126,14 +129,14 @@ async def gateway_status(caller: StaffDep, fleet: FleetDep) -> list[GatewayStatu
             rows[gateway_id] = {"id": gateway_id, "registered": False}
     out = []
     for gateway_id, row in rows.items():
-        live = heard.get(gateway_id, {})
-        heartbeat_at = _at(live.get("health_ts"))
-        figures: dict[str, Any] = dict(live.get("figures") or {})
-        uptime = live.get("uptime_s")
+        live = heard.get(gateway_id, LiveGateway())
+        heartbeat_at = _at(live.health_ts)
+        figures: dict[str, Any] = dict(live.figures)
+        uptime = live.uptime_s
         if gateway_id in stored and (heartbeat_at is None or stored[gateway_id][0] > heartbeat_at):
             heartbeat_at, figures = stored[gateway_id][0], dict(stored[gateway_id][1])
             uptime = figures.pop("uptime_s", None)
-        status = live.get("state")
+        status = live.state
         out.append(
             GatewayStatusOut(
                 id=gateway_id,
@@ -143,8 +146,8 @@ async def gateway_status(caller: StaffDep, fleet: FleetDep) -> list[GatewayStatu
                 communities=row.get("communities", []),
                 connection=connection(status, heartbeat_at, now),
                 status=status,
-                status_at=_at(live.get("status_ts")),
-                software_version=live.get("version") or None,
+                status_at=_at(live.status_ts),
+                software_version=live.version or None,
                 heartbeat_at=heartbeat_at,
                 uptime_s=float(uptime) if isinstance(uptime, int | float) else None,
                 outbox_events=_int(figures.get("outbox_events")),

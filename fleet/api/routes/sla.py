@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from fleet import clock
 from fleet.alerts import sla
-from fleet.api.deps import FleetDep, SessionDep, StaffDep
-from fleet.api.routes.alerts import visible_alerts
+from fleet.api.deps import SessionDep, SettingsDep, StaffDep
 from fleet.api.schemas import OpaqueId
 from fleet.db.models import Alert
 from fleet.db.session import utcnow
 from fleet.errors import Invalid
+from fleet.registry import scope
 
 router = APIRouter(prefix="/api/v1/sla", tags=["sla"])
 
@@ -64,7 +64,7 @@ def get_sla(
     *,
     session: SessionDep,
     caller: StaffDep,
-    fleet: FleetDep,
+    settings: SettingsDep,
     start: Annotated[
         date | None, Query(description="first local day (default: 6 days ago)")
     ] = None,
@@ -88,13 +88,13 @@ def get_sla(
     until = datetime.combine(last + timedelta(days=1), time(0), clock.zone())
     query = select(
         Alert.community_id, Alert.opened_at, Alert.notified_at, Alert.acknowledged_at
-    ).where(visible_alerts(caller), Alert.opened_at >= since, Alert.opened_at < until)
+    ).where(scope.alerts(caller), Alert.opened_at >= since, Alert.opened_at < until)
     if community_id is not None:
         query = query.where(Alert.community_id == community_id)
     if incident is not None:
         query = query.where(Alert.incident == incident)
     rows = [sla.AlertTimes(*row) for row in session.execute(query).all()]
-    target = timedelta(seconds=fleet.settings.response_target_s)
+    target = timedelta(seconds=settings.response_target_s)
     per_day = sla.grouped(rows, sla.local_day(clock.zone()), now, target)
     per_community = sla.grouped(rows, lambda a: a.community_id, now, target)
     days = [
@@ -110,8 +110,8 @@ def get_sla(
     return SlaOut(
         start=first,
         end=last,
-        target_s=fleet.settings.response_target_s,
-        timezone=fleet.settings.timezone,
+        target_s=settings.response_target_s,
+        timezone=settings.timezone,
         days=days,
         communities=communities,
         total=FiguresOut(**_fig(sla.figures(rows, now, target))),

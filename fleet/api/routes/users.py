@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from fleet import auth
-from fleet.api.deps import AdminDep, CallerDep, FleetDep, SessionDep
+from fleet.api.deps import AdminDep, CallerDep, SessionDep, SettingsDep, ThrottleDep
 from fleet.api.schemas import Name, Password, UserId, UserIdPath
 from fleet.auth import Role
 from fleet.db.models import User
@@ -86,14 +86,15 @@ def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
     session: SessionDep,
-    fleet: FleetDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
 ) -> TokenOut:
-    ttl = timedelta(hours=fleet.settings.session_ttl_h)
+    ttl = timedelta(hours=settings.session_ttl_h)
     address = request.client.host if request.client else "unknown"
     who = form.username[:80]
     now = utcnow()
     try:
-        fleet.sign_in_throttle.check(session, username=who, address=address, now=now)
+        throttle.check(session, username=who, address=address, now=now)
     except TooManyFailures as exc:
         log.warning("sign-in throttled for %r from %s", who, address)
         raise TooManyRequests(str(exc), retry_after_s=exc.retry_after_s) from None
@@ -102,7 +103,7 @@ def sign_in(
     except auth.AuthError as exc:
         # Every failure is audited (who tried which account from where) and counted.
         session.rollback()
-        fleet.sign_in_throttle.failed(session, username=who, address=address, now=now)
+        throttle.failed(session, username=who, address=address, now=now)
         audit.record(
             session, f"user:{who}", "auth.sign_in_failed", who, address=address, reason=str(exc)
         )

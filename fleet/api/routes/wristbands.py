@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from contract.ids import normalise_mac, parse_bind_key
-from fleet.api.deps import CallerDep, FleetDep, SessionDep, StaffDep
+from fleet.api.deps import CallerDep, PublisherDep, SessionDep, SessionsDep, StaffDep, VaultDep
 from fleet.api.schemas import BindKeyText, Firmware, MacPath, MacText, OpaqueId
 from fleet.auth import Caller
 from fleet.db.models import Wristband
@@ -93,7 +93,11 @@ def _mac(text: str) -> str:
 
 @router.post("", response_model=WristbandOut, status_code=status.HTTP_201_CREATED)
 def register_wristband(
-    body: WristbandIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
+    body: WristbandIn,
+    session: SessionDep,
+    caller: StaffDep,
+    publisher: PublisherDep,
+    vault: VaultDep,
 ) -> Wristband:
     try:
         key = parse_bind_key(body.bind_key)
@@ -102,7 +106,7 @@ def register_wristband(
     band, bumped = bands.register(
         session,
         caller,
-        fleet.vault,
+        vault,
         mac=_mac(body.mac),
         key=key,
         community_id=body.community_id,
@@ -121,7 +125,7 @@ def register_wristband(
     )
     session.commit()
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     return band
 
 
@@ -156,7 +160,11 @@ def get_wristband(mac: MacPath, session: SessionDep, caller: CallerDep) -> Wrist
 
 @router.patch("/{mac}", response_model=WristbandOut)
 def update_wristband(
-    mac: MacPath, body: WristbandPatch, session: SessionDep, caller: StaffDep, fleet: FleetDep
+    mac: MacPath,
+    body: WristbandPatch,
+    session: SessionDep,
+    caller: StaffDep,
+    publisher: PublisherDep,
 ) -> Wristband:
     band = bands.get_band(session, caller, _mac(mac))
     changes = body.model_dump(exclude_unset=True)
@@ -171,13 +179,13 @@ def update_wristband(
     audit.record(session, caller, "wristband.update", band.mac, fields=sorted(changes))
     session.commit()
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     return band
 
 
 @router.post("/{mac}/assign", response_model=WristbandOut)
 def assign_wristband(
-    mac: MacPath, body: AssignIn, session: SessionDep, caller: StaffDep, fleet: FleetDep
+    mac: MacPath, body: AssignIn, session: SessionDep, caller: StaffDep, publisher: PublisherDep
 ) -> Wristband:
     band = bands.get_band(session, caller, _mac(mac))
     previous = band.resident_id
@@ -192,20 +200,20 @@ def assign_wristband(
     )
     session.commit()
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     return band
 
 
 @router.post("/{mac}/retire", response_model=WristbandOut)
 def retire_wristband(
-    mac: MacPath, session: SessionDep, caller: StaffDep, fleet: FleetDep
+    mac: MacPath, session: SessionDep, caller: StaffDep, publisher: PublisherDep
 ) -> Wristband:
     band = bands.get_band(session, caller, _mac(mac))
     bumped = bands.retire(session, band, utcnow())
     audit.record(session, caller, "wristband.retire", band.mac, resident_id=band.resident_id)
     session.commit()
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     return band
 
 
@@ -259,9 +267,12 @@ _CSV_BODY: dict[str, Any] = {
     summary="Register many wristbands from a CSV file (dry run by default)",
 )
 async def import_wristbands(
+    *,
     request: Request,
     caller: StaffDep,
-    fleet: FleetDep,
+    sessions: SessionsDep,
+    publisher: PublisherDep,
+    vault: VaultDep,
     dry_run: bool = True,
 ) -> Any:
     """Check every row and report every problem. With ``dry_run=false`` and no errors,
@@ -271,11 +282,9 @@ async def import_wristbands(
         data += chunk
         if len(data) > band_import.MAX_BYTES:
             raise TooLarge(f"the file is larger than {band_import.MAX_BYTES // (1024 * 1024)} MB")
-    report, bumped = await asyncio.to_thread(
-        _import, fleet.sessions, caller, fleet.vault, bytes(data), dry_run
-    )
+    report, bumped = await asyncio.to_thread(_import, sessions, caller, vault, bytes(data), dry_run)
     if bumped:
-        fleet.publisher.poke()
+        publisher.poke()
     if not dry_run and report.errors:
         return JSONResponse(report.model_dump(), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     return report
