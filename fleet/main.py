@@ -201,7 +201,7 @@ class Fleet:
             on_poke=self.coverage_cache.invalidate,
         )
         self.supervisor = Supervisor()
-        self.risk_daily = RiskDaily(self.sessions)
+        self.risk_daily = RiskDaily(self.sessions, series=self.influx)
         self._running = False
         self.sign_in_throttle = SignInThrottle(
             window=timedelta(seconds=settings.sign_in_window_s),
