@@ -24,7 +24,7 @@ import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from contract import Event, Severity, event_id
+from contract import Event, EventKind, Severity, event_id
 from fleet.alerts import escalation, lifecycle
 from fleet.alerts.incidents import (
     Action,
@@ -182,9 +182,18 @@ def record_event(
         return _fold(session, event, alert, now, actor)
     if disposition.action is Action.DIGEST:
         return _digest(session, event, subject, now)
+    if event.kind is EventKind.FALL and _cancelled_elsewhere(session, event):
+        # Another gateway heard the resident cancel this very fall inside the window
+        # (same band, same flag: the same key); this one missed the press. A near-miss.
+        return _digest(session, event, subject, now)
     return _open(
         session, event, subject, incident=incident, key=key, now=now, actor=actor, instance=instance
     )
+
+
+def _cancelled_elsewhere(session: Session, event: Event) -> bool:
+    cancel = event_id(event.device, EventKind.FALL_CANCELLED, event.key)
+    return session.get(EventRecord, cancel) is not None
 
 
 def _open_alert(session: Session, key: str) -> Alert | None:

@@ -88,6 +88,21 @@ OPS: dict[tuple[str, str], Op] = {
         csv="mac,bind_key,community_id,resident_id\n{new_mac},{new_key},{community},{bandless}\n",
         query={"dry_run": "false"},
     ),
+    ("POST", "/api/v1/residents/import"): Op(
+        csv="id,display_name,community_id,grid_id,caregivers\n{new},x,{community},{grid},{caregiver}\n",
+        query={"dry_run": "false"},
+    ),
+    ("POST", "/api/v1/caregivers/import"): Op(
+        csv="id,display_name,town_id,residents\n{new},x,{town},{resident}\n",
+        query={"dry_run": "false"},
+    ),
+    ("POST", "/api/v1/meters/import"): Op(
+        csv=(
+            "id,flat,community_id,gateway_id,protocol,address,port,profile\n"
+            "{new},{flat},{community},{gateway},modbus,2,/dev/ttyUSB0,sdm120\n"
+        ),
+        query={"dry_run": "false"},
+    ),
     ("POST", "/api/v1/gateways"): Op({"id": "{new}", "communities": ["{community}"]}),
     ("PATCH", "/api/v1/gateways/{gateway_id}"): Op({"communities": ["{community}"]}),
     ("POST", "/api/v1/gateways/{gateway_id}/enrollment-token"): Op({}),

@@ -4,21 +4,22 @@ Caregivers see only the residents they care for; anyone else's id answers 404.
 """
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from contract.careplan import CarePlan
-from fleet.api.deps import CallerDep, PublisherDep, SessionDep, StaffDep
+from fleet.api import csv_import
+from fleet.api.deps import CallerDep, PublisherDep, SessionDep, SessionsDep, StaffDep
 from fleet.api.schemas import Address, IdPath, Name, Notes, OpaqueId, Phone
 from fleet.auth import Caller
 from fleet.db.models import Caregiver, CareLink, Grid, Resident, Wristband
 from fleet.db.session import utcnow
 from fleet.errors import Conflict, Invalid, NotFound
-from fleet.registry import audit, careplans, config_push, scope
+from fleet.registry import audit, careplans, config_push, resident_import, scope
 from fleet.registry.bands import visible_community
 from fleet.registry.careplans import MedicationLabels
 
@@ -209,6 +210,42 @@ def create_resident(
     if bumped:
         publisher.poke()
     return _out(session, resident)
+
+
+_RESIDENT_IMPORT = csv_import.Importer(
+    resident_import.check, resident_import.apply, "resident.import"
+)
+
+
+@router.post(
+    "/import",
+    response_model=csv_import.CsvReportOut,
+    openapi_extra=csv_import.csv_body(
+        "id,display_name,community_id,address,grid_id,lives_alone,flat,health_notes,"
+        "active_hours,inactivity_s,doses,dose_labels,fall_sensitivity,caregivers"
+    ),
+    responses=csv_import.RESPONSES,
+    summary="Register many residents, care plans included, from a CSV file (dry run by default)",
+)
+async def import_residents(
+    *,
+    request: Request,
+    caller: StaffDep,
+    sessions: SessionsDep,
+    publisher: PublisherDep,
+    dry_run: bool = True,
+) -> Any:
+    """Check every row and report every problem by row and column. With
+    ``dry_run=false`` and no errors, register all rows in one transaction; with any
+    error, register none (HTTP 422)."""
+    return await csv_import.run_import(
+        request,
+        caller=caller,
+        sessions=sessions,
+        importer=_RESIDENT_IMPORT,
+        dry_run=dry_run,
+        poke=publisher.poke,
+    )
 
 
 @router.get("", response_model=list[ResidentOut])
