@@ -41,6 +41,7 @@ from fleet.api.routes import (
     geography,
     meters,
     overview,
+    resident_page,
     residents,
     sla,
     users,
@@ -416,6 +417,7 @@ def create_app(settings: FleetSettings) -> FastAPI:
     for module in (
         users,
         geography,
+        resident_page,
         residents,
         caregivers,
         wristbands,

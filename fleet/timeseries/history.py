@@ -116,3 +116,78 @@ def parse_heartbeats(result: dict[str, Any]) -> dict[str, tuple[datetime, dict[s
 
 async def heartbeats(source: Queries, now: datetime) -> dict[str, tuple[datetime, dict[str, Any]]]:
     return parse_heartbeats(await source.query(heartbeat_query(now)))
+
+
+# -- one resident's page ---------------------------------------------------------------
+
+# How far back the resident page looks for the band's and the meters' last readings.
+LAST_HEARD_WINDOW = timedelta(days=30)
+
+
+def _quoted(value: str) -> str:
+    """An InfluxQL string literal. Ids are checked by the registry before they get here
+    (MACs, meter ids); escaping keeps even an odd one a literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def band_heard_query(mac: str, now: datetime) -> str:
+    # The fleet stores one reading per band and moment, from the gateway hearing it best
+    # (fleet/ingest/source.py): the newest point's gateway tag is the best gateway.
+    return (
+        f"SELECT last(rssi) AS rssi FROM wristband WHERE device = {_quoted(mac)} "  # noqa: S608
+        f"AND {_between(now - LAST_HEARD_WINDOW, now)} GROUP BY gateway"
+    )
+
+
+def parse_band_heard(result: dict[str, Any]) -> tuple[datetime, str, float | None] | None:
+    """The newest (time, gateway, rssi) among the gateways that heard the band."""
+    best: tuple[datetime, str, float | None] | None = None
+    for series in _series(result):
+        gateway = series.get("tags", {}).get("gateway")
+        values = series.get("values") or []
+        if not gateway or not values:
+            continue
+        row = dict(zip(series["columns"], values[0], strict=False))
+        at = _instant(row["time"])
+        rssi = row.get("rssi")
+        if best is None or at > best[0]:
+            best = (at, gateway, float(rssi) if isinstance(rssi, int | float) else None)
+    return best
+
+
+async def band_heard(
+    source: Queries, mac: str, now: datetime
+) -> tuple[datetime, str, float | None] | None:
+    return parse_band_heard(await source.query(band_heard_query(mac, now)))
+
+
+def meters_latest_query(meter_ids: Iterable[str], now: datetime) -> str:
+    devices = " OR ".join(f"device = {_quoted(m)}" for m in meter_ids)
+    return (
+        f"SELECT last(*) FROM meter WHERE ({devices}) "  # noqa: S608
+        f"AND {_between(now - LAST_HEARD_WINDOW, now)} GROUP BY device"
+    )
+
+
+def parse_meters_latest(result: dict[str, Any]) -> dict[str, tuple[datetime, dict[str, Any]]]:
+    """Per meter, its last reading's time and fields (``last_`` prefixes removed)."""
+    out: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    for series in _series(result):
+        device = series.get("tags", {}).get("device")
+        values = series.get("values") or []
+        if not device or not values:
+            continue
+        row = dict(zip(series["columns"], values[0], strict=False))
+        at = _instant(row.pop("time"))
+        fields = {k.removeprefix("last_"): v for k, v in row.items() if v is not None}
+        fields.pop("rssi", None)
+        out[device] = (at, fields)
+    return out
+
+
+async def meters_latest(
+    source: Queries, meter_ids: list[str], now: datetime
+) -> dict[str, tuple[datetime, dict[str, Any]]]:
+    if not meter_ids:
+        return {}
+    return parse_meters_latest(await source.query(meters_latest_query(meter_ids, now)))

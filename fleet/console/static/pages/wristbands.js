@@ -4,6 +4,8 @@
 import { api, ApiError } from "../api.js";
 import { badge, h, replace, table } from "../dom.js";
 import { formatTime, t, term } from "../i18n.js";
+import { pagedList } from "../list.js";
+import { person, residentLink } from "../people.js";
 
 function field(id, label, input) {
   return h("div", { class: "field" }, h("label", { for: id }, label), input);
@@ -15,41 +17,43 @@ export default {
   // The registry changes when someone registers bands, not by itself.
   pollMs: 30000,
   mount(main, ctx) {
-    const count = h("p", { class: "muted", id: "band-count" });
-    const list = h("div", { id: "band-list" });
-    let lastData = "";
-    const parts = [h("h1", null, t("wristbands.title")), count];
-
+    const list = pagedList({
+      id: "band-list",
+      path: "/api/v1/wristbands",
+      defaultSort: "mac",
+      csvName: "wristbands.csv",
+      filters: [
+        {
+          name: "state",
+          label: t("wristbands.col.state"),
+          options: [["", t("list.any")], ["active", term("wristbands.state", "active")], ["retired", term("wristbands.state", "retired")]],
+        },
+        ...(ctx.isStaff && ctx.communities.length > 1
+          ? [{ name: "community_id", label: t("wristbands.col.community"), options: [["", t("list.any")], ...ctx.communities.map((c) => [c.id, c.name])] }]
+          : []),
+      ],
+      columns: [
+        { label: t("wristbands.col.mac"), sort: "mac", cell: (b) => h("code", null, b.mac) },
+        {
+          label: t("wristbands.col.resident"),
+          sort: "resident",
+          cell: (b) => (b.resident_id ? residentLink(b.resident_id, b.resident_name || ctx.residentName(b.resident_id)) : t("wristbands.stock")),
+        },
+        { label: t("wristbands.col.community"), sort: "community", cell: (b) => person(b.community_id, ctx.communityName(b.community_id)) },
+        { label: t("wristbands.col.firmware"), sort: "firmware", cell: (b) => b.firmware || t("dash") },
+        { label: t("wristbands.col.state"), sort: "state", cell: (b) => badge(term("wristbands.state", b.state), `band-${b.state}`) },
+        { label: t("wristbands.col.registered"), sort: "registered", cell: (b) => formatTime(b.created_at) },
+      ],
+      empty: t("wristbands.empty"),
+      rowAttrs: (b) => ({ dataset: { mac: b.mac } }),
+    });
+    const parts = [h("h1", null, t("wristbands.title"))];
     if (ctx.isStaff) {
       parts.push(h("div", { class: "forms" }, registerForm(ctx), importForm(ctx)));
     }
-    parts.push(list);
+    parts.push(list.element);
     replace(main, parts);
-
-    return {
-      async refresh() {
-        const bands = await api("/api/v1/wristbands?limit=100000");
-        const data = JSON.stringify(bands) + ctx.residents.length;
-        if (data === lastData) return; // nothing changed: keep the table (and its scroll) as it is
-        lastData = data;
-        replace(count, t("wristbands.count", { count: bands.length }));
-        replace(
-          list,
-          table(
-            [
-              [t("wristbands.col.mac"), (b) => h("code", null, b.mac)],
-              [t("wristbands.col.resident"), (b) => (b.resident_id ? ctx.residentName(b.resident_id) : t("wristbands.stock"))],
-              [t("wristbands.col.community"), (b) => ctx.communityName(b.community_id)],
-              [t("wristbands.col.firmware"), (b) => b.firmware || t("dash")],
-              [t("wristbands.col.state"), (b) => badge(term("wristbands.state", b.state), `band-${b.state}`)],
-              [t("wristbands.col.registered"), (b) => formatTime(b.created_at)],
-            ],
-            bands,
-            { empty: t("wristbands.empty"), rowAttrs: (b) => ({ dataset: { mac: b.mac } }) },
-          ),
-        );
-      },
-    };
+    return { refresh: () => list.refresh() };
   },
 };
 
