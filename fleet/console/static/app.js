@@ -9,13 +9,15 @@ import alerts from "./pages/alerts.js";
 import wristbands from "./pages/wristbands.js";
 import batteryPage from "./pages/battery.js";
 import gateways from "./pages/gateways.js";
+import residents from "./pages/residents.js";
+import resident from "./pages/resident.js";
 
 // How often the console asks the fleet for news. A new alert shows within this long.
 export const POLL_MS = 5000;
 // Names of residents and communities change rarely.
 const DIRECTORY_MS = 60000;
 
-const PAGES = [overview, alerts, wristbands, batteryPage, gateways];
+const PAGES = [overview, alerts, residents, wristbands, batteryPage, gateways, resident];
 const root = document.getElementById("app");
 
 const state = {
@@ -196,7 +198,7 @@ function renderShell() {
   const nav = h(
     "nav",
     { class: "pages" },
-    visiblePages().map((page) =>
+    visiblePages().filter((page) => !page.hidden).map((page) =>
       h("a", { href: `#/${page.id}`, id: `nav-${page.id}`, dataset: { page: page.id } }, t(page.nav)),
     ),
     h("span", { class: "badge alert-count hidden", id: "open-alerts", role: "status" }),
@@ -224,7 +226,10 @@ async function route() {
   const [id, ...params] = (location.hash.replace(/^#\/?/, "") || "overview").split("/");
   const module = visiblePages().find((page) => page.id === id) || visiblePages()[0];
   for (const link of document.querySelectorAll("nav.pages a")) {
-    link.classList.toggle("active", link.dataset.page === module.id);
+    const shown = module.hidden ? "residents" : module.id;
+    link.classList.toggle("active", link.dataset.page === shown);
+    if (link.dataset.page === shown) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
   const main = document.getElementById("page");
   if (state.page && state.page.module === module && state.page.view.update) {

@@ -4,6 +4,7 @@
 import { api, ApiError } from "../api.js";
 import { badge, h, replace, table } from "../dom.js";
 import { formatDuration, formatNumber, formatTime, t, term } from "../i18n.js";
+import { residentLink } from "../people.js";
 
 const SEVERITIES = ["critical", "high", "medium", "low"];
 
@@ -134,7 +135,7 @@ export default {
               [t("alerts.col.opened"), (a) => formatTime(a.opened_at)],
               [t("alerts.col.severity"), (a) => badge(term("severity", a.severity), `sev-${a.severity}`)],
               [t("alerts.col.kind"), (a) => h("a", { href: `#/alerts/${a.id}` }, term("kind", a.kind))],
-              [t("alerts.col.resident"), (a) => ctx.residentName(a.resident_id)],
+              [t("alerts.col.resident"), (a) => residentLink(a.resident_id, a.resident_name || ctx.residentName(a.resident_id))],
               [t("alerts.col.state"), (a) => badge(term("state", a.state), `state-${a.state}`)],
             ],
             waiting,
