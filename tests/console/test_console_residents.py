@@ -1,0 +1,179 @@
+"""The console at the district's size, in headless Chromium against a real fleet: paging
+through 867 residents, searching and exporting them; a resident's page with the band's
+figures from a real InfluxDB; editing the care plan (a refused value names its field)
+and seeing the gateway report it applied. Screenshots go to the test artifacts dir."""
+
+import csv
+import io
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from contract import EventKind, Severity, Topic, TopicKind, encode
+from contract.config import ConfigReport
+from fleet.db.models import Resident
+from fleet.db.session import make_engine, make_sessionmaker, utcnow
+from tests.console.world import COMMUNITY, RESIDENTS, STAFF, ConsoleWorld, band_mac
+
+pytestmark = pytest.mark.browser
+
+DISTRICT = 867
+ARTIFACTS = Path(os.environ.get("SG_TEST_ARTIFACTS", "test-artifacts")) / "console"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
+    """The console tests' district grown to 867 residents (861 written straight into the
+    registry the fleet serves), r-1's band heard by gw-01 and an open SOS for r-1."""
+    world = ConsoleWorld.start(tmp_path_factory.mktemp("district"))
+    try:
+        engine = make_engine(f"sqlite:///{world.workdir / 'fleet' / 'registry.db'}")
+        with make_sessionmaker(engine).begin() as session:
+            for i in range(DISTRICT - len(RESIDENTS)):
+                session.add(
+                    Resident(
+                        id=f"r-d{i:04d}",
+                        display_name=f"居民{i:04d}",
+                        address=f"幸福社区{i % 40 + 1}号楼{i % 6 + 1}单元",
+                        community_id=COMMUNITY,
+                        settings={},
+                        created_at=utcnow(),
+                    )
+                )
+        engine.dispose()
+        now = time.time()
+        world.write_battery({band_mac(1): [(now - 3600 * h, 80 - h) for h in range(48, 0, -1)]})
+        world.write_lines(
+            [f"wristband,device={band_mac(1)},gateway=gw-01 rssi=-63i {int(now - 30)}"]
+        )
+        world.raise_event(1, EventKind.SOS, 7, Severity.CRITICAL)
+        world.wait_alert("r-1")
+        yield world
+    finally:
+        world.stop()
+
+
+def sign_in(page: Page, world: ConsoleWorld) -> None:
+    page.goto(f"{world.url}/")
+    page.fill("#username", STAFF[0])
+    page.fill("#password", STAFF[1])
+    page.click("#signin-submit")
+    expect(page.locator("#nav-overview")).to_be_visible()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_paging_through_867_residents_in_the_browser(page: Page, world: ConsoleWorld):
+    sign_in(page, world)
+    page.click("#nav-residents")
+    status = page.locator("#resident-list-status")
+    expect(status).to_have_text(f"第 1–50 条，共 {DISTRICT} 条")
+    expect(page.locator("#resident-list tbody tr")).to_have_count(50)
+    shot(page, "residents-first-page")
+
+    page.select_option("#resident-list-size", "100")
+    seen: list[str] = []
+    for n in range(9):
+        expect(status).to_have_text(
+            f"第 {n * 100 + 1}–{min(n * 100 + 100, DISTRICT)} 条，共 {DISTRICT} 条"
+        )
+        seen += page.locator("#resident-list tbody tr").evaluate_all(
+            "rows => rows.map(r => r.dataset.resident)"
+        )
+        if n < 8:
+            page.click("#resident-list-next")
+    assert len(seen) == DISTRICT == len(set(seen))
+    expect(page.locator("#resident-list-next")).to_be_disabled()
+    page.click("#resident-list-prev")
+    expect(status).to_have_text(f"第 701–800 条，共 {DISTRICT} 条")
+
+    # Sorted by the fleet: name descending puts the highest-numbered resident first.
+    page.click("#resident-list th button[data-sort='name']")  # was ascending
+    expect(page.locator("#resident-list th[aria-sort='descending']")).to_have_count(1)
+    expect(page.locator("#resident-list tbody tr").first).to_contain_text("陈淑珍")
+
+    page.fill("#resident-list-q", "居民086")
+    expect(status).to_have_text("第 1–1 条，共 1 条")
+    expect(page.locator("#resident-list tbody tr")).to_contain_text("居民0860")
+    page.fill("#resident-list-q", "居民08")
+    expect(status).to_have_text("第 1–61 条，共 61 条")  # 居民0800 … 居民0860
+
+    with page.expect_download() as download:
+        page.click("#resident-list-csv")
+    path = download.value.path()
+    rows = list(csv.reader(io.StringIO(Path(path).read_text(encoding="utf-8-sig"))))
+    assert rows[0][:2] == ["id", "name"]
+    assert len(rows) == 1 + 61
+    assert rows[1][1] == "居民0860"  # the list's order: name, descending
+
+
+def test_the_resident_page_from_an_alert_with_band_contacts_and_alerts(
+    page: Page, world: ConsoleWorld
+):
+    name = RESIDENTS["r-1"][0]
+    sign_in(page, world)
+    page.click("#nav-alerts")
+    row = page.locator("#alert-list tbody tr", has_text=name).first
+    row.locator("a.resident-link").click()
+    expect(page).to_have_url(f"{world.url}/console/#/resident/r-1")
+    expect(page.locator("#resident-name")).to_have_text(name)
+    expect(page.locator("#resident-name")).to_have_attribute("title", "r-1")  # id on hover
+    expect(page.locator("#resident-address")).to_contain_text("幸福社区3号楼101室")
+    expect(page.locator("#resident-caregivers")).to_contain_text(f"{name}的家属")
+    expect(page.locator("#resident-battery")).to_contain_text("79%")
+    expect(page.locator("#resident-best-gateway")).to_have_text("gw-01")
+    expect(page.locator("#resident-signal")).to_have_text("-63 dBm")
+    expect(page.locator("#resident-open-alerts tbody tr")).to_contain_text("紧急求助（SOS）")
+    shot(page, "resident-page")
+
+
+def test_editing_a_care_plan_a_refused_field_is_named_then_the_gateway_applies_it(
+    page: Page, world: ConsoleWorld
+):
+    sign_in(page, world)
+    page.goto(f"{world.url}/console/#/resident/r-2")
+    expect(page.locator("#resident-name")).to_have_text(RESIDENTS["r-2"][0])
+
+    page.fill("#plan-inactivity", "5")  # shorter than any gateway accepts (15 min)
+    page.click("#plan-save")
+    message = page.locator("#plan-message")
+    expect(message).to_contain_text("无活动报警时长")
+    expect(message).to_have_attribute("data-field", "inactivity_s")
+    expect(page.locator("#plan-inactivity")).to_have_attribute("aria-invalid", "true")
+    shot(page, "care-plan-refused")
+
+    before = world.admin.get("/api/v1/residents/r-2/overview").json()
+    desired_before = before["gateways"][0]["desired_version"]
+    page.fill("#plan-inactivity", "120")
+    page.fill("#plan-start", "06:30")
+    page.fill("#plan-end", "21:00")
+    page.click("#plan-add-dose")
+    page.locator("#plan-doses tr").last.locator(".dose-id").fill("am")
+    page.locator("#plan-doses tr").last.locator(".dose-time").fill("08:00")
+    page.locator("#plan-doses tr").last.locator(".dose-label").fill("降压药")
+    page.click("#plan-save")
+    expect(message).to_contain_text("已保存")
+    stored = world.admin.get("/api/v1/residents/r-2").json()
+    assert stored["care_plan"]["inactivity_s"] == 7200
+    assert stored["care_plan"]["active_hours"] == {"start": "06:30", "end": "21:00"}
+    assert stored["medication_labels"] == {"am": "降压药"}
+
+    gw = page.locator("#plan-delivery tr[data-gateway='gw-01']")
+    desired = world.admin.get("/api/v1/residents/r-2/overview").json()["gateways"][0]
+    assert desired["desired_version"] > desired_before
+    expect(gw).to_have_attribute("data-in-sync", "false")
+    expect(gw.locator("td").nth(1)).to_have_text(str(desired["desired_version"]))
+
+    # The gateway applies it and says so on its config/reported topic.
+    report = ConfigReport(gateway="gw-01", version=desired["desired_version"], ok=True)
+    world.publish_as_gateway(str(Topic("gw-01", TopicKind.CONFIG_REPORTED)), encode(report))
+    expect(gw).to_have_attribute("data-in-sync", "true", timeout=15_000)
+    expect(gw).to_contain_text("已生效")
+    shot(page, "care-plan-applied")
