@@ -3,6 +3,10 @@ delivery to the gateways, the band's figures from a real InfluxDB, the alerts â€
 only for the people who may see that resident."""
 
 import time
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dtime
+
+import pytest
 
 from contract import EventKind, Severity
 from fleet.alerts import service
@@ -19,6 +23,7 @@ database = shared.database
 console_api = shared.console_api
 write = shared.write
 
+BEIJING = timezone(timedelta(hours=8))
 MAC = "C2:00:00:00:00:01"  # r-1's band in the console API's district
 
 
@@ -110,3 +115,101 @@ def test_a_care_plan_a_gateway_could_not_apply_is_refused_naming_the_field(conso
     )
     assert response.status_code == 422
     assert "inactivity_s" in str(response.json()["detail"])
+
+
+def _at(day: date, hour: int, minute: int = 0) -> int:
+    """Seconds since the epoch of a Beijing local time."""
+    return int(datetime.combine(day, dtime(hour, minute), BEIJING).timestamp())
+
+
+def test_charts_draw_days_from_influxdb_aggregates_and_say_null_without_data(
+    console_api: Api, influx: InfluxServer, database: str
+):
+    admin = console_api.admin
+    admin.ok("post", "/api/v1/gateways", {"id": "gw-north", "communities": ["c-xingfu"]}, 201)
+    admin.ok("patch", "/api/v1/residents/r-1", {"flat": "f-301"})
+    admin.ok(
+        "post",
+        "/api/v1/meters",
+        {
+            "gateway_id": "gw-north",
+            "community_id": "c-xingfu",
+            "id": "m-301-w",
+            "flat": "f-301",
+            "port": "/dev/ttyUSB0",
+            "protocol": "modbus",
+            "address": "7",
+            "profile": "water",
+        },
+        201,
+    )
+    today = datetime.now(BEIJING).date()
+    lines = []
+    for back in (1, 2, 3, 4):  # four earlier days: 3,000 steps each; 06:00-06:05 moving
+        day = today - timedelta(days=back)
+        lines += [
+            f"wristband,device={MAC},gateway=gw-north steps=100i {_at(day, 7)}",
+            f"wristband,device={MAC},gateway=gw-north steps=3100i {_at(day, 20)}",
+            f"meter,device=m-301-w,gateway=gw-north volume_m3=10.{back}00 {_at(day, 8)}",
+            f"meter,device=m-301-w,gateway=gw-north volume_m3=10.{back}25 {_at(day, 21)}",
+        ]
+        lines += [
+            f"wristband,device={MAC},gateway=gw-north moving=true {_at(day, 9, m)}"
+            for m in range(5)
+        ]
+    yesterday = today - timedelta(days=1)
+    # The night before yesterday morning: 23:10-23:12 and 02:00 moving (4 minutes).
+    lines += [
+        f"wristband,device={MAC},gateway=gw-north moving=true {_at(yesterday - timedelta(days=1), 23, m)}"
+        for m in (10, 11, 12)
+    ]
+    lines.append(f"wristband,device={MAC},gateway=gw-north moving=true {_at(yesterday, 2)}")
+    write(influx, database, lines)
+
+    charts = console_api.as_("wang", Role.STAFF, "t-north").ok(
+        "get", "/api/v1/residents/r-1/charts?days=7"
+    )
+    days = [date.fromisoformat(d) for d in charts["days"]]
+    assert days[-1] == today
+    assert len(days) == 7
+    by_day = dict(zip(days, charts["steps"], strict=True))
+    assert by_day[yesterday] == 3000
+    assert by_day[today] is None  # nothing heard today: null, not 0
+    assert charts["baseline_steps"] == 3000
+    active = dict(zip(days, charts["active_minutes"], strict=True))
+    assert active[today - timedelta(days=3)] == 5
+    night = dict(zip(days, charts["night_active_minutes"], strict=True))
+    assert night[yesterday] == 4
+    water = dict(zip(days, charts["water_m3"], strict=True))
+    assert water[yesterday] == pytest.approx(0.025)
+    assert charts["electricity_kwh"] == [None] * 7
+    assert charts["problem"] is None
+
+    # A resident with no band and no flat: every series empty, in words on the page.
+    empty = admin.ok("get", "/api/v1/residents/r-2/charts?days=30")
+    assert empty["steps"] == [None] * 30
+    assert empty["battery"] == []
+    assert (
+        console_api.as_("cg-2", Role.CAREGIVER).get("/api/v1/residents/r-1/charts").status_code
+        == 404
+    )
+
+
+def test_alerts_per_day_by_incident_in_the_callers_scope(console_api: Api):
+    with console_api.fleet.sessions.begin() as session:
+        for key, kind in enumerate((EventKind.SOS, EventKind.INACTIVITY, EventKind.MISSED_DOSE)):
+            service.record_event(
+                session, band_event(MAC, kind, key=key, severity=Severity.HIGH), utcnow()
+            )
+    first = console_api.admin.ok("get", "/api/v1/alerts")[0]
+    console_api.admin.ok("post", f"/api/v1/alerts/{first['id']}/ack")
+    chart = console_api.as_("wang", Role.STAFF, "t-north").ok("get", "/api/v1/charts/alerts?days=7")
+    assert chart["total"] == 3
+    assert {k: sum(v) for k, v in chart["by_incident"].items()} == {
+        "emergency": 1,
+        "inactivity": 1,
+        "medication": 1,
+    }
+    assert chart["acknowledged_median_s"][-1] is not None
+    south = console_api.as_("li", Role.STAFF, "t-south").ok("get", "/api/v1/charts/alerts")
+    assert south["total"] == 0
