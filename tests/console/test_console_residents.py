@@ -8,6 +8,8 @@ import io
 import os
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from tests.console.world import COMMUNITY, RESIDENTS, STAFF, ConsoleWorld, band_
 pytestmark = pytest.mark.browser
 
 DISTRICT = 867
+BEIJING = timezone(timedelta(hours=8))
 ARTIFACTS = Path(os.environ.get("SG_TEST_ARTIFACTS", "test-artifacts")) / "console"
 
 
@@ -46,15 +49,28 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
                 )
         engine.dispose()
         now = time.time()
-        world.write_battery({band_mac(1): [(now - 3600 * h, 80 - h) for h in range(48, 0, -1)]})
+        world.write_battery(
+            {band_mac(1): [(now - 3600 * h, 60 + h // 4) for h in range(48, 0, -1)]}
+        )
+        steps = [  # r-1 walks: each day the count is 2,000 higher at 19:00 than at 08:00
+            f"wristband,device={band_mac(1)},gateway=gw-01 steps={count}i {int(at)}"
+            for d in range(1, 8)
+            for count, at in ((100, beijing(d, 8)), (2100, beijing(d, 19)))
+        ]
         world.write_lines(
-            [f"wristband,device={band_mac(1)},gateway=gw-01 rssi=-63i {int(now - 30)}"]
+            [f"wristband,device={band_mac(1)},gateway=gw-01 rssi=-63i {int(now - 30)}", *steps]
         )
         world.raise_event(1, EventKind.SOS, 7, Severity.CRITICAL)
         world.wait_alert("r-1")
         yield world
     finally:
         world.stop()
+
+
+def beijing(days_ago: int, hour: int) -> float:
+    """A Beijing local time on a day before today, in Unix seconds."""
+    day = datetime.now(BEIJING).date() - timedelta(days=days_ago)
+    return datetime.combine(day, dtime(hour), BEIJING).timestamp()
 
 
 def sign_in(page: Page, world: ConsoleWorld) -> None:
@@ -127,10 +143,26 @@ def test_the_resident_page_from_an_alert_with_band_contacts_and_alerts(
     expect(page.locator("#resident-name")).to_have_attribute("title", "r-1")  # id on hover
     expect(page.locator("#resident-address")).to_contain_text("幸福社区3号楼101室")
     expect(page.locator("#resident-caregivers")).to_contain_text(f"{name}的家属")
-    expect(page.locator("#resident-battery")).to_contain_text("79%")
+    expect(page.locator("#resident-battery")).to_contain_text("60%")
     expect(page.locator("#resident-best-gateway")).to_have_text("gw-01")
     expect(page.locator("#resident-signal")).to_have_text("-63 dBm")
     expect(page.locator("#resident-open-alerts tbody tr")).to_contain_text("紧急求助（SOS）")
+
+    # Charts from the real InfluxDB: steps drawn, with the figures in a table as well;
+    # the flat has no meters, which is said in words instead of an empty axis.
+    steps = page.locator("#chart-steps")
+    expect(steps).to_have_attribute("data-drawn", "true")
+    expect(steps.locator("canvas")).to_have_count(1)
+    steps.locator("details summary").click()  # the figures behind the curve, as a table
+    expect(steps.locator("details table tbody")).to_contain_text("2,000")
+    expect(page.locator("#chart-water .chart-empty")).to_contain_text("没有水表读数")
+    expect(page.locator("#chart-water canvas")).to_have_count(0)
+    expect(page.locator("#chart-battery")).to_have_attribute("data-drawn", "true")
+    expect(page.locator("#battery-forecast")).to_contain_text("预计")
+    page.click("#charts-90")
+    expect(page.locator("#charts-90")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#chart-steps")).to_have_attribute("data-drawn", "true")
+    page.locator("#resident-charts").scroll_into_view_if_needed()
     shot(page, "resident-page")
 
 

@@ -6,6 +6,7 @@ import { api, ApiError } from "../api.js";
 import { badge, h, replace, table } from "../dom.js";
 import { formatAgo, formatNumber, formatTime, t, term } from "../i18n.js";
 import { actor, person } from "../people.js";
+import { daySeconds, timeChart } from "../charts.js";
 
 const SENSITIVITIES = ["low", "standard", "high"];
 
@@ -256,6 +257,45 @@ function planForm(resident, ctx, onSaved) {
   );
 }
 
+// The resident's charts: activity against their own baseline, the nights, the flat's
+// water and electricity, and the band's battery with the day it should run empty.
+function chartsOf(c) {
+  const xs = c.days.map(daySeconds);
+  const labels = c.days;
+  const line = (value) => c.days.map(() => value);
+  const withBaseline = (label, values, baseline) => [
+    { label, values },
+    ...(baseline === null ? [] : [{ label: t("chart.baseline"), values: line(baseline), dash: true, colour: "#5f6b7a" }]),
+  ];
+  const out = [
+    timeChart({ id: "chart-steps", title: t("chart.steps"), xs, xLabels: labels, series: withBaseline(t("chart.steps_series"), c.steps, c.baseline_steps), unit: t("chart.unit.steps"), emptyText: t("chart.no_steps") }),
+    timeChart({ id: "chart-active", title: t("chart.active"), xs, xLabels: labels, series: withBaseline(t("chart.active_series"), c.active_minutes, c.baseline_active_minutes), unit: t("chart.unit.minutes"), emptyText: t("chart.no_activity") }),
+    timeChart({ id: "chart-night", title: t("chart.night"), xs, xLabels: labels, series: withBaseline(t("chart.night_series"), c.night_active_minutes, c.baseline_night_active_minutes), unit: t("chart.unit.minutes"), emptyText: t("chart.no_activity") }),
+    timeChart({ id: "chart-water", title: t("chart.water"), xs, xLabels: labels, series: [{ label: t("chart.water_series"), values: c.water_m3, colour: "#00838f" }], unit: "m³", digits: 3, emptyText: t("chart.no_water") }),
+    timeChart({ id: "chart-electricity", title: t("chart.electricity"), xs, xLabels: labels, series: [{ label: t("chart.electricity_series"), values: c.electricity_kwh, colour: "#b7791f" }], unit: "kWh", digits: 2, emptyText: t("chart.no_electricity") }),
+  ];
+  const battery = timeChart({
+    id: "chart-battery",
+    title: t("chart.battery"),
+    xs: c.battery.map((p) => Date.parse(p.at) / 1000),
+    xLabels: c.battery.map((p) => formatTime(p.at)),
+    series: [{ label: t("chart.battery_series"), values: c.battery.map((p) => p.level), colour: "#2e7d32" }],
+    unit: "%",
+    emptyText: t("chart.no_battery"),
+  });
+  battery.append(
+    h(
+      "p",
+      { id: "battery-forecast" },
+      c.battery_empty_on
+        ? t("chart.empty_on", { day: c.battery_empty_on, days: formatNumber(c.battery_days_left, 1) })
+        : t("chart.no_forecast"),
+    ),
+  );
+  out.push(battery);
+  return out;
+}
+
 export default {
   id: "resident",
   hidden: true,
@@ -270,11 +310,56 @@ export default {
     const deliverySlot = h("section", { class: "card", id: "resident-delivery" });
     const meters = h("section", { class: "card", id: "resident-meters-card" });
     const alerts = h("section", { class: "card", id: "resident-alerts" });
+    const charts = h("div", { class: "charts", id: "resident-chart-list", "aria-live": "polite" });
+    let span = 30;
+    let chartsFor = null;
+    const spanButtons = [30, 90].map((days) =>
+      h(
+        "button",
+        {
+          type: "button",
+          id: `charts-${days}`,
+          "aria-pressed": String(days === span),
+          onclick: async () => {
+            span = days;
+            for (const b of spanButtons) b.setAttribute("aria-pressed", String(b.id === `charts-${days}`));
+            await loadCharts(true);
+          },
+        },
+        t("chart.days", { days }),
+      ),
+    );
+    const chartCard = h(
+      "section",
+      { class: "card", id: "resident-charts" },
+      h("h2", null, t("chart.title")),
+      h("div", { class: "controls", role: "group", "aria-label": t("chart.span") }, spanButtons),
+      charts,
+    );
+
+    async function loadCharts(force) {
+      if (!residentId || (!force && chartsFor === residentId)) return;
+      chartsFor = residentId;
+      let data;
+      try {
+        data = await api(`/api/v1/residents/${encodeURIComponent(residentId)}/charts?days=${span}`);
+      } catch (exc) {
+        if (!(exc instanceof ApiError)) throw exc;
+        replace(charts, h("p", { class: "error" }, t("app.error", { message: exc.message })));
+        return;
+      }
+      replace(
+        charts,
+        data.problem ? h("p", { class: "banner", role: "status" }, t("resident.timeseries_problem", { problem: data.problem })) : null,
+        chartsOf(data),
+      );
+    }
     replace(
       main,
       head,
       h("div", { class: "resident-grid" }, people, band, planSlot, deliverySlot, meters),
       alerts,
+      chartCard,
     );
 
     async function load() {
@@ -331,7 +416,10 @@ export default {
     }
 
     return {
-      refresh: load,
+      async refresh() {
+        await load();
+        await loadCharts(false);
+      },
       async update(next) {
         const id = next[0] ? decodeURIComponent(next[0]) : null;
         if (id !== residentId) {
@@ -339,6 +427,7 @@ export default {
           plan = null;
         }
         await load();
+        await loadCharts(false);
       },
     };
   },
