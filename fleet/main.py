@@ -30,6 +30,7 @@ from fleet.alerts.service import Recorded, record_event
 from fleet.api.limits import BodyLimit, add_redacting_handlers
 from fleet.api.routes import (
     ack_page,
+    alert_stream,
     alerts,
     audit_log,
     battery,
@@ -425,6 +426,7 @@ def create_app(settings: FleetSettings) -> FastAPI:
         wristbands,
         gateways,
         meters,
+        alert_stream,
         alerts,
         escalation,
         sla,

@@ -209,3 +209,35 @@ def test_editing_a_care_plan_a_refused_field_is_named_then_the_gateway_applies_i
     expect(gw).to_have_attribute("data-in-sync", "true", timeout=15_000)
     expect(gw).to_contain_text("已生效")
     shot(page, "care-plan-applied")
+
+
+def test_an_sos_arrives_live_over_server_sent_events(page: Page, world: ConsoleWorld):
+    sign_in(page, world)
+    page.click("#nav-alerts")
+    # The stream is up: the console now polls only once a minute, so what follows
+    # arrives by the push and not by a poll.
+    expect(page.locator("#live")).to_have_attribute("data-live", "sse")
+    expect(page.locator("#alert-list table")).to_be_visible()
+    page.evaluate("window.__stillTheSamePage = true")
+    name = RESIDENTS["r-4"][0]
+    expect(page.locator("#alert-list tbody tr", has_text=name)).to_have_count(0)
+
+    started = time.monotonic()
+    world.raise_event(4, EventKind.SOS, 11, Severity.CRITICAL)
+    row = page.locator("#alert-list tbody tr", has_text=name)
+    expect(row).to_be_visible(timeout=10_000)
+    arrived = time.monotonic() - started
+    assert arrived < 10, arrived
+    assert page.evaluate("window.__stillTheSamePage") is True
+    expect(row).to_contain_text("紧急求助（SOS）")
+    # The tab's title flashes with who and what, until someone is at the console.
+    page.wait_for_function("document.title.includes('紧急') && document.title.includes('刘德华')")
+    expect(page.locator("#open-alerts")).to_contain_text("未处理告警")
+    shot(page, "sos-live")
+    page.keyboard.press("Escape")
+    page.wait_for_function("!document.title.includes('紧急')")
+
+    # Muting is remembered; the control says its state.
+    page.click("#mute")
+    expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate("localStorage.getItem('sg.mute')") == "1"

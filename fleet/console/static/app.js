@@ -3,7 +3,8 @@
 
 import { api, ApiError, session, signIn } from "./api.js";
 import { h, replace } from "./dom.js";
-import { formatClock, language, loadStrings, setLanguage, t } from "./i18n.js";
+import { formatClock, language, loadStrings, setLanguage, t, term } from "./i18n.js";
+import { connectLive } from "./live.js";
 import overview from "./pages/overview.js";
 import alerts from "./pages/alerts.js";
 import wristbands from "./pages/wristbands.js";
@@ -12,8 +13,13 @@ import gateways from "./pages/gateways.js";
 import residents from "./pages/residents.js";
 import resident from "./pages/resident.js";
 
-// How often the console asks the fleet for news. A new alert shows within this long.
+// How often the console asks the fleet for news while the live stream is down. A new
+// alert shows within this long.
 export const POLL_MS = 5000;
+// While alerts are pushed (server-sent events), pages still refresh this often for
+// what is not an alert (battery, gateways' heartbeats).
+export const LIVE_POLL_MS = 60000;
+const MUTE_KEY = "sg.mute";
 // Names of residents and communities change rarely.
 const DIRECTORY_MS = 60000;
 
@@ -31,6 +37,10 @@ const state = {
   polling: false,
   online: true,
   updatedAt: null,
+  live: null, // the stream's connection, while signed in
+  isLive: false,
+  liveTimer: null,
+  flash: null,
 };
 
 const ctx = {
@@ -90,6 +100,7 @@ async function loadDirectory(force = false) {
 
 function renderSignIn(message) {
   stopPolling();
+  stopLive();
   state.me = null;
   const error = h("p", { class: "error", role: "alert", id: "signin-error" }, message || "");
   const username = h("input", { id: "username", name: "username", autocomplete: "username", required: true });
@@ -178,6 +189,7 @@ function header(signedIn) {
       })),
     );
     right.push(
+      muteButton(),
       h("button", { type: "button", class: "link", id: "sign-out", onclick: signOut }, t("app.sign_out")),
     );
   }
@@ -187,6 +199,29 @@ function header(signedIn) {
     h("div", { class: "brand" }, h("strong", null, t("app.brand")), " ", h("span", null, t("app.subtitle"))),
     h("div", { class: "right" }, right),
   );
+}
+
+function muted() {
+  return localStorage.getItem(MUTE_KEY) === "1";
+}
+
+function muteButton() {
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: "link",
+      id: "mute",
+      "aria-pressed": String(muted()),
+      onclick: () => {
+        localStorage.setItem(MUTE_KEY, muted() ? "0" : "1");
+        button.setAttribute("aria-pressed", String(muted()));
+        replace(button, muted() ? t("app.sound_off") : t("app.sound_on"));
+      },
+    },
+    muted() ? t("app.sound_off") : t("app.sound_on"),
+  );
+  return button;
 }
 
 function visiblePages() {
@@ -206,6 +241,7 @@ function renderShell() {
   const status = h(
     "footer",
     { class: "status" },
+    h("span", { id: "live", dataset: { live: state.isLive ? "sse" : "polling" } }, state.isLive ? t("app.live") : t("app.polling")),
     h("span", { id: "updated" }),
     h("span", { class: "muted" }, t("app.timezone")),
   );
@@ -272,8 +308,10 @@ async function poll(force = false) {
   try {
     await loadDirectory();
     const page = state.page;
-    const jobs = [refreshBadge()];
-    if (page && (force || Date.now() - page.refreshedAt >= (page.module.pollMs || POLL_MS) - 100)) {
+    const every = state.isLive ? Math.max(LIVE_POLL_MS, page?.module.pollMs || 0) : page?.module.pollMs || POLL_MS;
+    const jobs = force || !state.isLive || Date.now() - (state.badgeAt || 0) >= LIVE_POLL_MS ? [refreshBadge()] : [];
+    if (jobs.length) state.badgeAt = Date.now();
+    if (page && (force || Date.now() - page.refreshedAt >= every - 100)) {
       page.refreshedAt = Date.now();
       jobs.push(page.view.refresh());
     }
@@ -299,12 +337,79 @@ function schedule() {
   }, POLL_MS);
 }
 
+// -- pushed alerts -----------------------------------------------------------------------
+
+function showLive(live) {
+  state.isLive = live;
+  const badge = document.getElementById("live");
+  if (!badge) return;
+  badge.dataset.live = live ? "sse" : "polling";
+  replace(badge, live ? t("app.live") : t("app.polling"));
+}
+
+function onLiveEvent(name, data) {
+  if (name !== "alert") return;
+  // Several log entries arrive together (opened, escalated, delivered): refresh once.
+  clearTimeout(state.liveTimer);
+  state.liveTimer = setTimeout(() => poll(true), 150);
+  if (data.action === "opened" && data.severity === "critical") announce(data);
+}
+
+// A new critical alert: the tab's title flashes until someone is at the console, and a
+// short tone sounds unless muted.
+function announce(alert) {
+  const message = t("app.new_critical", { who: alert.resident_name || t("dash"), kind: term("kind", alert.kind) });
+  stopFlash();
+  let on = false;
+  state.flash = setInterval(() => {
+    on = !on;
+    document.title = on ? message : t("app.title");
+  }, 1000);
+  document.title = message;
+  if (!muted()) beep();
+}
+
+function stopFlash() {
+  if (state.flash) clearInterval(state.flash);
+  state.flash = null;
+  document.title = t("app.title");
+}
+
+function beep() {
+  try {
+    const audio = new AudioContext();
+    for (const at of [0, 0.35, 0.7]) {
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.frequency.value = 880;
+      gain.gain.value = 0.15;
+      tone.connect(gain).connect(audio.destination);
+      tone.start(audio.currentTime + at);
+      tone.stop(audio.currentTime + at + 0.2);
+    }
+  } catch (exc) {
+    console.info("console: no sound:", exc.message || exc);
+  }
+}
+
+function startLive() {
+  stopLive();
+  state.live = connectLive({ onEvent: onLiveEvent, onState: showLive });
+}
+
+function stopLive() {
+  if (state.live) state.live.stop();
+  state.live = null;
+  stopFlash();
+}
+
 function stopPolling() {
   if (state.timer) clearTimeout(state.timer);
   state.timer = null;
 }
 
 function signOut() {
+  stopLive();
   session.clear();
   if (state.page && state.page.view.unmount) state.page.view.unmount();
   state.page = null;
@@ -327,12 +432,18 @@ async function start() {
   await loadDirectory(true);
   renderShell();
   schedule();
+  startLive();
 }
 
 window.addEventListener("hashchange", route);
-window.addEventListener("sg:signed-out", () => renderSignIn());
+window.addEventListener("sg:signed-out", () => {
+  stopLive();
+  renderSignIn();
+});
+for (const name of ["click", "keydown"]) window.addEventListener(name, () => state.flash && stopFlash());
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") poll();
+  // Coming back to the tab: ask at once, whatever the live stream says.
+  if (document.visibilityState === "visible") poll(true);
 });
 
 await loadStrings();
