@@ -308,7 +308,8 @@ async function poll(force = false) {
   try {
     await loadDirectory();
     const page = state.page;
-    const every = state.isLive ? Math.max(LIVE_POLL_MS, page?.module.pollMs || 0) : page?.module.pollMs || POLL_MS;
+    const module = page ? page.module : {};
+    const every = state.isLive ? module.livePollMs || Math.max(LIVE_POLL_MS, module.pollMs || 0) : module.pollMs || POLL_MS;
     const jobs = force || !state.isLive || Date.now() - (state.badgeAt || 0) >= LIVE_POLL_MS ? [refreshBadge()] : [];
     if (jobs.length) state.badgeAt = Date.now();
     if (page && (force || Date.now() - page.refreshedAt >= every - 100)) {

@@ -299,6 +299,9 @@ function chartsOf(c) {
 export default {
   id: "resident",
   hidden: true,
+  // What is not an alert changes here too (the gateways applying a saved care plan,
+  // the band heard again): ask every 5 s even while alerts are pushed.
+  livePollMs: 5000,
   mount(main, ctx, params) {
     let residentId = params[0] ? decodeURIComponent(params[0]) : null;
     let plan = null; // built once per resident: a refresh never wipes what is being typed
