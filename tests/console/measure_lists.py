@@ -62,7 +62,7 @@ def main() -> None:
         )
         for key in range(1, 6):
             world.raise_event(1 + key % 6, EventKind.SOS, key, Severity.CRITICAL)
-        world.wait_alert("r-1")
+        world.wait_alert("r-6")
         print(f"{'request':58} {'median ms':>9} {'worst ms':>9} {'bytes':>9}")
         for path in (
             "/api/v1/residents?limit=50&sort=name",

@@ -80,12 +80,16 @@ class ResidentOut(BaseModel):
     updated_at: datetime | None
 
 
-def _out(session: Session, resident: Resident) -> ResidentOut:
-    band = session.execute(
-        select(Wristband.mac).where(
-            Wristband.resident_id == resident.id, Wristband.state == "active"
-        )
-    ).scalar_one_or_none()
+_UNKNOWN = object()
+
+
+def _out(session: Session, resident: Resident, band: object = _UNKNOWN) -> ResidentOut:
+    if band is _UNKNOWN:
+        band = session.execute(
+            select(Wristband.mac).where(
+                Wristband.resident_id == resident.id, Wristband.state == "active"
+            )
+        ).scalar_one_or_none()
     return ResidentOut(
         id=resident.id,
         display_name=resident.display_name,
@@ -101,7 +105,7 @@ def _out(session: Session, resident: Resident) -> ResidentOut:
             CareLinkOut(caregiver_id=link.caregiver_id, priority=link.priority)
             for link in resident.caregivers
         ],
-        wristband=band,
+        wristband=band if isinstance(band, str) else None,
         created_at=resident.created_at,
         updated_at=resident.updated_at,
     )
@@ -224,7 +228,17 @@ def list_residents(
         default_sort="id",
         default_limit=1000,
     )
-    out = [_out(session, r) for r in rows]
+    # One query for the page's bands, not one per resident.
+    # A Result has keys(), so dict(result) would read it as a mapping: pair them here.
+    bands: dict[str | None, str] = {  # noqa: C416
+        resident_id: mac
+        for resident_id, mac in session.execute(
+            select(Wristband.resident_id, Wristband.mac).where(
+                Wristband.resident_id.in_([r.id for r in rows]), Wristband.state == "active"
+            )
+        )
+    }
+    out = [_out(session, r, bands.get(r.id)) for r in rows]
     if not params.csv:
         return out
     names = people.names(

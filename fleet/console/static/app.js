@@ -86,8 +86,10 @@ async function loadDirectory(force = false) {
   if (!force && Date.now() - state.directoryAt < DIRECTORY_MS) return;
   state.directoryAt = Date.now();
   // Each list is what the API lets this user see; one that fails leaves ids showing.
+  // Residents are not loaded whole (867 of them, or 100,000 in a city): every list
+  // names its residents itself, and the band form searches them as one types.
   const [residents, communities, contacts] = await Promise.all([
-    api("/api/v1/residents").catch(() => null),
+    null,
     ctx.isStaff ? api("/api/v1/communities").catch(() => null) : null,
     api("/api/v1/caregivers").catch(() => null),
   ]);

@@ -61,15 +61,29 @@ function registerForm(ctx) {
   const message = h("p", { class: "message", role: "status", id: "register-message" });
   const mac = h("input", { id: "band-mac", required: true, placeholder: "C2:00:00:00:00:01", autocomplete: "off" });
   const key = h("input", { id: "band-key", type: "password", required: true, autocomplete: "off", pattern: "\\s*[0-9A-Fa-f]{32}\\s*" });
-  const resident = h(
-    "select",
-    { id: "band-resident" },
-    h("option", { value: "" }, t("wristbands.no_resident")),
-    ctx.residents
-      .filter((r) => !r.wristband)
-      .sort((a, b) => a.id.localeCompare(b.id))
-      .map((r) => h("option", { value: r.id }, `${r.display_name} (${r.id})`)),
-  );
+  // The wearer is found by name as one types (the fleet searches; 867 residents make
+  // too long a list to scroll): the value sent is the resident's id.
+  const options = h("datalist", { id: "band-resident-options" });
+  let searchTimer = null;
+  const resident = h("input", {
+    id: "band-resident",
+    list: "band-resident-options",
+    autocomplete: "off",
+    maxlength: 40,
+    placeholder: t("wristbands.resident_search"),
+    oninput: () => {
+      clearTimeout(searchTimer);
+      const text = resident.value.trim();
+      if (!text) return;
+      searchTimer = setTimeout(async () => {
+        const found = await api(`/api/v1/residents?limit=20&sort=name&q=${encodeURIComponent(text)}`);
+        replace(
+          options,
+          found.filter((r) => !r.wristband).map((r) => h("option", { value: r.id }, `${r.display_name} · ${r.address}`)),
+        );
+      }, 250);
+    },
+  });
   const community = h(
     "select",
     { id: "band-community" },
@@ -85,7 +99,7 @@ function registerForm(ctx) {
       onsubmit: async (event) => {
         event.preventDefault();
         const body = { mac: mac.value.trim(), bind_key: key.value.trim(), firmware: firmware.value.trim() };
-        if (resident.value) body.resident_id = resident.value;
+        if (resident.value.trim()) body.resident_id = resident.value.trim();
         if (community.value) body.community_id = community.value;
         try {
           const band = await api("/api/v1/wristbands", { method: "POST", json: body });
@@ -105,6 +119,7 @@ function registerForm(ctx) {
     field("band-mac", t("wristbands.mac"), mac),
     field("band-key", t("wristbands.bind_key"), key),
     field("band-resident", t("wristbands.resident"), resident),
+    options,
     field("band-community", t("wristbands.community"), community),
     field("band-firmware", t("wristbands.firmware"), firmware),
     h("button", { type: "submit", id: "band-submit" }, t("wristbands.submit")),
