@@ -27,6 +27,7 @@ from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
 from fleet.alerts.escalator import Escalator
 from fleet.alerts.service import Recorded, record_event
+from fleet.api import access_log
 from fleet.api.limits import BodyLimit, add_redacting_handlers
 from fleet.api.routes import (
     ack_page,
@@ -523,4 +524,5 @@ def serve(settings: FleetSettings) -> None:
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level.lower()
     )
+    access_log.install()  # after uvicorn has configured its loggers
     uvicorn.Server(config).run(sockets=[sock])
