@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 # the rest of the device state, which only feeds "last seen" after a restart, less so.
 _SAVE_COUNTERS_S = 5.0
 _SAVE_STATES_EVERY = 12  # x 5 s = one minute
+# ... or sooner when the product clock runs fast: the rules' state (last movement,
+# doses) is product time, and a restart must not bring back hours-old state.
+_SAVE_STATES_PRODUCT_S = 300.0
 _TICK_S = 1.0
 # At most this many ticks a second of real time, however fast the clock runs.
 _MIN_TICK_WALL_S = 0.05
@@ -114,6 +117,7 @@ class Gateway:
         )
         self.pipeline.devices.update(self.store.load_states())
         self._saves = 0
+        self._states_saved_at = self.clock.now()
         self.scanner = Scanner(
             settings.radio, settings.gateway_id, self.pipeline.on_advert, backend=radio_backend
         )
@@ -370,12 +374,19 @@ class Gateway:
 
     def _save_state(self, *, everything: bool = False) -> None:
         self._saves += 1
-        with_states = everything or self._saves % _SAVE_STATES_EVERY == 0
+        now = self.clock.now()
+        with_states = (
+            everything
+            or self._saves % _SAVE_STATES_EVERY == 0
+            or now - self._states_saved_at >= _SAVE_STATES_PRODUCT_S
+        )
+        if with_states:
+            self._states_saved_at = now
         self.store.save(
             self.decoder.counters, self.pipeline.devices.values() if with_states else ()
         )
         if with_states:
-            rules_snapshot.save(self.settings.data_dir, self.rules.snapshot(self.clock.now()))
+            rules_snapshot.save(self.settings.data_dir, self.rules.snapshot(now))
 
     def _tick(self) -> None:
         self.pipeline.on_tick()

@@ -11,34 +11,35 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
 import uvicorn
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, text, update
+from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from contract import Event, GatewayStatus, Health, TelemetryBatch, __version__
+from contract import GatewayStatus, Health, __version__
 from contract.clock import parse_clock
 from contract.config import ConfigReport
-from contract.messages import ReadingKind
 from fleet import clock, console
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
+from fleet.alerts.coverage_alerts import CoverageAlerts
 from fleet.alerts.escalator import Escalator
-from fleet.alerts.service import Recorded, record_event
+from fleet.alerts.service import Recorded
 from fleet.api import access_log
 from fleet.api.limits import BodyLimit, add_redacting_handlers
 from fleet.api.routes import (
     ack_page,
     alert_stream,
     alerts,
+    arrival,
     audit_log,
     battery,
     caregivers,
     charts,
     dead_letters,
     escalation,
+    feedback,
     gateway_status,
     gateways,
     geography,
@@ -46,18 +47,22 @@ from fleet.api.routes import (
     overview,
     resident_page,
     residents,
+    risk,
     sla,
+    task_page,
+    tasks,
     users,
     wristbands,
 )
 from fleet.coverage import CoverageWatch
-from fleet.db.models import Gateway, Wristband
-from fleet.db.session import make_engine, make_sessionmaker, migrate, utcnow, warn_if_not_durable
+from fleet.db.session import make_engine, make_sessionmaker, migrate, warn_if_not_durable
+from fleet.dispatch.task_link import TaskLinkSigner
 from fleet.errors import FleetError, Unavailable
 from fleet.ingest.consumer import Ingest
 from fleet.ingest.dead_letters import DeadLetters
 from fleet.ingest.gateway_state import LiveGateways
 from fleet.ingest.source import Partition, SourceSelector
+from fleet.ingest.telemetry_router import TelemetryRouter
 from fleet.ingest.trust import CoverageCache, TimeWindow
 from fleet.notify import sender
 from fleet.notify.channel_policy import ChannelPolicy, guarded
@@ -66,18 +71,17 @@ from fleet.provisioning import identity
 from fleet.provisioning.dynsec import Dynsec
 from fleet.provisioning.publisher import ConfigPublisher
 from fleet.redaction import redact
-from fleet.registry import band_import
+from fleet.registry import band_import, bands, config_push
 from fleet.registry.vault import Vault
+from fleet.risk.scheduler import RiskDaily
 from fleet.settings import FleetSettings
 from fleet.sign_in_throttle import SignInThrottle
 from fleet.supervisor import Supervisor
 from fleet.timeseries.battery_cache import BatteryCache
-from fleet.timeseries.influx import InfluxWriter, health_lines, telemetry_lines
+from fleet.timeseries.influx import InfluxWriter, health_lines
 from fleet.timeseries.spill import Spill
 
 log = logging.getLogger(__name__)
-
-_COVERAGE_POLL_S = 2.0
 
 
 class Fleet:
@@ -103,7 +107,7 @@ class Fleet:
             if settings.secret_key.get_secret_value()
             else Vault.from_file(settings.resolved_secret_key_file)
         )
-        self._encrypt_legacy_keys()
+        bands.seal_legacy_keys(self.sessions, self.vault)
         self.influx = InfluxWriter(
             settings.influx,
             spill=Spill(
@@ -115,6 +119,9 @@ class Fleet:
         self.links = LinkSigner(
             self.vault.derive_key("ack-link"), timedelta(hours=settings.ack_link_ttl_h)
         )
+        self.task_links = TaskLinkSigner(
+            self.vault.derive_key("task-link"), timedelta(hours=settings.ack_link_ttl_h)
+        )
         self.channel_policy = ChannelPolicy.from_settings(
             settings.channel_schemes, settings.channel_allow_hosts
         )
@@ -123,6 +130,7 @@ class Fleet:
             instance=self.instance,
             public_url=settings.resolved_public_url,
             links=self.links,
+            task_links=self.task_links,
             attempts=settings.notify_attempts,
             retry_s=settings.notify_retry_s,
             # Checked again before each send: a name may resolve elsewhere by now.
@@ -141,9 +149,16 @@ class Fleet:
         self.coverage = CoverageWatch(
             after_s=settings.gateway_offline_alert_s, instance=self.instance
         )
-        self.partition = Partition.parse(settings.mqtt.telemetry_partition)
-        self.sources = SourceSelector(max_future_s=settings.ingest.max_future_s)
-        self.telemetry_counts = {"kept": 0, "other_source": 0, "other_partition": 0}
+        self.coverage_alerts = CoverageAlerts(
+            self.coverage, self.sessions, instance=self.instance, on_alert=self._on_alert
+        )
+        self.telemetry = TelemetryRouter(
+            partition=Partition.parse(settings.mqtt.telemetry_partition),
+            sources=SourceSelector(max_future_s=settings.ingest.max_future_s),
+            writer=self.influx,
+            on_band_readings=self.activity.on_readings,
+            clock=clock.now,
+        )
         limits = settings.ingest
         self.window = TimeWindow(
             max_future_s=limits.max_future_s,
@@ -157,7 +172,7 @@ class Fleet:
             self.sessions,
             client_id=self.mqtt_client_id,
             on_alert=self._on_alert,
-            on_telemetry=self._on_telemetry,
+            on_telemetry=self.telemetry,
             coverage=self.coverage_cache,
             dead_letters=DeadLetters(
                 self.sessions, budget_per_minute=limits.dead_letter_budget_per_minute
@@ -166,7 +181,7 @@ class Fleet:
             id_tolerance_s=limits.event_id_tolerance_s,
             on_gateway=self._on_gateway,
             on_config_report=self._on_config_report,
-            telemetry_shared=self.partition.count == 1,
+            telemetry_shared=self.telemetry.partition.count == 1,
             instance=self.instance,
             clock=clock.now,  # product time: timestamps are judged against it
         )
@@ -190,6 +205,7 @@ class Fleet:
             on_poke=self.coverage_cache.invalidate,
         )
         self.supervisor = Supervisor()
+        self.risk_daily = RiskDaily(self.sessions)
         self._running = False
         self.sign_in_throttle = SignInThrottle(
             window=timedelta(seconds=settings.sign_in_window_s),
@@ -207,75 +223,11 @@ class Fleet:
                 timeout_s=self.settings.provisioning.broker_timeout_s,
             )
 
-    def _encrypt_legacy_keys(self) -> None:
-        """Bind keys stored in clear by an older version get encrypted once."""
-        with self.sessions.begin() as session:
-            for band in session.execute(select(Wristband)).scalars():
-                if Vault.is_legacy(band.bind_key):
-                    band.bind_key = self.vault.seal(self.vault.open(band.bind_key))
-
     async def _on_config_report(self, report: ConfigReport) -> None:
-        await asyncio.to_thread(self._store_config_report, report)
-
-    def _store_config_report(self, report: ConfigReport) -> None:
-        with self.sessions.begin() as session:
-            session.execute(
-                update(Gateway)
-                .where(Gateway.id == report.gateway)
-                .values(
-                    reported_version=report.version,
-                    reported_ok=report.ok,
-                    reported_error=(report.error or None) and report.error[:2000],
-                    reported_set_aside=[msgspec.structs.asdict(part) for part in report.set_aside],
-                    reported_at=utcnow(),
-                )
-            )
+        await asyncio.to_thread(config_push.store_report, self.sessions, report)
 
     def _on_alert(self, recorded: Recorded) -> None:
         self.dispatcher.wake.set()
-
-    async def _watch_coverage(self) -> None:
-        """Raise "residents unprotected" for gateways offline too long; resolve it when
-        they return. Every instance watches; the events' ids fold them into one alert."""
-        while True:
-            for event in self.coverage.due(clock.now()):
-                try:
-                    recorded = await asyncio.to_thread(self._record_coverage, event)
-                except Exception:
-                    log.exception("coverage: could not record %s for %s", event.kind, event.gateway)
-                    continue
-                if recorded is not None and (recorded.new_alert or recorded.deliveries):
-                    self._on_alert(recorded)
-            await asyncio.sleep(clock.poll_s(_COVERAGE_POLL_S))
-
-    def _record_coverage(self, event: Event) -> Recorded | None:
-        with self.sessions.begin() as session:
-            gateway = session.get(Gateway, event.gateway)
-            if gateway is None or gateway.state == "revoked":
-                return None  # unknown, or taken out of service on purpose
-            return record_event(session, event, utcnow(), instance=self.instance)
-
-    def _on_telemetry(self, batch: TelemetryBatch) -> None:
-        """Keep each device's reading from the gateway that hears it best, once."""
-        kept = []
-        counts = self.telemetry_counts
-        now = clock.now()
-        for reading in batch.readings:
-            if not self.partition.owns(reading.device):
-                counts["other_partition"] += 1
-            elif reading.rssi is None or self.sources.accept(
-                reading.device, batch.gateway, reading.rssi, reading.ts, now=now
-            ):
-                kept.append(reading)
-            else:
-                counts["other_source"] += 1
-        if kept:
-            self.influx.add(telemetry_lines(batch.gateway, kept))
-            # Only a band's own readings end an inactivity escalation (a "sensor" or
-            # meter reading is unchecked until the registry knows those devices).
-            self.activity.on_readings([r for r in kept if r.kind is ReadingKind.WRISTBAND])
-        # Counted once handed to the writer (in memory, or on disk while InfluxDB is away).
-        counts["kept"] += len(kept)
 
     def _on_gateway(self, gateway_id: str, message: GatewayStatus | Health) -> None:
         if isinstance(message, GatewayStatus):
@@ -322,11 +274,7 @@ class Fleet:
                 "loads": self.coverage_cache.loads,
                 "load_failures": self.coverage_cache.load_failures,
             },
-            "telemetry": {
-                **self.telemetry_counts,
-                "handovers": self.sources.handovers,
-                "future_ignored": self.sources.future_ignored,
-            },
+            "telemetry": self.telemetry.health(),
             "notifications": {
                 "sent": self.dispatcher.sent,
                 "failed": self.dispatcher.failed,
@@ -369,7 +317,8 @@ class Fleet:
             ("escalator", self.escalator.run),
             ("activity-watch", self.activity.run),
             ("config-publisher", self.publisher.run),
-            ("coverage-watch", self._watch_coverage),
+            ("coverage-watch", self.coverage_alerts.run),
+            ("risk-daily", self.risk_daily.run),
         ):
             supervisor.start(name, factory)
         try:
@@ -409,6 +358,7 @@ def create_app(settings: FleetSettings) -> FastAPI:
         "publisher",
         "vault",
         "links",
+        "task_links",
         "influx",
         "battery",
         "dynsec",
@@ -433,6 +383,11 @@ def create_app(settings: FleetSettings) -> FastAPI:
         sla,
         audit_log,
         ack_page,
+        tasks,
+        task_page,
+        arrival,
+        feedback,
+        risk,
         overview,
         battery,
         gateway_status,

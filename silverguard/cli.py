@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "silverguard.commands.bench",
     "silverguard.commands.falls",
     "silverguard.commands.meters",
+    "silverguard.commands.sim",
 )
 
 

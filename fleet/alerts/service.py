@@ -24,7 +24,7 @@ import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from contract import Event, Severity, event_id
+from contract import Event, EventKind, Severity, event_id
 from fleet.alerts import escalation, lifecycle
 from fleet.alerts.incidents import (
     Action,
@@ -46,6 +46,7 @@ from fleet.db.models import (
     Wristband,
 )
 from fleet.db.upsert import insert_ignore
+from fleet.dispatch import store as dispatch
 from fleet.errors import Conflict, NotFound
 
 
@@ -181,9 +182,18 @@ def record_event(
         return _fold(session, event, alert, now, actor)
     if disposition.action is Action.DIGEST:
         return _digest(session, event, subject, now)
+    if event.kind is EventKind.FALL and _cancelled_elsewhere(session, event):
+        # Another gateway heard the resident cancel this very fall inside the window
+        # (same band, same flag: the same key); this one missed the press. A near-miss.
+        return _digest(session, event, subject, now)
     return _open(
         session, event, subject, incident=incident, key=key, now=now, actor=actor, instance=instance
     )
+
+
+def _cancelled_elsewhere(session: Session, event: Event) -> bool:
+    cancel = event_id(event.device, EventKind.FALL_CANCELLED, event.key)
+    return session.get(EventRecord, cancel) is not None
 
 
 def _open_alert(session: Session, key: str) -> Alert | None:
@@ -277,6 +287,8 @@ def _open(
     deliveries = escalation.start(
         session, alert, policy, now, f"fleet:{instance}", notified_locally=event.notified_locally
     )
+    # A critical alert is also a task; the policy's messages just queued are its offer.
+    dispatch.open_task(session, alert, now, f"fleet:{instance}")
     return _mark(session, event.id, alert.id, "opened", new_alert=True, deliveries=deliveries)
 
 
@@ -389,6 +401,7 @@ def acknowledge(
     lifecycle.move(alert, AlertState.ACKNOWLEDGED, now, actor)
     lifecycle.record(session, alert.id, Step.ACKNOWLEDGED, now, actor, via=via)
     stop_escalation(session, alert, now, actor, reason="acknowledged")
+    dispatch.on_acknowledged(session, alert, actor, now)
     return alert
 
 
@@ -417,4 +430,5 @@ def _resolve(
     alert.note = note
     lifecycle.record(session, alert.id, Step.RESOLVED, now, actor, outcome=outcome)
     stop_escalation(session, alert, now, actor, reason="resolved")
+    dispatch.on_resolved(session, alert, now, actor)
     return alert

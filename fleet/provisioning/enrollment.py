@@ -15,21 +15,31 @@ public key. The fleet then:
 If step 2 fails (broker down), the token is put back, so the engineer can try again.
 """
 
+import asyncio
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from contract.acl import gateway_acls
 from contract.config import GatewayConfig
+from contract.enrollment import EnrollmentResponse, MqttCredentials
 from contract.sealing import SealError, seal
 from fleet.db.models import Gateway
-from fleet.errors import Forbidden, NotFound
+from fleet.db.session import utcnow
+from fleet.errors import Forbidden, NotFound, Unavailable
+from fleet.provisioning.dynsec import Dynsec, DynsecError
 from fleet.registry import audit
 from fleet.registry.config_push import build_config
 from fleet.registry.vault import Vault
+from fleet.settings import FleetSettings
+
+log = logging.getLogger(__name__)
 
 
 class EnrollmentRefused(Forbidden):
@@ -123,3 +133,49 @@ def revoke(session: Session, gateway: Gateway, now: datetime) -> None:
     gateway.enrollment_token_hash = None
     gateway.enrollment_expires_at = None
     gateway.broker_synced = False
+
+
+async def enroll(
+    sessions: sessionmaker[Session],
+    dynsec: Dynsec,
+    vault: Vault,
+    settings: FleetSettings,
+    *,
+    token: str,
+    public_key: str,
+) -> EnrollmentResponse:
+    """The whole enrollment (steps 1-3 above), with the token given back if the broker
+    could not make the account."""
+    prov = settings.provisioning
+    won = await asyncio.to_thread(claim, sessions, token, public_key, utcnow())
+    username = won.gateway_id
+    password = secrets.token_urlsafe(24)
+    ca_cert = ""
+    try:
+        if prov.ca_file is not None:
+            ca_cert = await asyncio.to_thread(Path(prov.ca_file).read_text)
+        # A gateway connects with its gateway id as client id, and with nothing else.
+        await dynsec.provision(
+            username, password, gateway_acls(won.gateway_id), client_id=won.gateway_id
+        )
+    except (DynsecError, OSError) as exc:
+        await asyncio.to_thread(give_back, sessions, won)
+        log.warning("enrollment of %s failed, token kept: %s", won.gateway_id, exc)
+        raise Unavailable(
+            f"could not create the gateway's broker credentials ({exc}); "
+            "the token is still valid, try again shortly"
+        ) from None
+    config = await asyncio.to_thread(complete, sessions, won, username, vault, utcnow())
+    tls = prov.broker_tls if prov.broker_tls is not None else prov.ca_file is not None
+    return EnrollmentResponse(
+        gateway_id=won.gateway_id,
+        mqtt=MqttCredentials(
+            host=prov.broker_host or settings.mqtt.host,
+            port=prov.broker_port or settings.mqtt.port,
+            username=username,
+            password=password,
+            tls=tls,
+        ),
+        ca_cert=ca_cert,
+        config=config,
+    )

@@ -4,7 +4,7 @@ or out of a community bumps the config of the gateways covering it."""
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from fleet.auth import Caller
 from fleet.db.models import Community, Resident, Wristband
@@ -123,3 +123,11 @@ def retire(session: Session, band: Wristband, now: datetime) -> set[str]:
     band.retired_at = now
     band.updated_at = now
     return config_push.bump_communities(session, [before])
+
+
+def seal_legacy_keys(sessions: "sessionmaker[Session]", vault: Vault) -> None:
+    """Bind keys stored in clear by an older version get encrypted, once, at start-up."""
+    with sessions.begin() as session:
+        for band in session.execute(select(Wristband)).scalars():
+            if Vault.is_legacy(band.bind_key):
+                band.bind_key = vault.seal(vault.open(band.bind_key))

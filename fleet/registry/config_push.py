@@ -19,15 +19,17 @@ import json
 import logging
 from collections.abc import Iterable
 
+import msgspec
 from pydantic import ValidationError
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from contract.config import BandConfig, GatewayConfig, ResidentConfig, explain
+from contract.config import BandConfig, ConfigReport, GatewayConfig, ResidentConfig, explain
 from contract.meters import MeterConfig
 from contract.rules import GatewayRules
 from contract.sealing import seal
 from fleet.db.models import CareLink, Gateway, GatewayCommunity, Meter, Resident, Wristband
+from fleet.db.session import utcnow
 from fleet.registry import careplans
 from fleet.registry.vault import Vault, VaultError
 
@@ -138,3 +140,20 @@ def _meters(session: Session, gateway_id: str) -> list[MeterConfig]:
         except ValidationError as exc:
             log.error("meter %s left out of %s's config: %s", meter.id, gateway_id, explain(exc))
     return meters
+
+
+def store_report(sessions: "sessionmaker[Session]", report: ConfigReport) -> None:
+    """What a gateway says it applied (``config/reported``): the version, whether it ran
+    it whole, and the parts it set aside — shown on the gateways page and the API."""
+    with sessions.begin() as session:
+        session.execute(
+            update(Gateway)
+            .where(Gateway.id == report.gateway)
+            .values(
+                reported_version=report.version,
+                reported_ok=report.ok,
+                reported_error=(report.error or None) and report.error[:2000],
+                reported_set_aside=[msgspec.structs.asdict(part) for part in report.set_aside],
+                reported_at=utcnow(),
+            )
+        )

@@ -7,6 +7,8 @@ bands are already on it), and registering, changing or removing a meter bumps th
 gateway's config, which then carries the meter in ``GatewayConfig.meters``.
 """
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +20,7 @@ from fleet.errors import Conflict, Invalid, NotFound
 from fleet.registry import audit, config_push, scope
 from fleet.registry.bands import visible_community
 
-__all__ = ["Invalid", "create_meter", "delete_meter", "get_meter", "replace_meter"]
+__all__ = ["Invalid", "check_place", "create_meter", "delete_meter", "get_meter", "replace_meter"]
 
 
 def get_meter(session: Session, caller: Caller, meter_id: str) -> Meter:
@@ -30,9 +32,17 @@ def get_meter(session: Session, caller: Caller, meter_id: str) -> Meter:
     return meter
 
 
-def _check_place(
-    session: Session, caller: Caller, *, config: MeterConfig, gateway_id: str, community_id: str
+def check_place(
+    session: Session,
+    caller: Caller,
+    *,
+    config: MeterConfig,
+    gateway_id: str,
+    community_id: str,
+    also: Sequence[MeterConfig] = (),
 ) -> None:
+    """Whether the meter may be wired here (``also``: meters of the same gateway being
+    registered with it, e.g. earlier rows of an import file); raises Invalid."""
     visible_community(session, caller, community_id)
     covers = session.execute(
         select(GatewayCommunity.gateway_id).where(
@@ -58,7 +68,8 @@ def _check_place(
     others = session.execute(
         select(Meter).where(Meter.gateway_id == gateway_id, Meter.id != config.id)
     ).scalars()
-    clash = _bus_clash(config, [MeterConfig.model_validate(m.config) for m in others])
+    registered = [MeterConfig.model_validate(m.config) for m in others]
+    clash = _bus_clash(config, [*registered, *(m for m in also if m.id != config.id)])
     if clash:
         raise Invalid(clash)
 
@@ -86,7 +97,7 @@ def create_meter(
     """Register a meter; returns it and the gateways whose config changed."""
     if session.get(Meter, config.id) is not None:
         raise Conflict(f"meter {config.id} exists")
-    _check_place(session, caller, config=config, gateway_id=gateway_id, community_id=community_id)
+    check_place(session, caller, config=config, gateway_id=gateway_id, community_id=community_id)
     meter = Meter(
         id=config.id,
         flat=config.flat,
@@ -104,7 +115,7 @@ def replace_meter(
     session: Session, caller: Caller, *, config: MeterConfig, gateway_id: str, community_id: str
 ) -> tuple[Meter, set[str]]:
     meter = get_meter(session, caller, config.id)
-    _check_place(session, caller, config=config, gateway_id=gateway_id, community_id=community_id)
+    check_place(session, caller, config=config, gateway_id=gateway_id, community_id=community_id)
     before = meter.gateway_id
     meter.flat = config.flat
     meter.community_id = community_id

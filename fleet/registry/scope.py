@@ -8,9 +8,12 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
 from fleet.auth import Caller, Role
 from fleet.db.models import (
+    Alert,
     Caregiver,
     CareLink,
+    CareTask,
     Community,
+    DispatchTask,
     Gateway,
     GatewayCommunity,
     Grid,
@@ -114,6 +117,19 @@ def meters(caller: Caller) -> ColumnElement[bool]:
     return false()
 
 
+def alerts(caller: Caller) -> ColumnElement[bool]:
+    """Admin: all; staff: alerts of their town's communities; caregiver: their residents'."""
+    if caller.role is Role.ADMIN:
+        return true()
+    if caller.role is Role.STAFF:
+        return Alert.community_id.in_(
+            select(Community.id).where(Community.town_id == caller.town_id)
+        )
+    return Alert.resident_id.in_(
+        select(CareLink.resident_id).where(CareLink.caregiver_id == caller.subject)
+    )
+
+
 def may_use_community(caller: Caller, community: Community) -> bool:
     """Whether the caller may put people, bands or gateways in this community."""
     return caller.role is Role.ADMIN or (
@@ -135,3 +151,28 @@ def may_link_contact(caller: Caller, contact: Caregiver) -> bool:
         and contact.town_id is not None
         and contact.town_id == caller.town_id
     )
+
+
+def tasks(caller: Caller) -> ColumnElement[bool]:
+    """Dispatch tasks: admin all; staff their town's; a contact the tasks they hold."""
+    if caller.role is Role.ADMIN:
+        return true()
+    if caller.role is Role.STAFF:
+        return DispatchTask.community_id.in_(
+            select(Community.id).where(_town_communities(caller.town_id))
+        )
+    return DispatchTask.owner_id == caller.subject
+
+
+def care_tasks(caller: Caller) -> ColumnElement[bool]:
+    """Care tasks (band checks): admin all; staff their town's residents'; a contact the
+    ones given to them."""
+    if caller.role is Role.ADMIN:
+        return true()
+    if caller.role is Role.STAFF:
+        return CareTask.resident_id.in_(
+            select(Resident.id)
+            .join(Community, Community.id == Resident.community_id)
+            .where(_town_communities(caller.town_id))
+        )
+    return CareTask.assignee_id == caller.subject

@@ -215,7 +215,7 @@ def test_what_the_gateway_reports_is_what_the_fleet_shows(api: Api, tmp_path: Pa
     assert report.ok
     assert [(p.section, p.name) for p in report.set_aside] == [("meters", "m-3-e")]
     assert {m.id for m in gateway.meters.meters} == {"m-1-e", "m-1-w", "m-2-x"}
-    api.fleet._store_config_report(report)
+    config_push.store_report(api.fleet.sessions, report)
     shown = api.admin.ok("get", "/api/v1/gateways/gw-seam")
     assert shown["reported_set_aside"] == [
         {

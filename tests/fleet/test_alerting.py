@@ -80,12 +80,16 @@ def record(sessions: sessionmaker[Session], event, at=T0) -> service.Recorded:  
 
 
 def actions(sessions: sessionmaker[Session], alert_id: int) -> list[str]:
+    """The alert's own timeline; its dispatch task's lines (task_*) are
+    tests/fleet/test_dispatch_api.py's."""
     with sessions() as session:
-        return list(
-            session.execute(
+        return [
+            action
+            for action in session.execute(
                 select(AlertLog.action).where(AlertLog.alert_id == alert_id).order_by(AlertLog.id)
             ).scalars()
-        )
+            if not action.startswith("task_")
+        ]
 
 
 def deliveries(sessions: sessionmaker[Session], alert_id: int) -> list[tuple[int, int, str, str]]:
@@ -228,6 +232,21 @@ def test_moving_again_stops_an_inactivity_escalation(sessions):
     assert actions(sessions, still.alert_id)[-2:] == ["follow_up", "escalation_stopped"]
     clock = Clock(T0 + timedelta(minutes=20))
     assert Escalator(sessions, instance="a", clock=clock).tick() == 0
+
+
+def test_a_fall_another_gateway_saw_cancelled_in_time_opens_no_alert(sessions):
+    """Two gateways hear the fall flag; one hears the cancel press inside the window,
+    the other misses it and raises the fall at the window's end (found by the district
+    ledger): the resident cancelled, so no one is called."""
+    with sessions.begin() as session:
+        s = seed(session)
+    band = s.bands["r-1"]
+    cancel = band_event(band, EventKind.FALL_CANCELLED, key=870, severity=Severity.LOW)
+    assert record(sessions, cancel).disposition == "digest"
+    late = record(sessions, band_event(band, EventKind.FALL, key=870, gateway="gw-02"))
+    assert (late.new_alert, late.disposition) == (False, "digest")
+    # A later fall of the same band (another flag) still opens an alert.
+    assert record(sessions, band_event(band, EventKind.FALL, key=871)).new_alert
 
 
 def test_low_priority_kinds_wait_for_one_digest_a_day(sessions):

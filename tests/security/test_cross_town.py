@@ -88,6 +88,21 @@ OPS: dict[tuple[str, str], Op] = {
         csv="mac,bind_key,community_id,resident_id\n{new_mac},{new_key},{community},{bandless}\n",
         query={"dry_run": "false"},
     ),
+    ("POST", "/api/v1/residents/import"): Op(
+        csv="id,display_name,community_id,grid_id,caregivers\n{new},x,{community},{grid},{caregiver}\n",
+        query={"dry_run": "false"},
+    ),
+    ("POST", "/api/v1/caregivers/import"): Op(
+        csv="id,display_name,town_id,residents\n{new},x,{town},{resident}\n",
+        query={"dry_run": "false"},
+    ),
+    ("POST", "/api/v1/meters/import"): Op(
+        csv=(
+            "id,flat,community_id,gateway_id,protocol,address,port,profile\n"
+            "{new},{flat},{community},{gateway},modbus,2,/dev/ttyUSB0,sdm120\n"
+        ),
+        query={"dry_run": "false"},
+    ),
     ("POST", "/api/v1/gateways"): Op({"id": "{new}", "communities": ["{community}"]}),
     ("PATCH", "/api/v1/gateways/{gateway_id}"): Op({"communities": ["{community}"]}),
     ("POST", "/api/v1/gateways/{gateway_id}/enrollment-token"): Op({}),
@@ -127,6 +142,24 @@ OPS: dict[tuple[str, str], Op] = {
     ("DELETE", "/api/v1/meters/{meter_id}"): Op(),
     ("POST", "/api/v1/alerts/{alert_id}/ack"): Op(caregiver_may=True),
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): Op({"outcome": "attended"}, caregiver_may=True),
+    # Sending someone: the alert and the person sent must both be the caller's town's.
+    ("POST", "/api/v1/alerts/{alert_id}/task/assign"): Op({"contact_id": "{worker}"}),
+    # Reports from outside name a resident: another town's is an unknown one (row error).
+    ("POST", "/api/v1/risk/reports"): Op(
+        {
+            "source": "hotline",
+            "rows": [{"resident_id": "{resident}", "reported_at": "2026-01-01", "concern": "x"}],
+        }
+    ),
+    ("POST", "/api/v1/risk/reports/import"): Op(
+        csv="resident_id,reported_at,concern\n{resident},2026-01-01,x\n",
+        query={"source": "hotline", "dry_run": "false"},
+    ),
+    ("POST", "/api/v1/risk/evaluate"): Op({}, admin_only=True),
+    # A visit from the risk board: staff of the resident's town (or their grid worker).
+    ("POST", "/api/v1/risk/visits"): Op({"resident_id": "{resident}", "found": "well"}),
+    # The band was checked after repeated false alarms (none open: closes nothing).
+    ("POST", "/api/v1/residents/{resident_id}/band-check/done"): Op(),
 }
 
 # Path parameters are the town-scoped record they name.

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fleet import clock
 from fleet.api.deps import CallerDep, SessionsDep
-from fleet.api.routes.alerts import visible_alerts
 from fleet.auth import Caller
 from fleet.db.models import Alert, AlertLog, Resident
+from fleet.registry import scope
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
@@ -58,7 +58,7 @@ def _changes(sessions: "sessionmaker[Session]", caller: Caller, after: int) -> l
             select(AlertLog.id, AlertLog.action, Alert, Resident.display_name)
             .join(Alert, Alert.id == AlertLog.alert_id)
             .outerjoin(Resident, Resident.id == Alert.resident_id)
-            .where(AlertLog.id > after, visible_alerts(caller))
+            .where(AlertLog.id > after, scope.alerts(caller))
             .order_by(AlertLog.id)
             .limit(BATCH)
         ).all()

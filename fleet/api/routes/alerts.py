@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, case, or_, select, true
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from fleet.alerts import service
@@ -18,12 +18,9 @@ from fleet.alerts.lifecycle import AlertState
 from fleet.api.deps import Caller, CallerDep, SessionDep
 from fleet.api.paging import ListQueryDep, contains, csv_response, page_rows
 from fleet.api.schemas import OpaqueId
-from fleet.auth import Role
 from fleet.db.models import (
     Alert,
     AlertLog,
-    CareLink,
-    Community,
     Delivery,
     EscalationTimer,
     EventRecord,
@@ -31,7 +28,7 @@ from fleet.db.models import (
 )
 from fleet.db.session import utcnow
 from fleet.errors import Invalid, NotFound
-from fleet.registry import audit, people
+from fleet.registry import audit, people, scope
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
@@ -133,22 +130,9 @@ class ResolveIn(BaseModel):
     note: str = Field("", max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")
 
 
-def visible_alerts(caller: Caller) -> ColumnElement[bool]:
-    """Admin: all; staff: alerts of their town's communities; caregiver: their residents'."""
-    if caller.role is Role.ADMIN:
-        return true()
-    if caller.role is Role.STAFF:
-        return Alert.community_id.in_(
-            select(Community.id).where(Community.town_id == caller.town_id)
-        )
-    return Alert.resident_id.in_(
-        select(CareLink.resident_id).where(CareLink.caregiver_id == caller.subject)
-    )
-
-
 def _get_visible(session: Session, caller: Caller, alert_id: int) -> Alert:
     alert = session.execute(
-        select(Alert).where(Alert.id == alert_id, visible_alerts(caller))
+        select(Alert).where(Alert.id == alert_id, scope.alerts(caller))
     ).scalar_one_or_none()
     if alert is None:
         raise NotFound(f"alert {alert_id} not found")
@@ -220,7 +204,7 @@ def list_alerts(
     query = (
         select(Alert)
         .outerjoin(Resident, Resident.id == Alert.resident_id)
-        .where(visible_alerts(caller))
+        .where(scope.alerts(caller))
     )
     if state:
         query = query.where(Alert.state.in_([s.value for s in state]))

@@ -7,14 +7,23 @@ Only staff and admins set them, and only to what the channel policy allows
 its network. A phone number, if given, travels to the gateways only sealed to their keys.
 """
 
-from typing import Literal
+from functools import partial
+from typing import Any, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet.api.deps import CallerDep, ChannelPolicyDep, PublisherDep, SessionDep, StaffDep
+from fleet.api import csv_import
+from fleet.api.deps import (
+    CallerDep,
+    ChannelPolicyDep,
+    PublisherDep,
+    SessionDep,
+    SessionsDep,
+    StaffDep,
+)
 from fleet.api.schemas import IdPath, Name, OpaqueId, Phone
 from fleet.auth import Caller, Role
 from fleet.db.models import Caregiver, CareLink, Resident, Town
@@ -22,7 +31,7 @@ from fleet.db.session import utcnow
 from fleet.errors import Conflict, Forbidden, Invalid, NotFound
 from fleet.notify.channel_policy import ChannelPolicy, ChannelRefused
 from fleet.notify.sender import ChannelError, validate_channel
-from fleet.registry import audit, config_push, scope
+from fleet.registry import audit, caregiver_import, config_push, scope
 
 router = APIRouter(prefix="/api/v1/caregivers", tags=["caregivers"])
 
@@ -145,6 +154,43 @@ def create_caregiver(
     )
     session.commit()
     return _out(session, caregiver, caller)
+
+
+@router.post(
+    "/import",
+    response_model=csv_import.CsvReportOut,
+    openapi_extra=csv_import.csv_body(
+        "id,display_name,kind,locale,phone,channels,town_id,residents"
+    ),
+    responses=csv_import.RESPONSES,
+    summary="Register many caregivers and grid workers from a CSV file (dry run by default)",
+)
+async def import_caregivers(
+    *,
+    request: Request,
+    caller: StaffDep,
+    sessions: SessionsDep,
+    publisher: PublisherDep,
+    channel_policy: ChannelPolicyDep,
+    dry_run: bool = True,
+) -> Any:
+    """Check every row (channels against the channel policy, linked residents against
+    the caller's town) and report every problem by row and column. With
+    ``dry_run=false`` and no errors, register all rows in one transaction; with any
+    error, none (HTTP 422)."""
+    importer = csv_import.Importer(
+        partial(caregiver_import.check, policy=channel_policy),
+        caregiver_import.apply,
+        "caregiver.import",
+    )
+    return await csv_import.run_import(
+        request,
+        caller=caller,
+        sessions=sessions,
+        importer=importer,
+        dry_run=dry_run,
+        poke=publisher.poke,
+    )
 
 
 @router.get("", response_model=list[CaregiverOut])

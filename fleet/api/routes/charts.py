@@ -26,7 +26,6 @@ from sqlalchemy import select
 
 from fleet import clock
 from fleet.api.deps import BatteryDep, CallerDep, InfluxDep, SessionDep, SessionsDep
-from fleet.api.routes.alerts import visible_alerts
 from fleet.api.schemas import IdPath, OpaqueId
 from fleet.auth import Caller
 from fleet.db.models import Alert, Meter, Resident, Wristband
@@ -200,7 +199,7 @@ def alerts_per_day(
     day_list, _ = _span(days, utcnow())
     since = datetime.combine(day_list[0], time(0), zone)
     query = select(Alert.opened_at, Alert.incident, Alert.kind, Alert.acknowledged_at).where(
-        visible_alerts(caller), Alert.opened_at >= since
+        scope.alerts(caller), Alert.opened_at >= since
     )
     if community_id is not None:
         query = query.where(Alert.community_id == community_id)

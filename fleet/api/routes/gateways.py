@@ -2,19 +2,13 @@
 
 import asyncio
 import logging
-import secrets
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from contract.acl import gateway_acls
 from contract.config import GatewayConfig
-from contract.enrollment import EnrollmentRequest, EnrollmentResponse, MqttCredentials
+from contract.enrollment import EnrollmentRequest, EnrollmentResponse
 from contract.rules import GatewayRules
 from fleet.api.deps import (
     DynsecDep,
@@ -26,14 +20,10 @@ from fleet.api.deps import (
     VaultDep,
 )
 from fleet.api.schemas import Address, GatewayId, GatewayIdPath, OpaqueId, SetAsideOut
-from fleet.auth import Caller, Role
-from fleet.db.models import Gateway, GatewayCommunity
-from fleet.db.session import utcnow
-from fleet.errors import Conflict, Invalid, NotFound, Unavailable
+from fleet.db.models import Gateway
+from fleet.errors import Conflict
 from fleet.provisioning import enrollment
-from fleet.provisioning.dynsec import DynsecError
-from fleet.registry import audit, config_push, scope
-from fleet.registry.bands import visible_community
+from fleet.registry import config_push, gateways
 from fleet.settings import FleetSettings
 
 log = logging.getLogger(__name__)
@@ -95,11 +85,6 @@ class GatewayCreated(GatewayOut):
     enrollment_token: str = Field(description="shown once; give it to the site engineer")
 
 
-def _stored_rules(rules: GatewayRules) -> dict[str, Any]:
-    # Only what staff set: defaults not written down follow the fleet's version.
-    return rules.model_dump(mode="json", exclude_unset=True)
-
-
 def _out(gateway: Gateway) -> GatewayOut:
     return GatewayOut(
         id=gateway.id,
@@ -126,31 +111,6 @@ def _out(gateway: Gateway) -> GatewayOut:
     )
 
 
-def _get(session: Session, caller: Caller, gateway_id: str) -> Gateway:
-    gateway = session.execute(
-        select(Gateway).where(Gateway.id == gateway_id, scope.gateways(caller))
-    ).scalar_one_or_none()
-    if gateway is None:
-        raise NotFound(f"gateway {gateway_id} not found")
-    return gateway
-
-
-def _check_communities(session: Session, caller: Caller, ids: list[str]) -> list[str]:
-    unique = list(dict.fromkeys(ids))
-    for community_id in unique:
-        visible_community(session, caller, community_id)
-    if caller.role is Role.STAFF and not unique:
-        raise Invalid("staff create gateways for at least one community of their town")
-    return unique
-
-
-def _check_staff_may_edit(session: Session, caller: Caller, gateway: Gateway) -> None:
-    # A gateway on a town boundary may cover communities of two towns: only staff of a
-    # town that owns every covered community (or an admin) may change it.
-    for link in gateway.communities:
-        visible_community(session, caller, link.community_id)
-
-
 def _reserved_names(settings: FleetSettings) -> set[str]:
     return {settings.mqtt.username, settings.provisioning.dynsec_username}
 
@@ -159,42 +119,29 @@ def _reserved_names(settings: FleetSettings) -> set[str]:
 def create_gateway(
     body: GatewayIn, session: SessionDep, caller: StaffDep, settings: SettingsDep
 ) -> GatewayCreated:
-    if body.id in _reserved_names(settings):
-        raise Invalid(f"{body.id} is the name of a broker account of the fleet; pick another id")
-    if session.get(Gateway, body.id) is not None:
-        raise Conflict(f"gateway {body.id} exists")
-    communities = _check_communities(session, caller, body.communities)
-    now = utcnow()
-    gateway = Gateway(
+    new = gateways.NewGateway(
         id=body.id,
         location=body.location,
         latitude=body.latitude,
         longitude=body.longitude,
-        state="created",
-        rules=_stored_rules(body.rules),
-        broker_synced=True,
-        desired_version=0,
-        published_version=0,
-        created_at=now,
+        communities=body.communities,
+        rules=body.rules,
     )
-    gateway.communities = [GatewayCommunity(community_id=c) for c in communities]
     ttl = timedelta(hours=body.enrollment_ttl_h or settings.provisioning.enrollment_ttl_h)
-    token = enrollment.new_token(gateway, ttl, now)
-    session.add(gateway)
-    audit.record(session, caller, "gateway.create", body.id, communities=communities)
-    session.commit()
+    gateway, token = gateways.create(
+        session, caller, new, reserved=_reserved_names(settings), ttl=ttl
+    )
     return GatewayCreated(**_out(gateway).model_dump(), enrollment_token=token)
 
 
 @router.get("/gateways", response_model=list[GatewayOut])
 def list_gateways(session: SessionDep, caller: StaffDep) -> list[GatewayOut]:
-    rows = session.execute(select(Gateway).where(scope.gateways(caller)).order_by(Gateway.id))
-    return [_out(g) for g in rows.scalars()]
+    return [_out(g) for g in gateways.visible(session, caller)]
 
 
 @router.get("/gateways/{gateway_id}", response_model=GatewayOut)
 def get_gateway(gateway_id: GatewayIdPath, session: SessionDep, caller: StaffDep) -> GatewayOut:
-    return _out(_get(session, caller, gateway_id))
+    return _out(gateways.get(session, caller, gateway_id))
 
 
 @router.get(
@@ -205,7 +152,7 @@ def get_gateway(gateway_id: GatewayIdPath, session: SessionDep, caller: StaffDep
 def get_gateway_config(
     gateway_id: GatewayIdPath, session: SessionDep, caller: StaffDep, vault: VaultDep
 ) -> GatewayConfig:
-    gateway = _get(session, caller, gateway_id)
+    gateway = gateways.get(session, caller, gateway_id)
     if gateway.state != "enrolled":
         raise Conflict(f"gateway {gateway_id} is {gateway.state}; it has no config to show")
     return config_push.build_config(session, gateway, vault)
@@ -219,23 +166,12 @@ def update_gateway(
     caller: StaffDep,
     publisher: PublisherDep,
 ) -> GatewayOut:
-    gateway = _get(session, caller, gateway_id)
-    _check_staff_may_edit(session, caller, gateway)
-    changes = body.model_dump(exclude_unset=True)
-    for name in ("location", "latitude", "longitude"):
-        if name in changes and (changes[name] is not None or name != "location"):
-            setattr(gateway, name, changes[name])
-    if body.communities is not None:
-        wanted = _check_communities(session, caller, body.communities)
-        gateway.communities = [GatewayCommunity(community_id=c) for c in wanted]
-    if body.rules is not None:
-        gateway.rules = _stored_rules(body.rules)
-    bumped = set()
-    if {"communities", "rules"} & changes.keys():
-        bumped = config_push.bump_gateways(session, [gateway.id])
-    audit.record(session, caller, "gateway.update", gateway.id, fields=sorted(changes))
-    session.commit()
-    session.refresh(gateway)
+    change = gateways.Placement(
+        changes=body.model_dump(exclude_unset=True),
+        communities=body.communities,
+        rules=body.rules,
+    )
+    gateway, bumped = gateways.update(session, caller, gateway_id, change)
     if bumped:
         publisher.poke()
     return _out(gateway)
@@ -251,12 +187,8 @@ def new_enrollment_token(
 ) -> GatewayCreated:
     """A new one-time token (the old one stops working), e.g. to re-enroll replaced
     hardware or a revoked gateway. The current credentials work until it is used."""
-    gateway = _get(session, caller, gateway_id)
-    _check_staff_may_edit(session, caller, gateway)
     ttl = timedelta(hours=body.enrollment_ttl_h or settings.provisioning.enrollment_ttl_h)
-    token = enrollment.new_token(gateway, ttl, utcnow())
-    audit.record(session, caller, "gateway.enrollment_token", gateway.id)
-    session.commit()
+    gateway, token = gateways.new_token(session, caller, gateway_id, ttl)
     return GatewayCreated(**_out(gateway).model_dump(), enrollment_token=token)
 
 
@@ -267,18 +199,7 @@ async def revoke_gateway(
     """Revoke at once: the broker refuses the gateway's credentials and disconnects it.
     If the broker is unreachable, this is retried in the background (broker_synced
     stays false until done)."""
-
-    def mark() -> str | None:
-        with sessions.begin() as session:
-            gateway = _get(session, caller, gateway_id)
-            _check_staff_may_edit(session, caller, gateway)
-            if gateway.state == "revoked" and gateway.broker_synced:
-                raise Conflict(f"gateway {gateway_id} is revoked already")
-            enrollment.revoke(session, gateway, utcnow())
-            audit.record(session, caller, "gateway.revoke", gateway.id)
-            return gateway.mqtt_username
-
-    username = await asyncio.to_thread(mark)
+    username = await asyncio.to_thread(gateways.mark_revoked, sessions, caller, gateway_id)
     try:
         await publisher.apply_revocation(gateway_id, username)
     except Exception as exc:  # broker down or refusing: the publisher retries
@@ -287,7 +208,7 @@ async def revoke_gateway(
 
     def load() -> GatewayOut:
         with sessions() as session:
-            return _out(_get(session, caller, gateway_id))
+            return _out(gateways.get(session, caller, gateway_id))
 
     return await asyncio.to_thread(load)
 
@@ -308,40 +229,8 @@ async def enroll(
     dynsec: DynsecDep,
 ) -> EnrollmentResponse:
     """No bearer token: the one-time enrollment token is the credential."""
-    prov = settings.provisioning
-    now = utcnow()
-    claim = await asyncio.to_thread(enrollment.claim, sessions, body.token, body.public_key, now)
-    username = claim.gateway_id
-    password = secrets.token_urlsafe(24)
-    ca_cert = ""
-    try:
-        if prov.ca_file is not None:
-            ca_cert = await asyncio.to_thread(Path(prov.ca_file).read_text)
-        # A gateway connects with its gateway id as client id, and with nothing else.
-        await dynsec.provision(
-            username, password, gateway_acls(claim.gateway_id), client_id=claim.gateway_id
-        )
-    except (DynsecError, OSError) as exc:
-        await asyncio.to_thread(enrollment.give_back, sessions, claim)
-        log.warning("enrollment of %s failed, token kept: %s", claim.gateway_id, exc)
-        raise Unavailable(
-            f"could not create the gateway's broker credentials ({exc}); "
-            "the token is still valid, try again shortly"
-        ) from None
-    config = await asyncio.to_thread(
-        enrollment.complete, sessions, claim, username, vault, utcnow()
+    response = await enrollment.enroll(
+        sessions, dynsec, vault, settings, token=body.token, public_key=body.public_key
     )
     publisher.poke()
-    tls = prov.broker_tls if prov.broker_tls is not None else prov.ca_file is not None
-    return EnrollmentResponse(
-        gateway_id=claim.gateway_id,
-        mqtt=MqttCredentials(
-            host=prov.broker_host or settings.mqtt.host,
-            port=prov.broker_port or settings.mqtt.port,
-            username=username,
-            password=password,
-            tls=tls,
-        ),
-        ca_cert=ca_cert,
-        config=config,
-    )
+    return response

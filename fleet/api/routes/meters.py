@@ -1,17 +1,18 @@
 """Meters: each flat's water and electricity meters, and the gateway that reads them."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import Field
 from sqlalchemy import select
 
 from contract.meters import MeterConfig
-from fleet.api.deps import PublisherDep, SessionDep, StaffDep
+from fleet.api import csv_import
+from fleet.api.deps import PublisherDep, SessionDep, SessionsDep, StaffDep
 from fleet.api.schemas import GatewayId, IdPath, OpaqueId
 from fleet.db.models import Meter
-from fleet.registry import meters, scope
+from fleet.registry import meter_import, meters, scope
 
 router = APIRouter(prefix="/api/v1/meters", tags=["meters"])
 
@@ -59,6 +60,40 @@ def create_meter(
     if bumped:
         publisher.poke()
     return _out(meter)
+
+
+_METER_IMPORT = csv_import.Importer(meter_import.check, meter_import.apply, "meter.import")
+
+
+@router.post(
+    "/import",
+    response_model=csv_import.CsvReportOut,
+    openapi_extra=csv_import.csv_body(
+        "id,flat,community_id,gateway_id,protocol,address,port,profile,poll_interval_s,"
+        "baud,parity,timeout_s,retries,offline_after_s"
+    ),
+    responses=csv_import.RESPONSES,
+    summary="Register many meters from a CSV file (dry run by default)",
+)
+async def import_meters(
+    *,
+    request: Request,
+    caller: StaffDep,
+    sessions: SessionsDep,
+    publisher: PublisherDep,
+    dry_run: bool = True,
+) -> Any:
+    """Check every row as a single registration would be checked (and against the rows
+    above it: meters on one port share a bus); with ``dry_run=false`` and no errors,
+    register all in one transaction; with any error, none (HTTP 422)."""
+    return await csv_import.run_import(
+        request,
+        caller=caller,
+        sessions=sessions,
+        importer=_METER_IMPORT,
+        dry_run=dry_run,
+        poke=publisher.poke,
+    )
 
 
 @router.get("", response_model=list[MeterOut])

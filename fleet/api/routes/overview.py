@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from fleet import clock
 from fleet.alerts.lifecycle import AlertState
 from fleet.api.deps import CallerDep, SessionDep
-from fleet.api.routes.alerts import visible_alerts
 from fleet.db.models import Alert
 from fleet.db.session import utcnow
+from fleet.registry import scope
 
 router = APIRouter(prefix="/api/v1/overview", tags=["alerts"])
 
@@ -32,7 +32,7 @@ def overview(session: SessionDep, caller: CallerDep) -> OverviewOut:
     now = utcnow()
     today = now.astimezone(clock.zone()).date()
     midnight = datetime.combine(today, time(0), clock.zone())
-    visible = visible_alerts(caller)
+    visible = scope.alerts(caller)
     by_severity: dict[str, int] = {"critical": 0, "high": 0, "medium": 0, "low": 0}
     by_state = {s.value: 0 for s in AlertState if s is not AlertState.RESOLVED}
     rows = session.execute(

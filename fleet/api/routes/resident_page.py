@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from contract.careplan import CarePlan
 from contract.meters import MeterConfig
 from fleet.api.deps import BatteryDep, CallerDep, InfluxDep, SessionsDep
-from fleet.api.routes.alerts import AlertOut, named, visible_alerts
+from fleet.api.routes.alerts import AlertOut, named
 from fleet.api.schemas import IdPath, SetAsideOut
 from fleet.auth import Caller
 from fleet.db.models import (
@@ -197,7 +197,7 @@ def _collect(session: Session, caller: Caller, resident: Resident) -> dict[str, 
                 .order_by(Meter.id)
             ).scalars()
         )
-    visible = visible_alerts(caller)
+    visible = scope.alerts(caller)
     open_alerts = session.execute(
         select(Alert)
         .where(visible, Alert.resident_id == resident.id, Alert.resolved_at.is_(None))

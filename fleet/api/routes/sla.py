@@ -12,11 +12,11 @@ from sqlalchemy import select
 from fleet import clock
 from fleet.alerts import sla
 from fleet.api.deps import SessionDep, SettingsDep, StaffDep
-from fleet.api.routes.alerts import visible_alerts
 from fleet.api.schemas import OpaqueId
 from fleet.db.models import Alert
 from fleet.db.session import utcnow
 from fleet.errors import Invalid
+from fleet.registry import scope
 
 router = APIRouter(prefix="/api/v1/sla", tags=["sla"])
 
@@ -88,7 +88,7 @@ def get_sla(
     until = datetime.combine(last + timedelta(days=1), time(0), clock.zone())
     query = select(
         Alert.community_id, Alert.opened_at, Alert.notified_at, Alert.acknowledged_at
-    ).where(visible_alerts(caller), Alert.opened_at >= since, Alert.opened_at < until)
+    ).where(scope.alerts(caller), Alert.opened_at >= since, Alert.opened_at < until)
     if community_id is not None:
         query = query.where(Alert.community_id == community_id)
     if incident is not None:

@@ -12,6 +12,8 @@ import batteryPage from "./pages/battery.js";
 import gateways from "./pages/gateways.js";
 import residents from "./pages/residents.js";
 import resident from "./pages/resident.js";
+import dispatch from "./pages/dispatch.js";
+import risk from "./pages/risk.js";
 
 // How often the console asks the fleet for news while the live stream is down. A new
 // alert shows within this long.
@@ -23,7 +25,7 @@ const MUTE_KEY = "sg.mute";
 // Names of residents and communities change rarely.
 const DIRECTORY_MS = 60000;
 
-const PAGES = [overview, alerts, residents, wristbands, batteryPage, gateways, resident];
+const PAGES = [overview, alerts, residents, wristbands, batteryPage, gateways, dispatch, risk, resident];
 const root = document.getElementById("app");
 
 const state = {
@@ -86,10 +88,11 @@ async function loadDirectory(force = false) {
   if (!force && Date.now() - state.directoryAt < DIRECTORY_MS) return;
   state.directoryAt = Date.now();
   // Each list is what the API lets this user see; one that fails leaves ids showing.
-  // Residents are not loaded whole (867 of them, or 100,000 in a city): every list
-  // names its residents itself, and the band form searches them as one types.
+  // The lists and the resident page name their residents themselves, and the band form
+  // searches residents as one types; the directory is still read for the pages that
+  // name residents from it (dispatch, risk) — one page of at most 1,000.
   const [residents, communities, contacts] = await Promise.all([
-    null,
+    api("/api/v1/residents?limit=1000").catch(() => null),
     ctx.isStaff ? api("/api/v1/communities").catch(() => null) : null,
     api("/api/v1/caregivers").catch(() => null),
   ]);

@@ -1,0 +1,170 @@
+"""Running the district from the command line: servers up, the simulated days, the
+ledger, and everything stopped afterwards — also on Ctrl-C or a failure."""
+
+import asyncio
+import contextlib
+import json
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from silverguard.sim.district import (
+    SEED_FILE,
+    District,
+    DistrictFileError,
+    build,
+    read_district_file,
+)
+from silverguard.sim.receiver import Receiver
+from silverguard.sim.run import (
+    Options,
+    Outcome,
+    Say,
+    load_registry,
+    make_clock,
+    make_stack,
+    simulate,
+    start_gateways,
+)
+from silverguard.sim.stack import Stack
+
+FAILING = ("missed", "duplicated", "wrong_recipient", "late")
+JSON_KEYS = (
+    "incidents",
+    "matched",
+    "missed",
+    "duplicated",
+    "wrong_recipient",
+    "late",
+    "unexpected_alerts",
+    "resident_days",
+    "wall_s",
+    "peak_rss_mb",
+    "cpu_s",
+)
+
+
+def _say_to(stream: TextIO) -> Say:
+    def say(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=stream, flush=True)
+
+    return say
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    seed: int = 1
+    days: float = 1.0
+    speed: float = 300.0
+    residents: int | None = None
+    duration_s: float | None = None  # wall seconds
+    narrate: bool = False
+    morning: bool = False
+    start: str = "06:00"  # simulated local time when the district is up
+    as_json: bool = False
+
+
+async def _logins(stack: Stack, district: District, say: Say) -> None:
+    """A staff account of the first town, to sign in to the console with."""
+    assert stack.api is not None
+    town = next(iter(district.towns))
+    password = secrets.token_urlsafe(9)
+    user = {"id": f"staff-{town[2:]}", "role": "staff", "town_id": town, "password": password}
+    response = await stack.api.post("/api/v1/users", json=user)
+    if response.status_code == 201:
+        say(f"console / 控制台: {stack.fleet_url}/console/")
+        say(f"  sign in as {user['id']} / {password} (staff of {town}), or paste the admin token:")
+        say(f"  {stack.admin_token}")
+
+
+async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
+    say = _say_to(sys.stderr if run.as_json else sys.stdout)
+    district = build(read_district_file(district_file), run.seed, residents=run.residents)
+    receiver = Receiver().start()
+    started = time.monotonic()
+    clock = make_clock(run.speed, time.time(), run.start)
+    stack = make_stack(district, workdir, clock)
+    try:
+        say(f"[1/4] starting Mosquitto, InfluxDB and the fleet in {workdir}")
+        await stack.start()
+        say(f"[2/4] registry: loading {len(district.residents)} residents by CSV import")
+        await load_registry(stack, district, receiver, say)
+        say(f"[3/4] gateways: enrolling and starting {len(district.gateways)}")
+        await start_gateways(stack, district, say)
+        await _logins(stack, district, say)
+        say(f"[4/4] up after {time.monotonic() - started:.0f} s wall; Ctrl-C stops everything")
+        options = Options(
+            district,
+            run.seed,
+            run.days,
+            run.speed,
+            workdir,
+            say,
+            duration_s=run.duration_s,
+            narrate=run.narrate,
+            morning=run.morning,
+        )
+        outcome = await simulate(stack, options, clock, receiver)
+        outcome.summary["setup_s"] = round(
+            time.monotonic() - started - outcome.summary["wall_s"], 1
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await stack.stop()
+        receiver.stop()
+    _report(outcome, run.as_json)
+    return 1 if any(outcome.summary[k] for k in FAILING) else 0
+
+
+def _report(outcome: Outcome, as_json: bool) -> None:
+    if as_json:
+        line = {k: outcome.summary[k] for k in JSON_KEYS}
+        line.update({k: v for k, v in outcome.summary.items() if k not in line})
+        print(json.dumps(line), flush=True)
+        return
+    print(outcome.table)
+    print()
+    print("  ".join(f"{k} {v}" for k, v in outcome.summary.items()))
+    print()
+    print(f"{'process':<20} {'cpu_s':>8} {'peak_rss_mb':>12}")
+    for name, cpu, rss in outcome.processes:
+        print(f"{name:<20} {cpu:>8} {rss:>12}")
+
+
+def run_district(district_file: Path | None, run: RunSettings, *, keep_data: bool) -> int:
+    path = district_file or SEED_FILE
+    try:
+        read_district_file(path)
+        make_clock(run.speed, time.time(), run.start)
+    except (DistrictFileError, ValueError) as exc:
+        print(f"silverguard sim district: {exc}", file=sys.stderr)
+        return 2
+    if run.days <= 0:
+        print("silverguard sim district: --days must be above 0", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="silverguard-district-"))
+
+    async def main() -> int:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+        try:
+            return await _run(path, run, workdir)
+        except asyncio.CancelledError:
+            print("stopped; every process ended", file=sys.stderr, flush=True)
+            return 130
+
+    try:
+        return asyncio.run(main())
+    finally:
+        if keep_data:
+            print(f"data kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)

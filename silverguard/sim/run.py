@@ -1,0 +1,416 @@
+"""``silverguard sim district``: the seed district on the real stack, for simulated days,
+with the scenario ledger checked at the end (docs/district.md).
+
+Every process — the fleet, the gateways, the bands driven from here — reads product
+time from one :class:`ScaledClock` setting, so simulated time runs ``--speed`` times
+faster than wall time everywhere; nothing waits by sleeping in simulated time.
+"""
+
+import asyncio
+import contextlib
+import heapq
+import inspect
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from contract.clock import ScaledClock
+from firmware_mocks.air import RadioModel
+from firmware_mocks.wristband import Button
+from silverguard.sim import ledger
+from silverguard.sim.district import (
+    ChannelOf,
+    District,
+    caregivers_csv,
+    residents_csv,
+    wristbands_csv,
+)
+from silverguard.sim.receiver import Received, Receiver
+from silverguard.sim.resources import Resources
+from silverguard.sim.scenario import (
+    DENSE_AFTER_S,
+    ZONE,
+    Bands,
+    Kind,
+    Planned,
+    Timing,
+    dose_presses,
+    expectation,
+    plan_incidents,
+)
+from silverguard.sim.stack import GatewaySpec, Stack
+
+# The wall seconds the stack takes to come up (servers, registry, gateways): the clock
+# starts this much before 06:00 of the simulated day so the run begins near dawn.
+SETUP_ESTIMATE_S = 45.0
+_ACK_LINK = re.compile(r"https?://\S+/ack/\S+")
+
+Say = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class Options:
+    district: District
+    seed: int
+    days: float
+    speed: float
+    workdir: Path
+    say: Say
+    status_every_s: float = 3 * 3600.0  # product seconds between status lines
+    duration_s: float | None = None  # stop after this many wall seconds
+    narrate: bool = False  # tell each incident and each message as it happens
+    morning: bool = False  # an SOS, a fall and a cancelled fall in the first minutes
+
+
+@dataclass(slots=True)
+class Outcome:
+    result: ledger.LedgerResult
+    summary: dict[str, Any]
+    table: str
+    processes: list[tuple[str, float, float]] = field(default_factory=list)  # name, cpu, rss
+
+
+def make_clock(speed: float, start_wall: float, start: str = "06:00") -> ScaledClock:
+    """A clock that reaches ``start`` (local, tomorrow) about when the stack is up."""
+    hours, minutes = (int(p) for p in start.split(":"))
+    tomorrow = datetime.fromtimestamp(start_wall, ZONE) + timedelta(days=1)
+    dawn = tomorrow.replace(hour=hours, minute=minutes, second=0, microsecond=0).timestamp()
+    return ScaledClock(dawn - SETUP_ESTIMATE_S * speed, start_wall, speed)
+
+
+_TELL = {
+    Kind.FALL: "falls and lies still / 跌倒",
+    Kind.FALL_CANCELLED: "falls, then presses the button to cancel / 跌倒后按键取消",
+    Kind.SOS: "holds the SOS button / 长按求救",
+    Kind.NO_ACK: "holds the SOS button; the family will not answer / 求救，家属未应答",
+    Kind.MISSED_DOSE: "does not take the dose / 未按时服药",
+    Kind.TAKEN_DOSE: "takes the dose and presses 'taken' / 已服药",
+    Kind.INACTIVITY: "stops moving / 长时间不动",
+    Kind.GATEWAY_OFFLINE: "loses power / 网关断电",
+}
+
+
+def tell(p: Planned) -> str:
+    who = f"gateway {p.gateway}" if p.gateway else f"resident {p.resident.id if p.resident else ''}"
+    return f"{local_text(p.at)}  {who} {_TELL[p.kind]}"
+
+
+def local_text(at: float) -> str:
+    return datetime.fromtimestamp(at, ZONE).strftime("%m-%d %H:%M:%S")
+
+
+async def _ok(api: httpx.AsyncClient, method: str, path: str, **kw: Any) -> Any:
+    response = await api.request(method, path, **kw)
+    if response.status_code >= 300:
+        raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:500]}")
+    return response.json() if response.content else None
+
+
+async def _import(api: httpx.AsyncClient, kind: str, body: bytes) -> int:
+    answer = await _ok(
+        api,
+        "POST",
+        f"/api/v1/{kind}/import",
+        params={"dry_run": "false"},
+        content=body,
+        headers={"Content-Type": "text/csv"},
+    )
+    return int(answer["created"])
+
+
+async def load_registry(stack: Stack, district: District, receiver: Receiver, say: Say) -> None:
+    """The registry as a health center loads it: places one by one (there are few),
+    people and bands by bulk CSV import."""
+    api = stack.api
+    assert api is not None
+    for town, name in district.towns.items():
+        await _ok(api, "POST", "/api/v1/towns", json={"id": town, "name": name})
+    for c in district.communities:
+        body = {"id": c.community_id, "town_id": c.town_id, "name": c.community_name}
+        await _ok(api, "POST", "/api/v1/communities", json=body)
+    channel = ChannelOf(receiver.url("").rstrip("/"))
+    created = await _import(api, "caregivers", caregivers_csv(district, channel))
+    say(
+        f"registry: {len(district.communities)} communities; {created} caregivers, grid workers and duty lines imported"
+    )
+    for grid, (community, worker) in district.grids.items():
+        body = {"id": grid, "community_id": community, "name": grid, "worker_id": worker}
+        await _ok(api, "POST", "/api/v1/grids", json=body)
+    for community, contact in district.duty_lines.items():
+        await _ok(
+            api, "PUT", f"/api/v1/communities/{community}/duty-line", json={"contact_id": contact}
+        )
+    created = await _import(api, "residents", residents_csv(district))
+    say(f"registry: {created} residents with care plans imported (CSV)")
+    created = await _import(api, "wristbands", wristbands_csv(district))
+    say(f"registry: {created} wristbands imported (CSV)")
+
+
+# Thinned adverts (one per 10 simulated minutes) make "not seen for 30 minutes" three
+# lost adverts; the district's gateways wait three hours (docs/district.md).
+SIM_RULES = {"device": {"not_seen_s": 3 * 3600.0}}
+
+
+async def start_gateways(stack: Stack, district: District, say: Say) -> None:
+    assert stack.api is not None
+    for gateway, covers in district.covers.items():
+        await stack.enroll_gateway(gateway, covers)
+        await _ok(stack.api, "PATCH", f"/api/v1/gateways/{gateway}", json={"rules": SIM_RULES})
+    say(f"gateways: {len(district.covers)} enrolled (one-time tokens, own keys, broker accounts)")
+    await asyncio.gather(*(stack.start_gateway(g) for g in district.covers))
+    for g in district.covers:
+        await stack.wait_gateway_connected(g, timeout=60)
+    assert stack.api is not None
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        rows = [await _ok(stack.api, "GET", f"/api/v1/gateways/{g}") for g in district.covers]
+        if all(r.get("config_in_sync") and r.get("reported_ok") for r in rows):
+            break
+        await asyncio.sleep(0.5)
+    else:
+        say("warning: not every gateway reported its config applied; see the gateway logs")
+    say(f"gateways: {len(district.covers)} running, each with its bands' keys sealed to it")
+
+
+class Phones:
+    """The caregivers' phones: each message's acknowledge link is tapped, except by the
+    people a scripted "never acknowledges" incident keeps silent."""
+
+    def __init__(self, receiver: Receiver, clock: ScaledClock) -> None:
+        self.receiver = receiver
+        self.clock = clock
+        self.seen = 0
+        # contact -> (from, until): product times between which they ignore messages
+        self.silent: dict[str, tuple[float, float]] = {}
+        self.http = httpx.AsyncClient(timeout=10)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.acks = 0
+
+    def product(self, wall: float) -> float:
+        return self.clock.start + (wall - self.clock.wall_start) * self.clock.speed
+
+    def arrivals(self) -> dict[str, list[float]]:
+        got: dict[str, list[float]] = {}
+        for r in self.receiver.delivered():
+            got.setdefault(r.path.strip("/"), []).append(self.product(r.at))
+        return got
+
+    def step(self) -> list[Received]:
+        delivered = self.receiver.delivered()
+        new = delivered[self.seen :]
+        self.seen = len(delivered)
+        for request in new:
+            contact = request.path.strip("/")
+            since, until = self.silent.get(contact, (0.0, 0.0))
+            if since <= self.product(request.at) < until:
+                continue
+            match = _ACK_LINK.search(str(request.body.get("message", "")))
+            if match is not None:
+                task = asyncio.create_task(self._ack(match[0]))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+        return new
+
+    async def _ack(self, link: str) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            if (await self.http.post(link)).status_code == 200:
+                self.acks += 1
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await self.http.aclose()
+
+
+def _actions(
+    planned: list[Planned],
+    *,
+    district: District,
+    bands: Bands,
+    stack: Stack,
+    phones: Phones,
+    presses: list[tuple[float, str]],
+    start: float,
+    end: float,
+    outage_s: float,
+) -> list[tuple[float, int, Callable[[], Awaitable[None] | None]]]:
+    actions: list[tuple[float, int, Callable[[], Awaitable[None] | None]]] = []
+
+    def at(t: float, do: Callable[[], Awaitable[None] | None]) -> None:
+        if start <= t <= end:
+            actions.append((t, len(actions), do))
+
+    for p in planned:
+        r = p.resident
+        if p.kind is Kind.FALL and r:
+            at(p.at, partial(bands.fall, r.id))
+            at(p.at + 1800, partial(bands.get_up, r.id))
+        elif p.kind is Kind.FALL_CANCELLED and r:
+            at(p.at, partial(bands.fall, r.id))
+            at(p.at + 8, partial(bands.press, r.id, Button.SHORT))
+            at(p.at + 60, partial(bands.get_up, r.id))
+        elif p.kind in (Kind.SOS, Kind.NO_ACK) and r:
+            if p.kind is Kind.NO_ACK:
+                window = (p.at - 60, p.at + 3600)
+                phones.silent[r.caregiver_id] = window
+                phones.silent[district.grid_worker(r)] = window
+            at(p.at, partial(bands.press, r.id, Button.LONG))
+        elif p.kind is Kind.INACTIVITY and r:
+            at(p.at, partial(bands.lie_still, r.id))
+            at(p.at + r.inactivity_s + 1800, partial(bands.get_up, r.id))
+        elif p.kind is Kind.GATEWAY_OFFLINE and p.gateway:
+            at(p.at, partial(stack.kill_gateway, p.gateway))
+            at(p.at + outage_s, partial(stack.start_gateway, p.gateway))
+    for when, resident_id in presses:
+        at(when, partial(bands.press, resident_id, Button.SHORT))
+    return actions
+
+
+async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Receiver) -> Outcome:
+    district = opts.district
+    ready = clock.now()
+    end = ready + opts.days * 86400
+    if opts.duration_s is not None:
+        end = min(end, ready + opts.duration_s * opts.speed)
+    bands = Bands(district, stack.air, clock, opts.seed)
+    timing = Timing(opts.speed)
+    planned, skipped = plan_incidents(
+        district, opts.seed, ready, end, timing, at_home=bands.at_home, morning=opts.morning
+    )
+    presses, away = dose_presses(
+        district, (opts.seed, ready, end), skipped=skipped, at_home=bands.at_home
+    )
+    expected = [expectation(p, district, timing) for p in [*planned, *away]]
+    phones = Phones(receiver, clock)
+    actions = _actions(
+        planned,
+        district=district,
+        bands=bands,
+        stack=stack,
+        phones=phones,
+        presses=presses,
+        start=ready,
+        end=end,
+        outage_s=timing.outage_s,
+    )
+    # Full advert rate from a minute before each incident.
+    for p in planned:
+        if p.resident is not None:
+            mac = p.resident.mac
+            actions.append(
+                (p.at - 60, len(actions), partial(bands.dense, mac, p.at + DENSE_AFTER_S))
+            )
+    if opts.narrate:
+        for p in planned:
+            actions.append((p.at, len(actions), partial(opts.say, tell(p))))
+    heapq.heapify(actions)
+    opts.say(
+        f"simulated time {local_text(ready)} → {local_text(end)} at {opts.speed:g}x: "
+        f"{len(planned)} scripted incidents, {len(district.residents)} residents"
+    )
+    resources = Resources()
+    wall_start = time.monotonic()
+    next_status = ready + opts.status_every_s
+    pending: set[asyncio.Task[Any]] = set()
+    try:
+        while (now := clock.now()) < end:
+            while actions and actions[0][0] <= now:
+                _, _, do = heapq.heappop(actions)
+                started = do()
+                if inspect.isawaitable(started):
+                    task = asyncio.ensure_future(started)
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+            bands.step(now)
+            for request in phones.step():
+                if opts.narrate:
+                    opts.say(f"{local_text(phones.product(request.at))}  {_heard(request)}")
+            resources.sample()
+            if now >= next_status:
+                next_status += opts.status_every_s
+                done = sum(1 for p in planned if p.at <= now)
+                opts.say(
+                    f"{local_text(now)}  adverts {bands.adverts}, incidents {done}/{len(planned)}, "
+                    f"notifications {len(receiver.delivered())}, acknowledged {phones.acks}"
+                )
+            await asyncio.sleep(0.02)
+        if pending:
+            await asyncio.wait(pending, timeout=60)
+        # Let the last notifications arrive (deliveries are retried on real time).
+        await asyncio.sleep(2.0)
+        phones.step()
+        resources.sample()
+        alerts = await read_alerts(stack, clock)
+    finally:
+        await phones.close()
+    result = ledger.reconcile(expected, alerts, phones.arrivals())
+    resident_days = len(district.residents) * opts.days
+    summary = result.summary(resident_days)
+    summary["wall_s"] = round(time.monotonic() - wall_start, 1)
+    summary["peak_rss_mb"] = resources.peak_rss_mb()
+    summary["cpu_s"] = resources.cpu_s()
+    summary["adverts"] = bands.adverts
+    return Outcome(result, summary, ledger.table(result, local_text), resources.table())
+
+
+def _heard(request: Received) -> str:
+    """A message on a phone in one plain line: whose phone, the title."""
+    title = str(request.body.get("title", "")).replace("\n", " ")
+    return f"phone of {request.path.strip('/')}: {title[:90]}"
+
+
+def _product(text: str | None) -> float | None:
+    if text is None:
+        return None
+    return datetime.fromisoformat(text).timestamp()
+
+
+async def read_alerts(stack: Stack, clock: ScaledClock) -> list[ledger.AlertSeen]:
+    """Every alert with its deliveries, through the fleet's API."""
+    assert stack.api is not None
+    rows = await _ok(stack.api, "GET", "/api/v1/alerts", params={"limit": 1000})
+    seen: list[ledger.AlertSeen] = []
+    for row in rows:
+        detail = await _ok(stack.api, "GET", f"/api/v1/alerts/{row['id']}")
+        deliveries = tuple(
+            ledger.Delivery(
+                d["contact"],
+                _product(d["sent_at"]) if d["status"] == "sent" else None,
+                d["status"],
+            )
+            for d in detail["deliveries"]
+        )
+        opened = _product(row["opened_at"])
+        assert opened is not None
+        seen.append(
+            ledger.AlertSeen(
+                row["id"], row["kind"], row["resident_id"] or row["device"], opened, deliveries
+            )
+        )
+    return seen
+
+
+def make_stack(district: District, workdir: Path, clock: ScaledClock) -> Stack:
+    specs = [GatewaySpec(g, pos) for g, pos in district.gateways.items()]
+    stack = Stack(
+        workdir,
+        specs,
+        radio=RadioModel(loss_rate=0.02),
+        bands_in_settings=False,
+        telemetry_interval_s=5.0,
+        fleet_settings={
+            "clock": clock.setting(),
+            "log_level": "WARNING",
+            "gateway_offline_alert_s": Timing(clock.speed).offline_alert_s,
+        },
+    )
+    for g in district.gateways:
+        stack.gateway_extra[g] = {"clock": clock.setting(), "status_interval_s": 2.0}
+    return stack
