@@ -18,7 +18,17 @@ pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 LOADING = {"zh-CN": "加载中", "en": "Loading"}
-PAGES = ["overview", "alerts", "residents", "resident/r-1", "wristbands", "battery", "gateways"]
+PAGES = [
+    "overview",
+    "alerts",
+    "residents",
+    "resident/r-1",
+    "wristbands",
+    "battery",
+    "gateways",
+    "dispatch",
+    "risk",
+]
 
 
 @pytest.fixture
