@@ -5,13 +5,16 @@ and seeing the gateway report it applied. Screenshots go to the test artifacts d
 
 import csv
 import io
+import json
 import os
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from datetime import time as dtime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -19,7 +22,14 @@ from contract import EventKind, Severity, Topic, TopicKind, encode
 from contract.config import ConfigReport
 from fleet.db.models import Resident
 from fleet.db.session import make_engine, make_sessionmaker, utcnow
-from tests.console.world import COMMUNITY, RESIDENTS, STAFF, ConsoleWorld, band_mac
+from tests.console.world import (
+    CAREGIVER,
+    COMMUNITY,
+    RESIDENTS,
+    STAFF,
+    ConsoleWorld,
+    band_mac,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -241,3 +251,42 @@ def test_an_sos_arrives_live_over_server_sent_events(page: Page, world: ConsoleW
     page.click("#mute")
     expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
     assert page.evaluate("localStorage.getItem('sg.mute')") == "1"
+
+
+def test_the_alert_stream_carries_only_what_the_caller_may_see(world: ConsoleWorld):
+    """A caregiver's stream: their resident's alert changes, never another resident's."""
+    token = httpx.post(
+        f"{world.url}/api/v1/auth/token",
+        data={"username": CAREGIVER[0], "password": CAREGIVER[1]},
+    ).json()["access_token"]
+    events: list[tuple[str, dict[str, Any]]] = []
+    with httpx.stream(
+        "GET",
+        f"{world.url}/api/v1/alerts/stream",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=httpx.Timeout(30.0),
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        name = None
+        raised = False
+        deadline = time.monotonic() + 30
+        for line in lines:
+            if line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((name or "message", json.loads(line.split(":", 1)[1])))
+                if name == "ready" and not raised:
+                    # Another resident's SOS first, then one of the caregiver's own (r-1).
+                    world.raise_event(2, EventKind.SOS, 31, Severity.CRITICAL)
+                    world.wait_alert("r-2")
+                    world.raise_event(1, EventKind.SOS, 32, Severity.CRITICAL)
+                    raised = True
+                if any(d.get("resident_id") == "r-1" for n, d in events if n == "alert"):
+                    break
+            assert time.monotonic() < deadline, events
+    alerts = [data for name, data in events if name == "alert"]
+    assert alerts
+    assert {a["resident_id"] for a in alerts} == {"r-1"}
+    assert alerts[0]["resident_name"] == RESIDENTS["r-1"][0]
