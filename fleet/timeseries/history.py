@@ -311,3 +311,35 @@ async def meters_per_day(
         return {}
     result = await source.query(meters_per_day_query(meter_ids, since, until, zone))
     return parse_meters_per_day(result, zone)
+
+
+def meters_per_hour_query(meter_ids: Iterable[str], since: datetime, until: datetime) -> str:
+    devices = " OR ".join(f"device = {_quoted(m)}" for m in meter_ids)
+    return (
+        "SELECT spread(energy_kwh) AS energy_kwh, spread(volume_m3) AS volume_m3 "  # noqa: S608
+        f"FROM meter WHERE ({devices}) AND {_between(since, until)} "
+        "GROUP BY time(1h), device fill(none)"
+    )
+
+
+def parse_meters_per_hour(result: dict[str, Any]) -> dict[str, dict[datetime, dict[str, float]]]:
+    out: dict[str, dict[datetime, dict[str, float]]] = {}
+    for tags, row in _rows(result):
+        device = tags.get("device")
+        if not device:
+            continue
+        hour = _instant(row["time"])
+        for name in ("energy_kwh", "volume_m3"):
+            value = row.get(name)
+            if isinstance(value, int | float):
+                out.setdefault(device, {}).setdefault(hour, {})[name] = float(value)
+    return out
+
+
+async def meters_per_hour(
+    source: Queries, meter_ids: list[str], since: datetime, until: datetime
+) -> dict[str, dict[datetime, dict[str, float]]]:
+    """Use per hour of the flat's meters (spread of the registers' totals in each hour)."""
+    if not meter_ids:
+        return {}
+    return parse_meters_per_hour(await source.query(meters_per_hour_query(meter_ids, since, until)))

@@ -164,6 +164,27 @@ def test_charts_draw_days_from_influxdb_aggregates_and_say_null_without_data(
         for m in (10, 11, 12)
     ]
     lines.append(f"wristband,device={MAC},gateway=gw-north moving=true {_at(yesterday, 2)}")
+    # The flat's electricity meter, within the last full hour: half a kilowatt-hour.
+    admin.ok(
+        "post",
+        "/api/v1/meters",
+        {
+            "gateway_id": "gw-north",
+            "community_id": "c-xingfu",
+            "id": "m-301-e",
+            "flat": "f-301",
+            "port": "/dev/ttyUSB0",
+            "protocol": "modbus",
+            "address": "8",
+            "profile": "sdm120",
+        },
+        201,
+    )
+    last_hour = (int(time.time()) // 3600 - 1) * 3600
+    lines += [
+        f"meter,device=m-301-e,gateway=gw-north energy_kwh=100.0 {last_hour + 60}",
+        f"meter,device=m-301-e,gateway=gw-north energy_kwh=100.5 {last_hour + 120}",
+    ]
     write(influx, database, lines)
 
     charts = console_api.as_("wang", Role.STAFF, "t-north").ok(
@@ -182,7 +203,11 @@ def test_charts_draw_days_from_influxdb_aggregates_and_say_null_without_data(
     assert night[yesterday] == 4
     water = dict(zip(days, charts["water_m3"], strict=True))
     assert water[yesterday] == pytest.approx(0.025)
-    assert charts["electricity_kwh"] == [None] * 7
+    assert sum(v is not None for v in charts["electricity_kwh"]) == 1  # the last hour's day
+    assert len(charts["hours"]) == 48
+    assert datetime.fromisoformat(charts["hours"][-2]).timestamp() == last_hour
+    assert charts["electricity_kwh_hourly"][-2] == pytest.approx(0.5)
+    assert charts["electricity_kwh_hourly"][-1] is None
     assert charts["problem"] is None
 
     # A resident with no band and no flat: every series empty, in words on the page.

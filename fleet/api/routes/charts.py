@@ -3,7 +3,7 @@
 * ``GET /api/v1/residents/{id}/charts?days=30|90``: one resident's steps and active
   minutes per day against their own baseline (the median of their other days), night
   activity (active minutes between 22:00 and 06:00, counted to the morning it ends),
-  the flat's water and electricity per day, and the band's battery over 30 days with
+  the flat's water and electricity per day and, for the last 48 hours, per hour, and the band's battery over 30 days with
   the day it is predicted to run empty. From InfluxDB, as daily and hourly aggregates
   (``fleet/timeseries/history.py``); scoped like the resident's page.
 * ``GET /api/v1/charts/alerts?days=30``: alerts opened per day by incident, and the
@@ -41,6 +41,7 @@ router = APIRouter(tags=["charts"])
 
 Days = Annotated[int, Query(ge=7, le=90, description="how many days back, today included")]
 BATTERY_DAYS = 30
+HOURS = 48  # the hourly use of water and electricity: today and yesterday
 NIGHT_STARTS, NIGHT_ENDS = 22, 6  # local hours
 
 
@@ -61,6 +62,9 @@ class ResidentChartsOut(BaseModel):
     baseline_night_active_minutes: float | None
     water_m3: list[float | None]
     electricity_kwh: list[float | None]
+    hours: list[datetime] = Field(description="the last 48 hours, for the hourly use")
+    water_m3_hourly: list[float | None]
+    electricity_kwh_hourly: list[float | None]
     battery: list[BatteryPointOut] = Field(description="6-hour means over 30 days")
     battery_days_left: float | None
     battery_empty_on: date | None = Field(description="predicted at the current drain")
@@ -131,6 +135,11 @@ async def resident_charts(
     steps: dict[date, float] = {}
     hourly: dict[datetime, float] = {}
     usage: dict[str, dict[date, dict[str, float]]] = {}
+    hour_list = [
+        now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1 - i)
+        for i in range(HOURS)
+    ]
+    hourly_use: dict[str, dict[datetime, dict[str, float]]] = {}
     battery: list[tuple[datetime, float]] = []
     days_left: float | None = None
     problem = None
@@ -143,6 +152,7 @@ async def resident_charts(
             figures = (await cache.get(now)).bands.get(mac)
             days_left = figures.days_left if figures else None
         usage = await history.meters_per_day(influx, list(meters), since, now, zone)
+        hourly_use = await history.meters_per_hour(influx, list(meters), hour_list[0], now)
     except InfluxError as exc:
         problem = f"time series unavailable: {exc}"
         log.warning("charts: %s", problem)
@@ -167,6 +177,13 @@ async def resident_charts(
             out.append(round(sum(found), 3) if found else None)
         return out
 
+    def per_hour(field: str) -> list[float | None]:
+        out: list[float | None] = []
+        for hour in hour_list:
+            found = [h[hour][field] for h in hourly_use.values() if field in h.get(hour, {})]
+            out.append(round(sum(found), 4) if found else None)
+        return out
+
     steps_list = daily(steps, zero_when_heard=False)
     active_list = daily(active, zero_when_heard=True)
     night_list = daily(night, zero_when_heard=True)
@@ -181,6 +198,9 @@ async def resident_charts(
         baseline_night_active_minutes=_baseline(night_list),
         water_m3=metered("volume_m3"),
         electricity_kwh=metered("energy_kwh"),
+        hours=hour_list,
+        water_m3_hourly=per_hour("volume_m3"),
+        electricity_kwh_hourly=per_hour("energy_kwh"),
         battery=[BatteryPointOut(at=at, level=round(level, 1)) for at, level in battery],
         battery_days_left=days_left,
         battery_empty_on=empty_on,

@@ -274,6 +274,12 @@ function chartsOf(c) {
     timeChart({ id: "chart-water", title: t("chart.water"), xs, xLabels: labels, series: [{ label: t("chart.water_series"), values: c.water_m3, colour: "#00838f" }], unit: "m³", digits: 3, emptyText: t("chart.no_water") }),
     timeChart({ id: "chart-electricity", title: t("chart.electricity"), xs, xLabels: labels, series: [{ label: t("chart.electricity_series"), values: c.electricity_kwh, colour: "#b7791f" }], unit: "kWh", digits: 2, emptyText: t("chart.no_electricity") }),
   ];
+  const hours = c.hours.map((at) => Date.parse(at) / 1000);
+  const hourLabels = c.hours.map((at) => formatTime(at));
+  out.push(
+    timeChart({ id: "chart-water-hourly", title: t("chart.water_hourly"), xs: hours, xLabels: hourLabels, series: [{ label: t("chart.water_series"), values: c.water_m3_hourly, colour: "#00838f" }], unit: "m³", digits: 3, emptyText: t("chart.no_water_hourly") }),
+    timeChart({ id: "chart-electricity-hourly", title: t("chart.electricity_hourly"), xs: hours, xLabels: hourLabels, series: [{ label: t("chart.electricity_series"), values: c.electricity_kwh_hourly, colour: "#8a5b00" }], unit: "kWh", digits: 2, emptyText: t("chart.no_electricity_hourly") }),
+  );
   const battery = timeChart({
     id: "chart-battery",
     title: t("chart.battery"),
