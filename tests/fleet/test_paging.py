@@ -187,3 +187,30 @@ def test_alerts_filter_by_several_states_and_name_who_handled_them(api: Api):
     exported = api.admin.get("/api/v1/alerts?format=csv&state=acknowledged")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert rows[1][rows[0].index("acknowledged_by")] == "照护人1"
+
+
+def test_residents_and_alerts_filter_by_grid(crowd: Api):
+    crowd.admin.ok(
+        "post", "/api/v1/grids", {"id": "g-east", "community_id": "c-xingfu", "name": "东网格"}, 201
+    )
+    for resident_id in ("r-1", "r-x0001", "r-x0002"):
+        crowd.admin.ok("patch", f"/api/v1/residents/{resident_id}", {"grid_id": "g-east"})
+    response = crowd.admin.get("/api/v1/residents?grid_id=g-east&sort=id")
+    assert response.headers["X-Total-Count"] == "3"
+    assert [r["id"] for r in response.json()] == ["r-1", "r-x0001", "r-x0002"]
+    crowd.admin.ok(
+        "post",
+        "/api/v1/wristbands",
+        {
+            "mac": "C2:00:00:00:00:01",
+            "bind_key": "0001" + "00112233445566778899aabbccdd",
+            "resident_id": "r-1",
+        },
+        201,
+    )
+    with crowd.fleet.sessions.begin() as session:
+        service.record_event(session, band_event("C2:00:00:00:00:01", EventKind.SOS), utcnow())
+    assert crowd.admin.get("/api/v1/alerts?grid_id=g-east").headers["X-Total-Count"] == "1"
+    assert crowd.admin.get("/api/v1/alerts?grid_id=g-none").headers["X-Total-Count"] == "0"
+    bands = crowd.admin.get("/api/v1/wristbands?grid_id=g-east")
+    assert [b["mac"] for b in bands.json()] == ["C2:00:00:00:00:01"]

@@ -34,6 +34,7 @@ const state = {
   directoryAt: 0,
   residents: new Map(),
   communities: new Map(),
+  grids: [],
   contacts: new Map(),
   timer: null,
   polling: false,
@@ -71,6 +72,9 @@ const ctx = {
     if (!id) return t("dash");
     return state.communities.get(id) || id;
   },
+  get grids() {
+    return state.grids.map((g) => ({ id: g.id, name: `${state.communities.get(g.community_id) || g.community_id} · ${g.name}` }));
+  },
   get communities() {
     return [...state.communities.entries()].map(([id, name]) => ({ id, name }));
   },
@@ -91,11 +95,13 @@ async function loadDirectory(force = false) {
   // The lists and the resident page name their residents themselves, and the band form
   // searches residents as one types; the directory is still read for the pages that
   // name residents from it (dispatch, risk) — one page of at most 1,000.
-  const [residents, communities, contacts] = await Promise.all([
+  const [residents, communities, contacts, grids] = await Promise.all([
     api("/api/v1/residents?limit=1000").catch(() => null),
     ctx.isStaff ? api("/api/v1/communities").catch(() => null) : null,
     api("/api/v1/caregivers").catch(() => null),
+    ctx.isStaff ? api("/api/v1/grids").catch(() => null) : null,
   ]);
+  if (Array.isArray(grids)) state.grids = grids;
   if (Array.isArray(residents)) state.residents = new Map(residents.map((r) => [r.id, r]));
   if (Array.isArray(communities)) state.communities = new Map(communities.map((c) => [c.id, c.name]));
   if (Array.isArray(contacts)) state.contacts = new Map(contacts.map((c) => [c.id, c.display_name]));

@@ -125,6 +125,9 @@ export default {
               },
             ]
           : []),
+        ...(ctx.grids.length
+          ? [{ name: "grid_id", label: t("residents.col.grid"), options: [["", t("list.any")], ...ctx.grids.map((g) => [g.id, g.name])] }]
+          : []),
       ],
       onData: (alerts) => {
         for (const a of alerts) if (!firstSeen.has(a.id)) firstSeen.set(a.id, loaded ? now() : 0);

@@ -17,10 +17,14 @@ export default {
       path: "/api/v1/residents",
       defaultSort: "name",
       csvName: "residents.csv",
-      filters:
-        ctx.isStaff && ctx.communities.length > 1
+      filters: [
+        ...(ctx.isStaff && ctx.communities.length > 1
           ? [{ name: "community_id", label: t("residents.col.community"), options: [["", t("list.any")], ...ctx.communities.map((c) => [c.id, c.name])] }]
-          : [],
+          : []),
+        ...(ctx.grids.length
+          ? [{ name: "grid_id", label: t("residents.col.grid"), options: [["", t("list.any")], ...ctx.grids.map((g) => [g.id, g.name])] }]
+          : []),
+      ],
       columns: [
         { label: t("residents.col.name"), sort: "name", cell: (r) => residentLink(r.id, r.display_name) },
         { label: t("residents.col.community"), sort: "community", cell: (r) => person(r.community_id, ctx.communityName(r.community_id)) },
