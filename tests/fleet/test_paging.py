@@ -214,3 +214,37 @@ def test_residents_and_alerts_filter_by_grid(crowd: Api):
     assert crowd.admin.get("/api/v1/alerts?grid_id=g-none").headers["X-Total-Count"] == "0"
     bands = crowd.admin.get("/api/v1/wristbands?grid_id=g-east")
     assert [b["mac"] for b in bands.json()] == ["C2:00:00:00:00:01"]
+
+
+def test_battery_pages_filters_and_exports_with_an_audit_entry(api: Api):
+    district(api)
+    for i in range(1, 6):
+        api.admin.ok(
+            "post",
+            "/api/v1/wristbands",
+            {
+                "mac": f"C2:00:00:00:02:{i:02X}",
+                "bind_key": f"{i:04x}" + "00112233445566778899aabbccdd",
+                **({"resident_id": "r-1"} if i == 1 else {"community_id": "c-xingfu"}),
+            },
+            201,
+        )
+    # No InfluxDB here: every band is listed, "not heard", and the list still pages.
+    response = api.admin.get("/api/v1/battery?limit=2&offset=2&sort=mac")
+    assert response.headers["X-Total-Count"] == "5"
+    assert response.json()["total"] == 5
+    assert [b["mac"] for b in response.json()["bands"]] == [
+        "C2:00:00:00:02:03",
+        "C2:00:00:00:02:04",
+    ]
+    found = api.admin.ok("get", "/api/v1/battery?q=居民1")
+    assert [(b["mac"], b["resident_name"]) for b in found["bands"]] == [
+        ("C2:00:00:00:02:01", "居民1")
+    ]
+    assert api.admin.ok("get", "/api/v1/battery?flag=low")["bands"] == []
+    exported = api.admin.get("/api/v1/battery?format=csv&flag=not_heard")
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert len(rows) == 1 + 5
+    assert rows[1][rows[0].index("flags")] == "not_heard"
+    log = api.admin.ok("get", "/api/v1/audit?limit=5")
+    assert any(entry["action"] == "battery.export" for entry in log)

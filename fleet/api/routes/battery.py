@@ -26,7 +26,7 @@ from fleet.api.schemas import OpaqueId
 from fleet.auth import Caller
 from fleet.db.models import Resident, Wristband
 from fleet.db.session import utcnow
-from fleet.registry import scope
+from fleet.registry import audit, scope
 from fleet.timeseries import history
 from fleet.timeseries.influx import InfluxError
 
@@ -143,6 +143,11 @@ def _visible_bands(
         return [_Band(*row) for row in session.execute(query)]
 
 
+def _audit_export(sessions: SessionsDep, caller: Caller, rows: int) -> None:
+    with sessions.begin() as session:
+        audit.record(session, caller, "battery.export", "battery", rows=rows)
+
+
 def _matches(band: BandBatteryOut, flag: Flag | None, text: str | None) -> bool:
     if flag == "attention" and _concern(band) >= 3:
         return False
@@ -195,6 +200,7 @@ async def get_battery(
     matching = [b for b in out if _matches(b, flag, params.search)]
     page = page_items(matching, params, response, sorts=BATTERY_SORTS, default_sort="concern")
     if params.csv:
+        await asyncio.to_thread(_audit_export, sessions, caller, len(page))
         return csv_response(
             "battery.csv",
             BATTERY_CSV,
