@@ -5,6 +5,7 @@
 import { api } from "../api.js";
 import { badge, h, replace, table } from "../dom.js";
 import { formatDuration, formatNumber, formatTime, language, t, term } from "../i18n.js";
+import { residentLink } from "../people.js";
 
 function share(value) {
   return value === null || value === undefined ? t("dash") : `${formatNumber(value * 100, 0)}%`;
@@ -115,7 +116,7 @@ export default {
           table(
             [
               [t("dispatch.col.task"), (x) => h("a", { href: `#alerts/${x.alert_id}` }, `#${x.id}`)],
-              [t("dispatch.col.resident"), (x) => ctx.residentName(x.resident_id)],
+              [t("dispatch.col.resident"), (x) => residentLink(x.resident_id, ctx.residentName(x.resident_id))],
               [t("dispatch.col.kind"), (x) => term("kind", x.kind)],
               [t("dispatch.col.state"), (x) => badge(term("dispatch.state", x.state), `task-${x.state}`)],
               [t("dispatch.col.owner"), (x) => x.owner_name || t("dispatch.nobody_yet")],
