@@ -22,6 +22,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiomqtt
@@ -73,6 +74,14 @@ _T = TypeVar("_T")
 
 def _nothing() -> None:
     pass
+
+
+@dataclass(slots=True)
+class _AckSlot:
+    """A message's acknowledgement while it is handled: ``handle`` calls it at the end
+    unless the telemetry path took it, to call once the readings are stored."""
+
+    ack: Ack | None
 
 
 def _database_down(exc: SQLAlchemyError) -> bool:
@@ -133,7 +142,6 @@ class Ingest:
         self._client: aiomqtt.Client | None = None
         self._acks: set[asyncio.Task[None]] = set()
         self._fault_logged_at = float("-inf")
-        self._ack_pending: Ack | None = None
 
     def _make_client(self) -> aiomqtt.Client:
         s = self._settings
@@ -228,9 +236,9 @@ class Ingest:
         ``ack`` acknowledges the message to the broker: called here once the message is
         handled (stored, parked or refused), or handed on with the kept readings of a
         telemetry batch, which call it once they are stored."""
-        self._ack_pending = ack
+        slot = _AckSlot(ack)
         try:
-            await self._dispatch(topic_name, payload)
+            await self._dispatch(topic_name, payload, slot)
         except asyncio.CancelledError:
             raise
         except Refused as exc:
@@ -261,16 +269,16 @@ class Ingest:
                 topic_name, payload, Cause.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"
             )
         finally:
-            pending, self._ack_pending = self._ack_pending, None
+            pending, slot.ack = slot.ack, None
             if pending is not None:
                 pending()
 
-    async def _dispatch(self, topic_name: str, payload: bytes) -> None:
+    async def _dispatch(self, topic_name: str, payload: bytes, slot: "_AckSlot") -> None:
         topic = parse_topic(topic_name)
         if topic.kind is TopicKind.EVENT:
             await self._handle_event(topic, payload)
         elif topic.kind is TopicKind.TELEMETRY:
-            await self._handle_telemetry(topic, payload)
+            await self._handle_telemetry(topic, payload, slot)
         elif topic.kind in (TopicKind.STATUS, TopicKind.HEALTH):
             message: GatewayStatus | Health = (
                 decode(payload, GatewayStatus)
@@ -364,7 +372,7 @@ class Ingest:
         ack = EventAck(ids=[event_id])
         self._spawn(self.publish(str(Topic(gateway_id, TopicKind.EVENT_ACK)), encode(ack)))
 
-    async def _handle_telemetry(self, topic: Topic, payload: bytes) -> None:
+    async def _handle_telemetry(self, topic: Topic, payload: bytes, slot: "_AckSlot") -> None:
         batch = decode(payload, TelemetryBatch)
         self._check_gateway(topic, batch.gateway)
         coverage = await self._coverage.current()
@@ -403,14 +411,14 @@ class Ingest:
                 )
         if kept:
             whole = len(kept) == len(batch.readings)
-            ack, self._ack_pending = self._ack_pending, None
+            ack, slot.ack = slot.ack, None
             try:
                 self._on_telemetry(
                     batch if whole else msgspec.structs.replace(batch, readings=kept),
                     ack or _nothing,
                 )
             except BaseException:
-                self._ack_pending = ack  # parked by handle(), and acknowledged there
+                slot.ack = ack  # parked by handle(), and acknowledged there
                 raise
 
     def _spawn(self, publishing: Coroutine[Any, Any, None]) -> None:
