@@ -8,7 +8,7 @@ from fleet.risk.reports import ReportFileError, parse_csv
 
 def test_a_readable_file_gives_its_rows() -> None:
     rows = parse_csv(
-        'resident_id,reported_at,concern\nr-1,2026-05-05,"lives alone, fell last week"\n'.encode()
+        b'resident_id,reported_at,concern\nr-1,2026-05-05,"lives alone, fell last week"\n'
     )
     assert [(r.resident_id, r.concern) for r in rows] == [("r-1", "lives alone, fell last week")]
 
