@@ -351,7 +351,7 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
     finally:
         await phones.close()
     result = ledger.reconcile(expected, alerts, phones.arrivals())
-    resident_days = len(district.residents) * opts.days
+    resident_days = len(district.residents) * (end - ready) / 86400
     summary = result.summary(resident_days)
     summary["wall_s"] = round(time.monotonic() - wall_start, 1)
     summary["peak_rss_mb"] = resources.peak_rss_mb()
