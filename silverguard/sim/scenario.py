@@ -112,6 +112,7 @@ class Planned:
     resident: ResidentPlan | None = None
     gateway: str | None = None
     dose: str | None = None
+    day: int = 0
 
 
 def plan_incidents(
@@ -130,7 +131,6 @@ def plan_incidents(
     day0 = datetime.fromtimestamp(start, ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
     days = int((end - day0.timestamp()) // 86400) + 1
     planned: list[Planned] = []
-    skipped: dict[tuple[str, str, int], bool] = {}
     with_doses = [r for r in district.residents if r.doses]
     for day in range(days):
         used: set[str] = set()
@@ -162,9 +162,7 @@ def plan_incidents(
                         continue
                     dose = rng.choice(resident.doses)
                     at = local_at(day0, day, dose.time)
-                    if kind is Kind.MISSED_DOSE:
-                        skipped[(resident.id, dose.id, day)] = False
-                    planned.append(Planned(kind, at, resident, dose=dose.id))
+                    planned.append(Planned(kind, at, resident, dose=dose.id, day=day))
                     continue
                 # Still from mid-morning: three hours later it is still the day.
                 at = daytime("09:30", "12:00") if kind is Kind.INACTIVITY else daytime()
@@ -179,6 +177,11 @@ def plan_incidents(
             planned.append(Planned(kind, start + 60 * minutes, resident))
     # Only what fits: the alert it calls for must be due before the run ends.
     kept = [p for p in planned if start + 120 <= p.at and p.at + _due_within(p, timing) <= end]
+    skipped = {
+        (p.resident.id, p.dose, p.day): False
+        for p in kept
+        if p.kind is Kind.MISSED_DOSE and p.resident and p.dose
+    }
     return sorted(kept, key=lambda p: p.at), skipped
 
 
