@@ -30,23 +30,29 @@ from fleet.api.limits import BodyLimit, add_redacting_handlers
 from fleet.api.routes import (
     ack_page,
     alerts,
+    arrival,
     audit_log,
     battery,
     caregivers,
     dead_letters,
     escalation,
+    feedback,
     gateway_status,
     gateways,
     geography,
     meters,
     overview,
     residents,
+    risk,
     sla,
+    task_page,
+    tasks,
     users,
     wristbands,
 )
 from fleet.coverage import CoverageWatch
 from fleet.db.session import make_engine, make_sessionmaker, migrate, warn_if_not_durable
+from fleet.dispatch.task_link import TaskLinkSigner
 from fleet.errors import FleetError, Unavailable
 from fleet.ingest.consumer import Ingest
 from fleet.ingest.dead_letters import DeadLetters
@@ -63,6 +69,7 @@ from fleet.provisioning.publisher import ConfigPublisher
 from fleet.redaction import redact
 from fleet.registry import band_import, bands, config_push
 from fleet.registry.vault import Vault
+from fleet.risk.scheduler import RiskDaily
 from fleet.settings import FleetSettings
 from fleet.sign_in_throttle import SignInThrottle
 from fleet.supervisor import Supervisor
@@ -108,6 +115,9 @@ class Fleet:
         self.links = LinkSigner(
             self.vault.derive_key("ack-link"), timedelta(hours=settings.ack_link_ttl_h)
         )
+        self.task_links = TaskLinkSigner(
+            self.vault.derive_key("task-link"), timedelta(hours=settings.ack_link_ttl_h)
+        )
         self.channel_policy = ChannelPolicy.from_settings(
             settings.channel_schemes, settings.channel_allow_hosts
         )
@@ -116,6 +126,7 @@ class Fleet:
             instance=self.instance,
             public_url=settings.resolved_public_url,
             links=self.links,
+            task_links=self.task_links,
             attempts=settings.notify_attempts,
             retry_s=settings.notify_retry_s,
             # Checked again before each send: a name may resolve elsewhere by now.
@@ -190,6 +201,7 @@ class Fleet:
             on_poke=self.coverage_cache.invalidate,
         )
         self.supervisor = Supervisor()
+        self.risk_daily = RiskDaily(self.sessions)
         self._running = False
         self.sign_in_throttle = SignInThrottle(
             window=timedelta(seconds=settings.sign_in_window_s),
@@ -302,6 +314,7 @@ class Fleet:
             ("activity-watch", self.activity.run),
             ("config-publisher", self.publisher.run),
             ("coverage-watch", self.coverage_alerts.run),
+            ("risk-daily", self.risk_daily.run),
         ):
             supervisor.start(name, factory)
         try:
@@ -341,6 +354,7 @@ def create_app(settings: FleetSettings) -> FastAPI:
         "publisher",
         "vault",
         "links",
+        "task_links",
         "influx",
         "battery",
         "dynsec",
@@ -362,6 +376,11 @@ def create_app(settings: FleetSettings) -> FastAPI:
         sla,
         audit_log,
         ack_page,
+        tasks,
+        task_page,
+        arrival,
+        feedback,
+        risk,
         overview,
         battery,
         gateway_status,

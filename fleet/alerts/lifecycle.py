@@ -51,6 +51,16 @@ class Step(StrEnum):
     ESCALATION_STOPPED = "escalation_stopped"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+    # The alert's dispatch task (fleet.dispatch.tasks: its own states, told here).
+    TASK_OFFERED = "task_offered"
+    TASK_ACCEPTED = "task_accepted"  # someone took it (detail: owner, via)
+    TASK_DECLINED = "task_declined"  # "I can't go" (detail: who, passed to)
+    TASK_REASSIGNED = "task_reassigned"  # staff gave it to someone else
+    TASK_ON_THE_WAY = "task_on_the_way"
+    TASK_ON_SITE = "task_on_site"  # checked in (detail: whether a location came)
+    TASK_OUTCOME = "task_outcome"  # what was found and done
+    TASK_CLOSED = "task_closed"
+    TASK_NOTICE = "task_notice"  # a message about the task queued for a contact
 
 
 class LifecycleError(Conflict):

@@ -46,6 +46,7 @@ from fleet.db.models import (
     Wristband,
 )
 from fleet.db.upsert import insert_ignore
+from fleet.dispatch import store as dispatch
 from fleet.errors import Conflict, NotFound
 
 
@@ -286,6 +287,8 @@ def _open(
     deliveries = escalation.start(
         session, alert, policy, now, f"fleet:{instance}", notified_locally=event.notified_locally
     )
+    # A critical alert is also a task; the policy's messages just queued are its offer.
+    dispatch.open_task(session, alert, now, f"fleet:{instance}")
     return _mark(session, event.id, alert.id, "opened", new_alert=True, deliveries=deliveries)
 
 
@@ -398,6 +401,7 @@ def acknowledge(
     lifecycle.move(alert, AlertState.ACKNOWLEDGED, now, actor)
     lifecycle.record(session, alert.id, Step.ACKNOWLEDGED, now, actor, via=via)
     stop_escalation(session, alert, now, actor, reason="acknowledged")
+    dispatch.on_acknowledged(session, alert, actor, now)
     return alert
 
 
@@ -426,4 +430,5 @@ def _resolve(
     alert.note = note
     lifecycle.record(session, alert.id, Step.RESOLVED, now, actor, outcome=outcome)
     stop_escalation(session, alert, now, actor, reason="resolved")
+    dispatch.on_resolved(session, alert, now, actor)
     return alert

@@ -16,6 +16,7 @@ from fleet.errors import Forbidden, Unauthorized
 
 if TYPE_CHECKING:
     from fleet.alerts.ack_link import LinkSigner
+    from fleet.dispatch.task_link import TaskLinkSigner
     from fleet.ingest.gateway_state import LiveGateways
     from fleet.notify.channel_policy import ChannelPolicy
     from fleet.provisioning.dynsec import Dynsec
@@ -41,6 +42,7 @@ __all__ = [
     "SessionsDep",
     "SettingsDep",
     "StaffDep",
+    "TaskLinksDep",
     "ThrottleDep",
     "VaultDep",
 ]
@@ -70,6 +72,7 @@ SettingsDep = Annotated["FleetSettings", _part("settings")]
 PublisherDep = Annotated["ConfigPublisher", _part("publisher")]
 VaultDep = Annotated["Vault", _part("vault")]
 LinksDep = Annotated["LinkSigner", _part("links")]
+TaskLinksDep = Annotated["TaskLinkSigner", _part("task_links")]
 InfluxDep = Annotated["InfluxWriter", _part("influx")]
 BatteryDep = Annotated["BatteryCache", _part("battery")]
 DynsecDep = Annotated["Dynsec", _part("dynsec")]

@@ -46,3 +46,7 @@ class SetAsideOut(BaseModel):
     section: str = Field(description="bands | residents | sensors | meters | rules | contacts")
     name: str = Field(description="the band's MAC, the resident's or meter's id")
     reason: str
+
+
+# Alert and task ids are 32-bit serials on PostgreSQL; a larger number is refused before any query.
+SerialPath = Annotated[int, Path(ge=1, le=2**31 - 1)]

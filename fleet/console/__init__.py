@@ -43,7 +43,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    # The phone page (phone.html) may ask for the position, to put tasks nearest first.
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(self), payment=(), usb=()",
     # Revalidate every time (ETag): staff get a new console as soon as the fleet has one.
     "Cache-Control": "no-cache",
 }

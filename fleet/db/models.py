@@ -105,6 +105,15 @@ class Resident(Base):
     health_notes: Mapped[str] = mapped_column(Text, default="")
     # Opaque id of the flat, linking the resident's band to the flat's meters.
     flat: Mapped[str | None] = mapped_column(String(40))
+    # For whoever is sent to the door (the grid worker's phone page): a number to call,
+    # and who holds a key to the flat.
+    phone: Mapped[str | None] = mapped_column(String(32))
+    key_holder: Mapped[str | None] = mapped_column(String(300))
+    key_holder_phone: Mapped[str | None] = mapped_column(String(32))
+    # For the risk tags (fleet/risk): the year of birth, and the conditions the health
+    # center noted (words such as "dementia", "hypertension"). Health data: stays here.
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    conditions: Mapped[list[str] | None] = mapped_column(JSON)
     # The care plan (contract.careplan.CarePlan as JSON): fed to the gateways' rules.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Dose id -> what to take. Health data: stays here, never sent to a gateway.
@@ -421,6 +430,11 @@ class Delivery(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     latency_ms: Mapped[float | None] = mapped_column(Float)
+    # A dispatch task's news (fleet.dispatch.store): the task and what the message says
+    # (assigned | taken | moved). Such a delivery has no alert_id: it is not an offer,
+    # and is sent even after the alert is acknowledged.
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("dispatch_tasks.id"), index=True)
+    purpose: Mapped[str | None] = mapped_column(String(20))
 
 
 class AlertLog(Base):
@@ -529,3 +543,113 @@ class SignInFailure(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     username: Mapped[str] = mapped_column(String(80), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class DispatchTask(Base):
+    """A critical alert as a work order for one person (fleet.dispatch.tasks: the states).
+
+    One per alert. ``owner_id`` is the contact who holds it; from acceptance until it
+    closes there always is one.
+    """
+
+    __tablename__ = "dispatch_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), unique=True)
+    resident_id: Mapped[str | None] = mapped_column(ForeignKey("residents.id"), index=True)
+    community_id: Mapped[str | None] = mapped_column(ForeignKey("communities.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # the alert's kind: fall, sos ...
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("caregivers.id"), index=True)
+    declined: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    on_the_way_at: Mapped[datetime | None]
+    on_site_at: Mapped[datetime | None]
+    on_site_latitude: Mapped[float | None] = mapped_column(Float)
+    on_site_longitude: Mapped[float | None] = mapped_column(Float)
+    outcome_at: Mapped[datetime | None]
+    found: Mapped[str | None] = mapped_column(String(20))  # fleet.dispatch.tasks.Found
+    done: Mapped[list[str] | None] = mapped_column(JSON)  # fleet.dispatch.tasks.Done
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class TaskLinkUse(Base):
+    """A task link (check-in, outcome, "I can't go") that has been used: each works once."""
+
+    __tablename__ = "task_link_uses"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256
+    task_id: Mapped[int] = mapped_column(ForeignKey("dispatch_tasks.id"), index=True)
+    caregiver_id: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(10))
+    used_at: Mapped[datetime]
+
+
+class RiskTagRow(Base):
+    """One risk tag holding for one resident over a span of local days (fleet/risk).
+
+    ``since`` is the first day it held, ``until`` the first day it no longer did (None:
+    it still holds). Evidence is kept in both languages as computed on its last day.
+    """
+
+    __tablename__ = "risk_tags"
+    __table_args__ = (Index("ix_risk_tags_resident_until", "resident_id", "until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"))
+    tag: Mapped[str] = mapped_column(String(40))
+    since: Mapped[str] = mapped_column(String(10))  # local date, YYYY-MM-DD
+    until: Mapped[str | None] = mapped_column(String(10))
+    value: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"zh-CN", "en"}
+    evaluated_on: Mapped[str] = mapped_column(String(10))
+
+
+class RiskReport(Base):
+    """A report from outside the system about a resident: a grid worker's round, the
+    hotline, a neighbour through the community office. Imported by API or CSV with the
+    name of its source."""
+
+    __tablename__ = "risk_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    source: Mapped[str] = mapped_column(String(60))
+    reported_at: Mapped[datetime]
+    concern: Mapped[str] = mapped_column(Text, default="")
+    imported_at: Mapped[datetime]
+    imported_by: Mapped[str] = mapped_column(String(80))
+
+
+class RiskVisit(Base):
+    """A visit made from the risk board's list: who went, when, what they found."""
+
+    __tablename__ = "risk_visits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    visitor_id: Mapped[str | None] = mapped_column(ForeignKey("caregivers.id"))
+    visited_at: Mapped[datetime]
+    found: Mapped[str] = mapped_column(String(20))  # well | concern | not_at_home
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(80))
+
+
+class CareTask(Base):
+    """Work that outcomes ask for, not tied to one alert: "check band fit and settings"
+    after repeated false alarms (fleet.dispatch.feedback). Open until someone marks it
+    done."""
+
+    __tablename__ = "care_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # check_band
+    reason: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("caregivers.id"))
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(80))

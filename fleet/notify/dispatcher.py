@@ -35,12 +35,14 @@ from fleet.db.models import (
     Delivery,
     Digest,
     DigestEntry,
+    DispatchTask,
     EventRecord,
     Resident,
     Wristband,
 )
 from fleet.db.session import utcnow
-from fleet.notify import sender, templates
+from fleet.dispatch.task_link import TaskAction, TaskLinkSigner
+from fleet.notify import sender, task_templates, templates
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,9 @@ class Dispatcher:
         send: SendFn = sender.send,
         clock: Callable[[], datetime] = utcnow,
         max_in_flight: int = 64,
+        task_links: TaskLinkSigner | None = None,
     ) -> None:
+        self._task_links = task_links
         self._sessions = sessions
         self._instance = instance
         self._actor = f"fleet:{instance}"
@@ -184,7 +188,15 @@ class Dispatcher:
             urls = all_urls  # a delivery made before channels had rows of their own
         else:
             urls = [u for u in all_urls if channel_ref(u) == delivery.channel_ref]
-        if delivery.alert_id is not None:
+        if delivery.task_id is not None:
+            task = session.get_one(DispatchTask, delivery.task_id)
+            if delivery.purpose == "assigned" and (
+                task.closed_at is not None or task.owner_id != caregiver.id
+            ):
+                self._finish(session, delivery, "cancelled", now, "the task moved on")
+                return None
+            message = self._task_message(session, task, caregiver, delivery.purpose or "", now)
+        elif delivery.alert_id is not None:
             alert = session.get_one(Alert, delivery.alert_id)
             if alert.acknowledged_at is not None or alert.resolved_at is not None:
                 self._finish(session, delivery, "cancelled", now, "alert already acknowledged")
@@ -258,6 +270,43 @@ class Dispatcher:
             escalated=bool(delivery.round or delivery.step),
             role=delivery.target or "",
             follow_ups=tuple(notes),
+        )
+
+    def task_url(self, task_id: int, contact_id: str, action: TaskAction, now: datetime) -> str:
+        assert self._task_links is not None
+        return f"{self._public_url}/task/{self._task_links.token(task_id, contact_id, action, now)}"
+
+    def _task_message(
+        self,
+        session: Session,
+        task: DispatchTask,
+        caregiver: Caregiver,
+        purpose: str,
+        now: datetime,
+    ) -> templates.AlertMessage:
+        resident = session.get(Resident, task.resident_id) if task.resident_id else None
+        community = session.get(Community, task.community_id) if task.community_id else None
+        where = " ".join(
+            p
+            for p in (community.name if community else "", resident.address if resident else "")
+            if p
+        )
+        holder = session.get(Caregiver, task.owner_id) if task.owner_id else None
+        links = None
+        if purpose == "assigned" and self._task_links is not None:
+            links = task_templates.TaskLinks(
+                check_in=self.task_url(task.id, caregiver.id, TaskAction.CHECK_IN, now),
+                outcome=self.task_url(task.id, caregiver.id, TaskAction.OUTCOME, now),
+                decline=self.task_url(task.id, caregiver.id, TaskAction.DECLINE, now),
+            )
+        return task_templates.render_task(
+            locale=caregiver.locale,
+            purpose=purpose,
+            kind=task.kind,
+            resident_name=resident.display_name if resident else "?",
+            where=where,
+            holder=holder.display_name if holder else "—",
+            links=links,
         )
 
     def _digest_message(

@@ -11,7 +11,9 @@ from fleet.db.models import (
     Alert,
     Caregiver,
     CareLink,
+    CareTask,
     Community,
+    DispatchTask,
     Gateway,
     GatewayCommunity,
     Grid,
@@ -149,3 +151,28 @@ def may_link_contact(caller: Caller, contact: Caregiver) -> bool:
         and contact.town_id is not None
         and contact.town_id == caller.town_id
     )
+
+
+def tasks(caller: Caller) -> ColumnElement[bool]:
+    """Dispatch tasks: admin all; staff their town's; a contact the tasks they hold."""
+    if caller.role is Role.ADMIN:
+        return true()
+    if caller.role is Role.STAFF:
+        return DispatchTask.community_id.in_(
+            select(Community.id).where(_town_communities(caller.town_id))
+        )
+    return DispatchTask.owner_id == caller.subject
+
+
+def care_tasks(caller: Caller) -> ColumnElement[bool]:
+    """Care tasks (band checks): admin all; staff their town's residents'; a contact the
+    ones given to them."""
+    if caller.role is Role.ADMIN:
+        return true()
+    if caller.role is Role.STAFF:
+        return CareTask.resident_id.in_(
+            select(Resident.id)
+            .join(Community, Community.id == Resident.community_id)
+            .where(_town_communities(caller.town_id))
+        )
+    return CareTask.assignee_id == caller.subject

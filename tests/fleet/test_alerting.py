@@ -80,12 +80,16 @@ def record(sessions: sessionmaker[Session], event, at=T0) -> service.Recorded:  
 
 
 def actions(sessions: sessionmaker[Session], alert_id: int) -> list[str]:
+    """The alert's own timeline; its dispatch task's lines (task_*) are
+    tests/fleet/test_dispatch_api.py's."""
     with sessions() as session:
-        return list(
-            session.execute(
+        return [
+            action
+            for action in session.execute(
                 select(AlertLog.action).where(AlertLog.alert_id == alert_id).order_by(AlertLog.id)
             ).scalars()
-        )
+            if not action.startswith("task_")
+        ]
 
 
 def deliveries(sessions: sessionmaker[Session], alert_id: int) -> list[tuple[int, int, str, str]]:

@@ -122,9 +122,12 @@ async def test_jobs_of_an_acknowledged_alert_are_cancelled_not_sent(sessions, re
                 break
             await asyncio.sleep(0.05)
     assert dispatcher.cancelled == 1
-    assert receiver.delivered() == []
+    # No offer with an acknowledge link reaches cg-1; only, perhaps already, the news
+    # that the grid worker holds the task now (fleet.dispatch).
+    assert all("/ack/" not in r.body["message"] for r in receiver.delivered())
     with sessions() as session:
-        assert session.execute(select(Delivery.status)).scalar_one() == "cancelled"
+        offer = select(Delivery.status).where(Delivery.alert_id.is_not(None))
+        assert session.execute(offer).scalar_one() == "cancelled"
 
 
 async def test_the_digest_lists_the_days_notices_in_one_message(sessions, receiver):

@@ -142,6 +142,24 @@ OPS: dict[tuple[str, str], Op] = {
     ("DELETE", "/api/v1/meters/{meter_id}"): Op(),
     ("POST", "/api/v1/alerts/{alert_id}/ack"): Op(caregiver_may=True),
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): Op({"outcome": "attended"}, caregiver_may=True),
+    # Sending someone: the alert and the person sent must both be the caller's town's.
+    ("POST", "/api/v1/alerts/{alert_id}/task/assign"): Op({"contact_id": "{worker}"}),
+    # Reports from outside name a resident: another town's is an unknown one (row error).
+    ("POST", "/api/v1/risk/reports"): Op(
+        {
+            "source": "hotline",
+            "rows": [{"resident_id": "{resident}", "reported_at": "2026-01-01", "concern": "x"}],
+        }
+    ),
+    ("POST", "/api/v1/risk/reports/import"): Op(
+        csv="resident_id,reported_at,concern\n{resident},2026-01-01,x\n",
+        query={"source": "hotline", "dry_run": "false"},
+    ),
+    ("POST", "/api/v1/risk/evaluate"): Op({}, admin_only=True),
+    # A visit from the risk board: staff of the resident's town (or their grid worker).
+    ("POST", "/api/v1/risk/visits"): Op({"resident_id": "{resident}", "found": "well"}),
+    # The band was checked after repeated false alarms (none open: closes nothing).
+    ("POST", "/api/v1/residents/{resident_id}/band-check/done"): Op(),
 }
 
 # Path parameters are the town-scoped record they name.

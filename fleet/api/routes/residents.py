@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from contract.careplan import CarePlan
 from fleet.api import csv_import
 from fleet.api.deps import CallerDep, PublisherDep, SessionDep, SessionsDep, StaffDep
-from fleet.api.schemas import Address, IdPath, Name, Notes, OpaqueId
+from fleet.api.schemas import Address, IdPath, Name, Notes, OpaqueId, Phone
 from fleet.auth import Caller
 from fleet.db.models import Caregiver, CareLink, Grid, Resident, Wristband
 from fleet.db.session import utcnow
@@ -24,6 +24,10 @@ from fleet.registry.bands import visible_community
 from fleet.registry.careplans import MedicationLabels
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"])
+
+BirthYear = Annotated[int, Field(ge=1900, le=2100)]
+Condition = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[\w -]+$")]
+Conditions = Annotated[list[Condition], Field(max_length=20)]
 
 
 class ResidentIn(BaseModel):
@@ -35,6 +39,15 @@ class ResidentIn(BaseModel):
     lives_alone: bool = True
     health_notes: Notes = ""
     flat: OpaqueId | None = Field(None, description="opaque flat id linking meters to the band")
+    phone: Phone | None = Field(
+        None, description="the resident's own phone (the phone page's call button)"
+    )
+    key_holder: Address = Field("", description="who holds a key to the flat (name, where)")
+    key_holder_phone: Phone | None = None
+    birth_year: BirthYear | None = None
+    conditions: Conditions = Field(
+        default_factory=list, description="conditions the health center noted (risk tags)"
+    )
     care_plan: CarePlan = Field(
         CarePlan(), description="what the gateway's rules need; the same type the gateway applies"
     )
@@ -54,6 +67,11 @@ class ResidentPatch(BaseModel):
     lives_alone: bool | None = None
     health_notes: Notes | None = None
     flat: OpaqueId | None = None
+    phone: Phone | None = None
+    key_holder: Address | None = None
+    key_holder_phone: Phone | None = None
+    birth_year: BirthYear | None = None
+    conditions: Conditions | None = None
     care_plan: CarePlan | None = None
     medication_labels: MedicationLabels | None = None
     caregivers: list[OpaqueId] | None = Field(None, max_length=10)
@@ -73,6 +91,11 @@ class ResidentOut(BaseModel):
     lives_alone: bool
     health_notes: str
     flat: str | None
+    phone: str | None = None
+    key_holder: str = ""
+    key_holder_phone: str | None = None
+    birth_year: int | None = None
+    conditions: list[str] = Field(default_factory=list)
     care_plan: CarePlan
     medication_labels: dict[str, str]
     caregivers: list[CareLinkOut]
@@ -96,6 +119,11 @@ def _out(session: Session, resident: Resident) -> ResidentOut:
         lives_alone=resident.lives_alone,
         health_notes=resident.health_notes,
         flat=resident.flat,
+        phone=resident.phone,
+        key_holder=resident.key_holder or "",
+        key_holder_phone=resident.key_holder_phone,
+        birth_year=resident.birth_year,
+        conditions=list(resident.conditions or []),
         care_plan=careplans.load(resident.id, resident.settings),
         medication_labels=dict(resident.medication_labels or {}),
         caregivers=[
@@ -164,6 +192,11 @@ def create_resident(
         lives_alone=body.lives_alone,
         health_notes=body.health_notes,
         flat=body.flat,
+        phone=body.phone,
+        key_holder=body.key_holder,
+        key_holder_phone=body.key_holder_phone,
+        birth_year=body.birth_year,
+        conditions=body.conditions,
         settings=careplans.stored(body.care_plan),
         medication_labels=careplans.check_labels(body.care_plan, body.medication_labels),
         created_at=utcnow(),
@@ -259,10 +292,15 @@ def update_resident(
     if body.community_id is not None and body.community_id != before and "grid_id" not in changes:
         grid_id = None  # the old grid belongs to the old community
     _check_grid(session, grid_id, community_id)
-    for name in ("display_name", "address", "health_notes"):
+    for name in ("display_name", "address", "health_notes", "key_holder"):
         value = changes.get(name)
         if value is not None:
             setattr(resident, name, value)
+    if body.conditions is not None:
+        resident.conditions = body.conditions
+    for name in ("phone", "key_holder_phone", "birth_year"):  # null clears it
+        if name in changes:
+            setattr(resident, name, changes[name])
     if body.lives_alone is not None:
         resident.lives_alone = body.lives_alone
     if "flat" in changes:

@@ -9,13 +9,15 @@ import alerts from "./pages/alerts.js";
 import wristbands from "./pages/wristbands.js";
 import batteryPage from "./pages/battery.js";
 import gateways from "./pages/gateways.js";
+import dispatch from "./pages/dispatch.js";
+import risk from "./pages/risk.js";
 
 // How often the console asks the fleet for news. A new alert shows within this long.
 export const POLL_MS = 5000;
 // Names of residents and communities change rarely.
 const DIRECTORY_MS = 60000;
 
-const PAGES = [overview, alerts, wristbands, batteryPage, gateways];
+const PAGES = [overview, alerts, wristbands, batteryPage, gateways, dispatch, risk];
 const root = document.getElementById("app");
 
 const state = {
