@@ -404,7 +404,9 @@ async def read_alerts(stack: Stack, clock: ScaledClock) -> list[ledger.AlertSeen
     return seen
 
 
-def make_stack(district: District, workdir: Path, clock: ScaledClock) -> Stack:
+def make_stack(
+    district: District, workdir: Path, clock: ScaledClock, database_url: str = ""
+) -> Stack:
     specs = [GatewaySpec(g, pos) for g, pos in district.gateways.items()]
     stack = Stack(
         workdir,
@@ -416,6 +418,7 @@ def make_stack(district: District, workdir: Path, clock: ScaledClock) -> Stack:
             "clock": clock.setting(),
             "log_level": "WARNING",
             "gateway_offline_alert_s": Timing(clock.speed).offline_alert_s,
+            **({"database_url": database_url} if database_url else {}),
         },
     )
     for g in district.gateways:
