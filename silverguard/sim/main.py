@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from silverguard.servers.postgres import PostgresServer
 from silverguard.sim.district import (
     SEED_FILE,
     District,
@@ -32,7 +33,6 @@ from silverguard.sim.run import (
     simulate,
     start_gateways,
 )
-from silverguard.servers.postgres import PostgresServer
 from silverguard.sim.stack import Stack
 
 FAILING = ("missed", "duplicated", "wrong_recipient", "late")
