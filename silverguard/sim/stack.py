@@ -20,8 +20,7 @@ import aiomqtt
 import httpx
 
 from contract import Topic, TopicKind
-from contract.config import BandConfig, GatewayConfig, ResidentConfig
-from contract.sealing import generate_keypair, seal
+from contract.sealing import generate_keypair
 from edge.enroll import enroll
 from edge.status import read_gateway_status
 from firmware_mocks.air import Air, RadioModel
@@ -33,6 +32,9 @@ from silverguard.config import load_settings
 from silverguard.servers.influxdb import InfluxServer
 from silverguard.servers.mosquitto import Credentials, MosquittoServer
 from silverguard.servers.process import PORT_ATTEMPTS, ChildProcess, free_port
+from silverguard.sim import place
+from silverguard.sim.desired_config import desired_config
+from silverguard.sim.settings_files import merged, write_enrollment, write_toml
 
 if TYPE_CHECKING:
     from contract.config import GatewayConfig
@@ -43,38 +45,6 @@ if TYPE_CHECKING:
 class GatewaySpec:
     gateway_id: str
     position: tuple[float, float]
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):  # an inline table: nested sections such as rules.fall
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
-def write_toml(path: Path, values: dict[str, Any]) -> None:
-    """Write a small TOML file (flat keys, one level of tables, arrays of tables)."""
-    lines: list[str] = []
-    tables: list[str] = []
-    for key, value in values.items():
-        if isinstance(value, dict):
-            tables.append(f"\n[{key}]")
-            tables += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            for item in value:
-                tables.append(f"\n[[{key}]]")
-                tables += [f"{k} = {_toml_value(v)}" for k, v in item.items()]
-        else:
-            lines.append(f"{key} = {_toml_value(value)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines + tables) + "\n")
-    path.chmod(0o600)  # it holds credentials
 
 
 def _silverguard_argv(*args: str) -> list[str]:
@@ -221,13 +191,8 @@ class Stack:
                 "ca_file": str(self.mosquitto.tls_files.ca_file),
             },
         }
-        for key, value in self.fleet_settings.items():
-            if isinstance(value, dict) and isinstance(values.get(key), dict):
-                values[key] = {**values[key], **value}
-            else:
-                values[key] = value
         path = data_dir / "fleet.toml"
-        write_toml(path, values)
+        write_toml(path, merged(values, self.fleet_settings))
         return path
 
     def _issue_admin_token(self) -> str:
@@ -324,31 +289,18 @@ class Stack:
 
     def write_enrollment(self, gateway_id: str) -> Path:
         """What `silverguard gateway enroll` leaves in the data directory (mode 0600)."""
-        data = self.gateway_dir(gateway_id) / "data"
-        data.mkdir(parents=True, exist_ok=True)
-        creds = self.gateway_credentials[gateway_id]
-        private, public = self.gateway_keys[gateway_id]
         assert self.mosquitto.tls_port is not None
         assert self.mosquitto.tls_files is not None
-        path = data / "enrollment.json"
-        path.write_text(
-            json.dumps(
-                {
-                    "gateway_id": gateway_id,
-                    "mqtt": {
-                        # The broker's certificate names 127.0.0.1 (and localhost).
-                        "host": self.mosquitto.host,
-                        "port": self.mosquitto.tls_port,
-                        "username": creds.username,
-                        "password": creds.password,
-                        "tls": True,
-                    },
-                    "private_key": private,
-                    "public_key": public,
-                }
-            )
+        data = self.gateway_dir(gateway_id) / "data"
+        path = write_enrollment(
+            data,
+            gateway_id,
+            # The broker's certificate names 127.0.0.1 (and localhost).
+            host=self.mosquitto.host,
+            port=self.mosquitto.tls_port,
+            creds=self.gateway_credentials[gateway_id],
+            keys=self.gateway_keys[gateway_id],
         )
-        path.chmod(0o600)
         shutil.copyfile(self.mosquitto.tls_files.ca_file, data / "ca.crt")
         return path
 
@@ -505,28 +457,12 @@ class Stack:
     ) -> "GatewayConfig":
         """A desired config with every band's key (and caregivers' numbers) sealed to the
         gateway's public key, as the fleet publishes it. Band i belongs to resident r-i."""
-
-        public = self.gateway_keys[gateway_id][1]
-        band_keys = self.band_keys if bands is None else bands
-        band_configs = []
-        residents = []
-        for i, (mac, key) in enumerate(band_keys.items(), start=1):
-            resident = f"r-{i:05d}"
-            band_configs.append(
-                BandConfig(mac=mac, sealed_key=seal(public, key), resident=resident)
-            )
-            numbers = (contacts or {}).get(mac)
-            residents.append(
-                ResidentConfig(
-                    resident=resident,
-                    sealed_contacts=seal(public, json.dumps(numbers).encode()) if numbers else None,
-                )
-            )
-        return GatewayConfig(
-            gateway=gateway_id,
-            version=version,
-            bands=band_configs,
-            residents=residents,
+        return desired_config(
+            gateway_id,
+            version,
+            self.gateway_keys[gateway_id][1],
+            self.band_keys if bands is None else bands,
+            contacts=contacts,
             **fields,
         )
 
@@ -571,75 +507,20 @@ class Stack:
         *,
         locale: str = "zh-CN",
     ) -> None:
-        """Register one resident and one caregiver per band, through the fleet's API.
-
-        All of them live in one community (``c-xingfu`` of town ``t-demo``), created
-        on first use.
-        """
+        """One resident and one caregiver per band in one community (silverguard/sim/
+        place.py), through the fleet's API; the bands' keys are remembered for configs."""
         assert self.api is not None
         await self.ensure_place()
-        for i, sim in enumerate(population.bands, start=1):
-            mac = sim.band.mac
-            self.band_keys[mac] = sim.band.bind_key
-            caregiver_id = f"c-{i:05d}"
-            resident_id = f"r-{i:05d}"
-            channels = (caregiver_channels or {}).get(mac, [])
-            for path, body in (
-                (
-                    "/api/v1/caregivers",
-                    {
-                        "id": caregiver_id,
-                        "display_name": f"照护人{i}",
-                        "locale": locale,
-                        "channels": channels,
-                    },
-                ),
-                (
-                    "/api/v1/residents",
-                    {
-                        "id": resident_id,
-                        "display_name": f"居民{i}",
-                        "address": f"幸福社区{(i - 1) // 12 + 1}号楼{i}室",
-                        "community_id": self.community_id,
-                        "caregivers": [caregiver_id],
-                    },
-                ),
-                (
-                    "/api/v1/wristbands",
-                    {"mac": mac, "bind_key": sim.band.bind_key.hex(), "resident_id": resident_id},
-                ),
-            ):
-                response = await self.api.post(path, json=body)
-                if response.status_code != 201:
-                    raise RuntimeError(
-                        f"registering {path} failed: {response.status_code} {response.text}"
-                    )
+        for sim in population.bands:
+            self.band_keys[sim.band.mac] = sim.band.bind_key
+        await place.register_population(self.api, population, caregiver_channels, locale=locale)
 
-    community_id = "c-xingfu"
-    town_id = "t-demo"
+    community_id = place.COMMUNITY_ID
+    town_id = place.TOWN_ID
 
     async def ensure_place(self) -> None:
-        """The town and community, and the Stack's gateways registered as covering it:
-        the fleet takes a gateway's events and readings only for the communities the
-        registry says it covers."""
         assert self.api is not None
-        gateways = [
-            ("/api/v1/gateways", {"id": gateway_id, "communities": [self.community_id]})
-            for gateway_id in self.specs
-        ]
-        for path, body in (
-            ("/api/v1/towns", {"id": self.town_id, "name": "演示街道 Demo town"}),
-            (
-                "/api/v1/communities",
-                {"id": self.community_id, "town_id": self.town_id, "name": "幸福社区 Xingfu"},
-            ),
-            *gateways,
-        ):
-            response = await self.api.post(path, json=body)
-            if response.status_code not in (201, 409):
-                raise RuntimeError(
-                    f"registering {path} failed: {response.status_code} {response.text}"
-                )
+        await place.ensure_place(self.api, list(self.specs))
 
     async def influx_query(self, q: str) -> dict[str, Any]:
         async with httpx.AsyncClient() as client:

@@ -29,7 +29,7 @@ from silverguard.servers.influxdb import InfluxServer
 from silverguard.servers.mosquitto import Credentials, MosquittoServer
 from silverguard.servers.process import ChildProcess, free_port, wait_until
 from silverguard.sim.receiver import Receiver
-from silverguard.sim.stack import write_toml
+from silverguard.sim.settings_files import write_toml
 
 TOWN = "t-demo"
 COMMUNITY = "c-xingfu"

@@ -12,7 +12,7 @@ import pytest
 
 from firmware_mocks.air import Air
 from silverguard.servers.process import ChildProcess, free_port
-from silverguard.sim.stack import write_toml
+from silverguard.sim.settings_files import write_toml
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from contract.acl import fleet_acls
 from silverguard.servers.mosquitto import MosquittoServer
 from silverguard.servers.process import ChildProcess, free_port
-from silverguard.sim.stack import write_toml
+from silverguard.sim.settings_files import write_toml
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
