@@ -135,6 +135,7 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
 
 def _report(outcome: Outcome, as_json: bool) -> None:
     if as_json:
+        print(outcome.table, file=sys.stderr, flush=True)  # what each verdict was about
         line = {k: outcome.summary[k] for k in JSON_KEYS}
         line.update({k: v for k, v in outcome.summary.items() if k not in line})
         print(json.dumps(line), flush=True)
