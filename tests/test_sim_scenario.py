@@ -93,3 +93,13 @@ def test_deadlines_allow_wall_time_at_speed():
         (DISTRICT.duty_lines[no_ack.resident.community_id],),
     ]
     assert [r.within_s for r in expected.reach] == [1680, 1980, 2280]
+
+
+def test_nothing_else_is_judged_while_the_broker_restarts():
+    timing = Timing(300)
+    planned, _ = plan_incidents(DISTRICT, 1, START, START + 3 * DAY, timing)
+    restarts = [p for p in planned if p.kind is Kind.BROKER_RESTART]
+    assert len(restarts) == 3
+    for restart in restarts:
+        until = restart.at + timing.broker_down_s + 15 * 300
+        assert not [p for p in planned if p is not restart and restart.at - 120 <= p.at <= until]

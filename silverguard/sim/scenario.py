@@ -192,6 +192,18 @@ def plan_incidents(
             planned.append(Planned(kind, start + 60 * minutes, resident))
     # Only what fits: the alert it calls for must be due before the run ends.
     kept = [p for p in planned if start + 120 <= p.at and p.at + _due_within(p, timing) <= end]
+    # While the broker restarts, and while the gateways reconnect after it, only the
+    # restart's own SOS is judged: anything else's deadline would include the outage.
+    quiet = [
+        (p.at - 120, p.at + timing.broker_down_s + 3 * WALL_SLACK_S * timing.speed)
+        for p in kept
+        if p.kind is Kind.BROKER_RESTART
+    ]
+    kept = [
+        p
+        for p in kept
+        if p.kind is Kind.BROKER_RESTART or not any(a <= p.at <= b for a, b in quiet)
+    ]
     skipped = {
         (p.resident.id, p.dose, p.day): False
         for p in kept
