@@ -26,14 +26,17 @@ from fleet.alerts.activity import ActivityWatch
 from fleet.alerts.coverage_alerts import CoverageAlerts
 from fleet.alerts.escalator import Escalator
 from fleet.alerts.service import Recorded
+from fleet.api import access_log
 from fleet.api.limits import BodyLimit, add_redacting_handlers
 from fleet.api.routes import (
     ack_page,
+    alert_stream,
     alerts,
     arrival,
     audit_log,
     battery,
     caregivers,
+    charts,
     dead_letters,
     escalation,
     feedback,
@@ -42,6 +45,7 @@ from fleet.api.routes import (
     geography,
     meters,
     overview,
+    resident_page,
     residents,
     risk,
     sla,
@@ -201,7 +205,7 @@ class Fleet:
             on_poke=self.coverage_cache.invalidate,
         )
         self.supervisor = Supervisor()
-        self.risk_daily = RiskDaily(self.sessions)
+        self.risk_daily = RiskDaily(self.sessions, series=self.influx)
         self._running = False
         self.sign_in_throttle = SignInThrottle(
             window=timedelta(seconds=settings.sign_in_window_s),
@@ -366,11 +370,14 @@ def create_app(settings: FleetSettings) -> FastAPI:
     for module in (
         users,
         geography,
+        resident_page,
+        charts,
         residents,
         caregivers,
         wristbands,
         gateways,
         meters,
+        alert_stream,
         alerts,
         escalation,
         sla,
@@ -472,4 +479,5 @@ def serve(settings: FleetSettings) -> None:
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level.lower()
     )
+    access_log.install()  # after uvicorn has configured its loggers
     uvicorn.Server(config).run(sockets=[sock])

@@ -155,16 +155,28 @@ def gather(
     return facts
 
 
-def store(session: Session, resident_id: str, day: date, hits: list[TagHit]) -> tuple[int, int]:
-    """Keep the day's tags for one resident; return (started, ended)."""
+def open_spans(session: Session, day: date) -> dict[str, dict[str, RiskTagRow]]:
+    """Every span still open before ``day`` (or closed on it, by an earlier run of the
+    day), by resident and tag: one query for the whole district."""
     today = day.isoformat()
-    rows = session.execute(
-        select(RiskTagRow).where(
-            RiskTagRow.resident_id == resident_id,
-            or_(RiskTagRow.until.is_(None), RiskTagRow.until == today),
-        )
-    ).scalars()
-    current = {row.tag: row for row in rows}
+    spans: dict[str, dict[str, RiskTagRow]] = defaultdict(dict)
+    for row in session.execute(
+        select(RiskTagRow).where(or_(RiskTagRow.until.is_(None), RiskTagRow.until == today))
+    ).scalars():
+        spans[row.resident_id][row.tag] = row
+    return spans
+
+
+def store(
+    session: Session,
+    resident_id: str,
+    day: date,
+    hits: list[TagHit],
+    current: dict[str, RiskTagRow],
+) -> tuple[int, int]:
+    """Keep the day's tags for one resident (``current``: their open spans); return
+    (started, ended)."""
+    today = day.isoformat()
     holding = {h.tag: h for h in hits}
     started = ended = 0
     for tag, row in current.items():
@@ -196,17 +208,10 @@ def store(session: Session, resident_id: str, day: date, hits: list[TagHit]) -> 
     return started, ended
 
 
-def previous_spans(session: Session, resident_id: str, day: date) -> dict[str, date]:
+def previous_spans(current: dict[str, RiskTagRow], day: date) -> dict[str, date]:
     """The tags holding before ``day`` and since when (for the evaluator's since-dates)."""
     today = day.isoformat()
-    rows = session.execute(
-        select(RiskTagRow.tag, RiskTagRow.since).where(
-            RiskTagRow.resident_id == resident_id,
-            RiskTagRow.since < today,
-            or_(RiskTagRow.until.is_(None), RiskTagRow.until == today),
-        )
-    ).all()
-    return {tag: date.fromisoformat(since) for tag, since in rows}
+    return {tag: date.fromisoformat(row.since) for tag, row in current.items() if row.since < today}
 
 
 def evaluate_day(
@@ -219,12 +224,12 @@ def evaluate_day(
     table = table or risk_tags.load()
     residents = list(session.execute(select(Resident).order_by(Resident.id)).scalars())
     facts = gather(session, day, residents, activity)
+    spans = open_spans(session, day)
     total = started = ended = 0
     for resident in residents:
-        hits = risk_tags.evaluate(
-            table, facts[resident.id], day, previous_spans(session, resident.id, day)
-        )
-        s, e = store(session, resident.id, day, hits)
+        current = spans.get(resident.id, {})
+        hits = risk_tags.evaluate(table, facts[resident.id], day, previous_spans(current, day))
+        s, e = store(session, resident.id, day, hits, current)
         total += len(hits)
         started += s
         ended += e

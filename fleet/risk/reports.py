@@ -62,24 +62,29 @@ def parse_csv(data: bytes) -> list[ReportRow]:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
             raise ReportFileError("the file is neither UTF-8 nor GB18030 text") from None
-    reader = csv.reader(io.StringIO(text))
-    header = [c.strip().lower() for c in next(reader, [])]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise ReportFileError(f"row 1 lacks the column(s): {', '.join(missing)}")
-    at = {name: header.index(name) for name in COLUMNS}
-    rows: list[ReportRow] = []
-    for cells in reader:
-        if not any(c.strip() for c in cells):
-            continue
-        if len(rows) >= MAX_ROWS:
-            raise ReportFileError(f"more than {MAX_ROWS} rows; split the file")
+    if "\x00" in text:
+        raise ReportFileError("the file contains NUL characters; it is not a CSV text file")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [c.strip().lower() for c in next(reader, [])]
+        missing = [c for c in COLUMNS if c not in header]
+        if missing:
+            raise ReportFileError(f"row 1 lacks the column(s): {', '.join(missing)}")
+        at = {name: header.index(name) for name in COLUMNS}
+        rows: list[ReportRow] = []
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise ReportFileError(f"more than {MAX_ROWS} rows; split the file")
 
-        def cell(name: str, cells: list[str] = cells) -> str:
-            i = at[name]
-            return cells[i].strip() if i < len(cells) else ""
+            def cell(name: str, cells: list[str] = cells) -> str:
+                i = at[name]
+                return cells[i].strip() if i < len(cells) else ""
 
-        rows.append(ReportRow(cell("resident_id"), cell("reported_at"), cell("concern")))
+            rows.append(ReportRow(cell("resident_id"), cell("reported_at"), cell("concern")))
+    except csv.Error as exc:  # e.g. a quote left open: say where, refuse the file
+        raise ReportFileError(f"row {reader.line_num}: {exc}") from None
     if not rows:
         raise ReportFileError("the file has a header but no rows")
     return rows

@@ -6,14 +6,17 @@ is idempotent (fleet.risk.daily), so several fleet instances may each run it."""
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from contract import transport
 from fleet import clock
+from fleet.db.models import Wristband
 from fleet.db.session import utcnow
-from fleet.risk import daily
+from fleet.risk import activity, daily
+from fleet.timeseries.history import Queries
 
 log = logging.getLogger(__name__)
 
@@ -22,18 +25,45 @@ EVERY_S = 3600.0
 
 class RiskDaily:
     def __init__(
-        self, sessions: "sessionmaker[Session]", *, now: Callable[[], datetime] = utcnow
+        self,
+        sessions: "sessionmaker[Session]",
+        *,
+        series: Queries | None = None,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
+        self._series = series
         self._now = now
         self.wake = asyncio.Event()
         self.runs = 0
         self.last: daily.DayResult | None = None
 
-    def tick(self) -> daily.DayResult:
+    def bands(self) -> dict[str, str]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Wristband.mac, Wristband.resident_id).where(
+                    Wristband.resident_id.is_not(None), Wristband.state == "active"
+                )
+            ).all()
+        return {mac: resident for mac, resident in rows if resident is not None}
+
+    async def activity(self) -> dict[str, daily.Activity] | None:
+        """The telemetry facts; None (missing, not fine) when InfluxDB does not answer."""
+        if self._series is None:
+            return None
+        now = self._now()
+        offset = now.astimezone(clock.zone()).utcoffset() or timedelta(0)
+        try:
+            bands = await asyncio.to_thread(self.bands)
+            return await activity.activity(self._series, bands, now, offset)
+        except Exception as exc:  # the tags from the registry still come
+            log.warning("risk: no activity facts from the time series: %s", exc)
+            return None
+
+    def tick(self, facts: dict[str, daily.Activity] | None = None) -> daily.DayResult:
         day = self._now().astimezone(clock.zone()).date()
         with self._sessions.begin() as session:
-            result = daily.evaluate_day(session, day)
+            result = daily.evaluate_day(session, day, activity=facts)
         self.runs += 1
         self.last = result
         return result
@@ -42,7 +72,8 @@ class RiskDaily:
         while True:
             self.wake.clear()
             try:
-                result = await asyncio.to_thread(self.tick)
+                facts = await self.activity()
+                result = await asyncio.to_thread(self.tick, facts)
                 log.info(
                     "risk: %s evaluated: %d tags (%d new, %d ended) over %d residents",
                     result.day,

@@ -6,7 +6,7 @@ is pure, so it is tested on answers recorded from a real InfluxDB as well as liv
 """
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from fleet.battery import Sample
@@ -116,3 +116,230 @@ def parse_heartbeats(result: dict[str, Any]) -> dict[str, tuple[datetime, dict[s
 
 async def heartbeats(source: Queries, now: datetime) -> dict[str, tuple[datetime, dict[str, Any]]]:
     return parse_heartbeats(await source.query(heartbeat_query(now)))
+
+
+# -- one resident's page ---------------------------------------------------------------
+
+# How far back the resident page looks for the band's and the meters' last readings.
+LAST_HEARD_WINDOW = timedelta(days=30)
+
+
+def _quoted(value: str) -> str:
+    """An InfluxQL string literal. Ids are checked by the registry before they get here
+    (MACs, meter ids); escaping keeps even an odd one a literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def band_heard_query(mac: str, now: datetime) -> str:
+    # The fleet stores one reading per band and moment, from the gateway hearing it best
+    # (fleet/ingest/source.py): the newest point's gateway tag is the best gateway.
+    return (
+        f"SELECT last(rssi) AS rssi FROM wristband WHERE device = {_quoted(mac)} "  # noqa: S608
+        f"AND {_between(now - LAST_HEARD_WINDOW, now)} GROUP BY gateway"
+    )
+
+
+def parse_band_heard(result: dict[str, Any]) -> tuple[datetime, str, float | None] | None:
+    """The newest (time, gateway, rssi) among the gateways that heard the band."""
+    best: tuple[datetime, str, float | None] | None = None
+    for series in _series(result):
+        gateway = series.get("tags", {}).get("gateway")
+        values = series.get("values") or []
+        if not gateway or not values:
+            continue
+        row = dict(zip(series["columns"], values[0], strict=False))
+        at = _instant(row["time"])
+        rssi = row.get("rssi")
+        if best is None or at > best[0]:
+            best = (at, gateway, float(rssi) if isinstance(rssi, int | float) else None)
+    return best
+
+
+async def band_heard(
+    source: Queries, mac: str, now: datetime
+) -> tuple[datetime, str, float | None] | None:
+    return parse_band_heard(await source.query(band_heard_query(mac, now)))
+
+
+def meters_latest_query(meter_ids: Iterable[str], now: datetime) -> str:
+    devices = " OR ".join(f"device = {_quoted(m)}" for m in meter_ids)
+    return (
+        f"SELECT last(*) FROM meter WHERE ({devices}) "  # noqa: S608
+        f"AND {_between(now - LAST_HEARD_WINDOW, now)} GROUP BY device"
+    )
+
+
+def parse_meters_latest(result: dict[str, Any]) -> dict[str, tuple[datetime, dict[str, Any]]]:
+    """Per meter, its last reading's time and fields (``last_`` prefixes removed)."""
+    out: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    for series in _series(result):
+        device = series.get("tags", {}).get("device")
+        values = series.get("values") or []
+        if not device or not values:
+            continue
+        row = dict(zip(series["columns"], values[0], strict=False))
+        at = _instant(row.pop("time"))
+        fields = {k.removeprefix("last_"): v for k, v in row.items() if v is not None}
+        fields.pop("rssi", None)
+        out[device] = (at, fields)
+    return out
+
+
+async def meters_latest(
+    source: Queries, meter_ids: list[str], now: datetime
+) -> dict[str, tuple[datetime, dict[str, Any]]]:
+    if not meter_ids:
+        return {}
+    return parse_meters_latest(await source.query(meters_latest_query(meter_ids, now)))
+
+
+# -- a resident's charts ---------------------------------------------------------------
+# Day buckets are local days (InfluxQL's tz() clause), so a day's steps are the day the
+# resident lived. Long spans are asked for as daily or hourly aggregates, never as raw
+# points: 90 days of a band are at most 90 + 2,160 rows, whatever it sends.
+
+
+def _zone_name(zone: tzinfo) -> str:
+    return str(getattr(zone, "key", "UTC"))
+
+
+def _day(ms: Any, zone: tzinfo) -> date:
+    return _instant(ms).astimezone(zone).date()
+
+
+def steps_per_day_query(mac: str, since: datetime, until: datetime, zone: tzinfo) -> str:
+    # The band's step counter only grows (until it wraps or restarts at midnight):
+    # a day's steps are its spread, the largest minus the smallest count of the day.
+    return (
+        f"SELECT spread(steps) FROM wristband WHERE device = {_quoted(mac)} "  # noqa: S608
+        f"AND {_between(since, until)} GROUP BY time(1d) fill(none) tz('{_zone_name(zone)}')"
+    )
+
+
+def active_minutes_per_hour_query(mac: str, since: datetime, until: datetime, zone: tzinfo) -> str:
+    # A minute is active when any reading in it says the band was moving.
+    return (
+        "SELECT count(c) FROM (SELECT count(moving) AS c FROM wristband "  # noqa: S608
+        f"WHERE device = {_quoted(mac)} AND moving = true AND {_between(since, until)} "
+        "GROUP BY time(1m) fill(none)) "
+        f"WHERE {_between(since, until)} GROUP BY time(1h) fill(none) tz('{_zone_name(zone)}')"
+    )
+
+
+def battery_series_query(mac: str, since: datetime, until: datetime) -> str:
+    return (
+        f"SELECT mean(battery) FROM wristband WHERE device = {_quoted(mac)} "  # noqa: S608
+        f"AND {_between(since, until)} GROUP BY time(6h) fill(none)"
+    )
+
+
+def meters_per_day_query(
+    meter_ids: Iterable[str], since: datetime, until: datetime, zone: tzinfo
+) -> str:
+    devices = " OR ".join(f"device = {_quoted(m)}" for m in meter_ids)
+    # Register readings are totals: a day's use is the day's spread.
+    return (
+        "SELECT spread(energy_kwh) AS energy_kwh, spread(volume_m3) AS volume_m3 "  # noqa: S608
+        f"FROM meter WHERE ({devices}) AND {_between(since, until)} "
+        f"GROUP BY time(1d), device fill(none) tz('{_zone_name(zone)}')"
+    )
+
+
+def _rows(result: dict[str, Any]) -> Iterable[tuple[dict[str, str], dict[str, Any]]]:
+    for series in _series(result):
+        tags = series.get("tags", {}) or {}
+        for values in series.get("values", []) or []:
+            yield tags, dict(zip(series["columns"], values, strict=False))
+
+
+def parse_daily(result: dict[str, Any], zone: tzinfo) -> dict[date, float]:
+    out: dict[date, float] = {}
+    for _, row in _rows(result):
+        value = next((v for k, v in row.items() if k != "time"), None)
+        if isinstance(value, int | float):
+            out[_day(row["time"], zone)] = float(value)
+    return out
+
+
+def parse_hourly(result: dict[str, Any]) -> dict[datetime, float]:
+    out: dict[datetime, float] = {}
+    for _, row in _rows(result):
+        value = next((v for k, v in row.items() if k != "time"), None)
+        if isinstance(value, int | float):
+            out[_instant(row["time"])] = float(value)
+    return out
+
+
+def parse_meters_per_day(
+    result: dict[str, Any], zone: tzinfo
+) -> dict[str, dict[date, dict[str, float]]]:
+    out: dict[str, dict[date, dict[str, float]]] = {}
+    for tags, row in _rows(result):
+        device = tags.get("device")
+        if not device:
+            continue
+        day = _day(row["time"], zone)
+        for name in ("energy_kwh", "volume_m3"):
+            value = row.get(name)
+            if isinstance(value, int | float):
+                out.setdefault(device, {}).setdefault(day, {})[name] = float(value)
+    return out
+
+
+async def resident_activity(
+    source: Queries, mac: str, since: datetime, until: datetime, zone: tzinfo
+) -> tuple[dict[date, float], dict[datetime, float]]:
+    """Steps per local day and active minutes per hour of one band."""
+    steps = parse_daily(await source.query(steps_per_day_query(mac, since, until, zone)), zone)
+    active = parse_hourly(
+        await source.query(active_minutes_per_hour_query(mac, since, until, zone))
+    )
+    return steps, active
+
+
+async def battery_series(
+    source: Queries, mac: str, since: datetime, until: datetime
+) -> list[tuple[datetime, float]]:
+    result = await source.query(battery_series_query(mac, since, until))
+    return sorted(parse_hourly(result).items())
+
+
+async def meters_per_day(
+    source: Queries, meter_ids: list[str], since: datetime, until: datetime, zone: tzinfo
+) -> dict[str, dict[date, dict[str, float]]]:
+    if not meter_ids:
+        return {}
+    result = await source.query(meters_per_day_query(meter_ids, since, until, zone))
+    return parse_meters_per_day(result, zone)
+
+
+def meters_per_hour_query(meter_ids: Iterable[str], since: datetime, until: datetime) -> str:
+    devices = " OR ".join(f"device = {_quoted(m)}" for m in meter_ids)
+    return (
+        "SELECT spread(energy_kwh) AS energy_kwh, spread(volume_m3) AS volume_m3 "  # noqa: S608
+        f"FROM meter WHERE ({devices}) AND {_between(since, until)} "
+        "GROUP BY time(1h), device fill(none)"
+    )
+
+
+def parse_meters_per_hour(result: dict[str, Any]) -> dict[str, dict[datetime, dict[str, float]]]:
+    out: dict[str, dict[datetime, dict[str, float]]] = {}
+    for tags, row in _rows(result):
+        device = tags.get("device")
+        if not device:
+            continue
+        hour = _instant(row["time"])
+        for name in ("energy_kwh", "volume_m3"):
+            value = row.get(name)
+            if isinstance(value, int | float):
+                out.setdefault(device, {}).setdefault(hour, {})[name] = float(value)
+    return out
+
+
+async def meters_per_hour(
+    source: Queries, meter_ids: list[str], since: datetime, until: datetime
+) -> dict[str, dict[datetime, dict[str, float]]]:
+    """Use per hour of the flat's meters (spread of the registers' totals in each hour)."""
+    if not meter_ids:
+        return {}
+    return parse_meters_per_hour(await source.query(meters_per_hour_query(meter_ids, since, until)))

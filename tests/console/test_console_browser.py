@@ -107,7 +107,7 @@ def test_a_new_sos_appears_without_a_reload_and_is_handled_from_the_console(
     alert = world.wait_alert("r-3")
     expect(row.locator("td").first).to_contain_text(beijing(alert["opened_at"]))
 
-    row.locator("a").click()
+    row.locator("a.alert-link").click()
     expect(page.locator("#alert-title")).to_contain_text(f"#{alert['id']}")
     timeline = page.locator("#alert-timeline")
     expect(timeline.locator("tr[data-action='opened']")).to_contain_text("紧急求助（SOS）")

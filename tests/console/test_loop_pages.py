@@ -248,3 +248,33 @@ def test_staff_see_the_risk_board_and_a_visit_takes_a_resident_off_the_list(
     expect(row).to_contain_text(
         _ok(world.admin.get("/api/v1/risk/board?community_id=c-xingfu"))["day"]
     )
+
+
+def test_two_false_alarms_put_a_band_check_on_the_grid_workers_phone(
+    phone: Page, world: ConsoleWorld
+):
+    _seed_worker(world)
+    for key in (41, 42):
+        world.raise_event(3, EventKind.SOS, key)
+        alert = world.wait_alert("r-3")
+        _ok(
+            world.admin.post(
+                f"/api/v1/alerts/{alert['id']}/resolve", json={"outcome": "false_alarm"}
+            )
+        )
+    [check] = [c for c in _ok(world.admin.get("/api/v1/care-tasks")) if c["resident_id"] == "r-3"]
+    assert check["assignee_id"] == WORKER[0]
+
+    phone.goto(f"{world.url}/console/phone.html")
+    phone.fill("#username", WORKER[0])
+    phone.fill("#password", WORKER[1])
+    phone.click("#signin-submit")
+    card = phone.locator(f"#check-{check['id']}")
+    expect(card).to_contain_text("张桂兰")
+    expect(card).to_contain_text("一周内两次误报：请检查手环佩戴和设置")
+    phone.click(f"#check-done-{check['id']}")
+    expect(phone.locator("#notice")).to_have_text("已记录手环检查。谢谢！")
+    expect(card).to_have_count(0)
+    assert [
+        c for c in _ok(world.admin.get("/api/v1/care-tasks")) if c["resident_id"] == "r-3"
+    ] == []

@@ -264,6 +264,10 @@ class ConsoleWorld:
             ]
         )
 
+    def publish_as_gateway(self, topic: str, payload: bytes) -> None:
+        """One message from gw-01's account, such as its config/reported answer."""
+        self._publish([(topic, payload, False)])
+
     def alert_of(self, resident_id: str) -> dict[str, Any] | None:
         for alert in _ok(self.admin.get("/api/v1/alerts?limit=1000")):
             if alert["resident_id"] == resident_id and alert["state"] != "resolved":
@@ -282,6 +286,16 @@ class ConsoleWorld:
         return alert
 
     # -- time series --------------------------------------------------------------------
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Line protocol (seconds) into the fleet's database, as the fleet writes telemetry."""
+        response = httpx.post(
+            f"{self.influx.url}/write",
+            params={"db": INFLUX_DB, "precision": "s"},
+            content="\n".join(lines).encode(),
+            timeout=30,
+        )
+        assert response.status_code == 204, response.text
 
     def write_battery(self, series: dict[str, list[tuple[float, int]]]) -> None:
         """Battery readings as the fleet stores telemetry: (unix seconds, percent)."""

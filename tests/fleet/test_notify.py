@@ -23,7 +23,7 @@ from fleet.notify import (
 )
 from fleet.notify.dispatcher import Dispatcher
 from tests.fleet.alerting_seed import T0, band_event, seed
-from tests.waiting import eventually
+from tests.waiting import eventually, until
 
 
 @pytest.fixture
@@ -117,10 +117,7 @@ async def test_jobs_of_an_acknowledged_alert_are_cancelled_not_sent(sessions, re
         service.acknowledge(session, recorded.alert_id, "staff:w", utcnow())
     async with dispatching(sessions) as dispatcher:
         dispatcher.wake.set()
-        for _ in range(100):
-            if dispatcher.cancelled:
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: dispatcher.cancelled, 30, "the offer cancelled")
     assert dispatcher.cancelled == 1
     # No offer with an acknowledge link reaches cg-1; only, perhaps already, the news
     # that the grid worker holds the task now (fleet.dispatch).

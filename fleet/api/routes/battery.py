@@ -10,21 +10,23 @@ answer says why.
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal, NamedTuple
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from fleet import battery
 from fleet.api.deps import BatteryDep, CallerDep, SessionsDep
+from fleet.api.paging import ListQueryDep, csv_response, page_items
 from fleet.api.schemas import OpaqueId
 from fleet.auth import Caller
-from fleet.db.models import Wristband
+from fleet.db.models import Resident, Wristband
 from fleet.db.session import utcnow
-from fleet.registry import scope
+from fleet.registry import audit, scope
 from fleet.timeseries import history
 from fleet.timeseries.influx import InfluxError
 
@@ -36,6 +38,7 @@ router = APIRouter(prefix="/api/v1/battery", tags=["battery"])
 class BandBatteryOut(BaseModel):
     mac: str
     resident_id: str | None
+    resident_name: str | None = None
     community_id: str | None
     level: float | None = Field(description="percent, the last reading")
     level_at: datetime | None
@@ -68,6 +71,7 @@ class BatteryOut(BaseModel):
     median_drain_per_day: float | None = Field(description="over the whole fleet")
     bands_with_slope: int
     thresholds: ThresholdsOut
+    total: int = Field(0, description="bands matching the filters (all pages)")
     bands: list[BandBatteryOut]
 
 
@@ -81,18 +85,78 @@ _THRESHOLDS = ThresholdsOut(
 )
 
 
+Flag = Literal["critical", "low", "charge_soon", "abnormal", "not_heard", "attention"]
+
+
+def _concern(b: BandBatteryOut) -> int:
+    """Most urgent first: critical, abnormal drain, low, charge soon, not heard, fine."""
+    for rank, flag in enumerate(("critical", "abnormal", "low", "charge_soon", "not_heard")):
+        if getattr(b, flag):
+            return rank
+    return 5
+
+
+BATTERY_SORTS: dict[str, Callable[[BandBatteryOut], Any]] = {
+    "concern": lambda b: (_concern(b), b.days_left, b.mac),
+    "level": lambda b: (b.level, b.mac),
+    "days_left": lambda b: (b.days_left, b.mac),
+    "drain": lambda b: (b.drain_per_day, b.mac),
+    "read": lambda b: (b.level_at, b.mac),
+    "mac": lambda b: b.mac,
+    "resident": lambda b: (b.resident_name, b.mac),
+}
+BATTERY_CSV = (
+    "mac",
+    "resident_id",
+    "resident",
+    "community_id",
+    "level_pct",
+    "read_at",
+    "drain_per_day",
+    "days_left",
+    "flags",
+)
+_FLAGS = ("critical", "low", "charge_soon", "abnormal", "not_heard")
+
+
+class _Band(NamedTuple):
+    mac: str
+    resident_id: str | None
+    resident_name: str | None
+    community_id: str | None
+
+
 def _visible_bands(
-    sessions: SessionsDep, caller: Caller, community_id: str | None
-) -> list[tuple[str, str | None, str | None]]:
+    sessions: SessionsDep, caller: Caller, community_id: str | None, grid_id: str | None
+) -> list[_Band]:
     query = (
-        select(Wristband.mac, Wristband.resident_id, Wristband.community_id)
+        select(Wristband.mac, Wristband.resident_id, Resident.display_name, Wristband.community_id)
+        .outerjoin(Resident, Resident.id == Wristband.resident_id)
         .where(scope.wristbands(caller), Wristband.state == "active")
         .order_by(Wristband.mac)
     )
     if community_id is not None:
         query = query.where(Wristband.community_id == community_id)
+    if grid_id is not None:
+        query = query.where(Resident.grid_id == grid_id)
     with sessions() as session:
-        return [(mac, resident, community) for mac, resident, community in session.execute(query)]
+        return [_Band(*row) for row in session.execute(query)]
+
+
+def _audit_export(sessions: SessionsDep, caller: Caller, rows: int) -> None:
+    with sessions.begin() as session:
+        audit.record(session, caller, "battery.export", "battery", rows=rows)
+
+
+def _matches(band: BandBatteryOut, flag: Flag | None, text: str | None) -> bool:
+    if flag == "attention" and _concern(band) >= 3:
+        return False
+    if flag not in (None, "attention") and not getattr(band, str(flag)):
+        return False
+    if text is None:
+        return True
+    text = text.lower()
+    return any(text in (v or "").lower() for v in (band.mac, band.resident_id, band.resident_name))
 
 
 @router.get("", response_model=BatteryOut)
@@ -101,9 +165,16 @@ async def get_battery(
     caller: CallerDep,
     sessions: SessionsDep,
     cache: BatteryDep,
+    response: Response,
+    params: ListQueryDep,
     community_id: Annotated[OpaqueId | None, Query()] = None,
-) -> BatteryOut:
-    bands = await asyncio.to_thread(_visible_bands, sessions, caller, community_id)
+    grid_id: Annotated[OpaqueId | None, Query()] = None,
+    flag: Annotated[Flag | None, Query(description="only bands with this flag")] = None,
+) -> BatteryOut | Response:
+    """Every band the caller may see with its figures, most urgent first by default;
+    paged (``X-Total-Count`` and ``total``), ``q`` searches MAC and wearer, ``flag``
+    keeps the bands that need something; ``format=csv`` exports the list."""
+    bands = await asyncio.to_thread(_visible_bands, sessions, caller, community_id, grid_id)
     now = utcnow()
     report: battery.FleetBattery | None = None
     problem = None
@@ -113,12 +184,40 @@ async def get_battery(
         problem = f"battery history unavailable: {exc}"
         log.warning("battery: %s", problem)
     out = []
-    for mac, resident_id, band_community in bands:
-        figures = report.bands.get(mac) if report is not None else None
-        values = asdict(figures or battery.never_heard(mac))
+    for band in bands:
+        figures = report.bands.get(band.mac) if report is not None else None
+        values = asdict(figures or battery.never_heard(band.mac))
         values.pop("device")
         out.append(
-            BandBatteryOut(mac=mac, resident_id=resident_id, community_id=band_community, **values)
+            BandBatteryOut(
+                mac=band.mac,
+                resident_id=band.resident_id,
+                resident_name=band.resident_name,
+                community_id=band.community_id,
+                **values,
+            )
+        )
+    matching = [b for b in out if _matches(b, flag, params.search)]
+    page = page_items(matching, params, response, sorts=BATTERY_SORTS, default_sort="concern")
+    if params.csv:
+        await asyncio.to_thread(_audit_export, sessions, caller, len(page))
+        return csv_response(
+            "battery.csv",
+            BATTERY_CSV,
+            (
+                (
+                    b.mac,
+                    b.resident_id,
+                    b.resident_name,
+                    b.community_id,
+                    b.level,
+                    b.level_at.isoformat() if b.level_at else "",
+                    None if b.drain_per_day is None else round(b.drain_per_day, 2),
+                    None if b.days_left is None else round(b.days_left, 1),
+                    " ".join(f for f in _FLAGS if getattr(b, f)),
+                )
+                for b in page
+            ),
         )
     return BatteryOut(
         available=report is not None,
@@ -127,5 +226,6 @@ async def get_battery(
         median_drain_per_day=report.median_drain_per_day if report else None,
         bands_with_slope=report.bands_with_slope if report else 0,
         thresholds=_THRESHOLDS,
-        bands=out,
+        total=len(matching),
+        bands=page,
     )

@@ -115,14 +115,14 @@ def _fig(f: feedback.Precision) -> dict[str, Any]:
 class CareTaskOut(BaseModel):
     id: int
     resident_id: str
+    resident_name: str
+    address: str
     kind: str
     reason: dict[str, Any]
     assignee_id: str | None
     created_at: datetime
     done_at: datetime | None
     done_by: str | None
-
-    model_config = {"from_attributes": True}
 
 
 @router.get("/care-tasks", response_model=list[CareTaskOut])
@@ -131,13 +131,33 @@ def list_care_tasks(
     session: SessionDep,
     caller: CallerDep,
     open_only: Annotated[bool, Query(alias="open")] = True,
-) -> list[CareTask]:
+) -> list[CareTaskOut]:
     """Work outcomes asked for (band checks after repeated false alarms): staff see
-    their town's, a grid worker the ones given to them."""
-    query = select(CareTask).where(scope.care_tasks(caller)).order_by(CareTask.id)
+    their town's, a grid worker the ones given to them (with the resident's name and
+    address, which they need at the door)."""
+    query = (
+        select(CareTask, Resident)
+        .join(Resident, Resident.id == CareTask.resident_id)
+        .where(scope.care_tasks(caller))
+        .order_by(CareTask.id)
+    )
     if open_only:
         query = query.where(CareTask.done_at.is_(None))
-    return list(session.execute(query).scalars())
+    return [
+        CareTaskOut(
+            id=task.id,
+            resident_id=task.resident_id,
+            resident_name=resident.display_name,
+            address=resident.address,
+            kind=task.kind,
+            reason=task.reason,
+            assignee_id=task.assignee_id,
+            created_at=task.created_at,
+            done_at=task.done_at,
+            done_by=task.done_by,
+        )
+        for task, resident in session.execute(query).all()
+    ]
 
 
 class DoneOut(BaseModel):

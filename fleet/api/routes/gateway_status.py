@@ -10,16 +10,18 @@ instance writes to.
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from fleet.api.deps import InfluxDep, LiveGatewaysDep, SessionsDep, StaffDep
-from fleet.api.schemas import SetAsideOut
+from fleet.api.paging import ListQueryDep, csv_response, page_items
+from fleet.api.schemas import OpaqueId, SetAsideOut
 from fleet.auth import Caller, Role
 from fleet.db.models import Gateway
 from fleet.db.session import utcnow
@@ -109,9 +111,79 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+_CONNECTION_RANK = {"offline": 0, "silent": 1, "unknown": 2, "online": 3}
+GATEWAY_SORTS: dict[str, Callable[[GatewayStatusOut], Any]] = {
+    "id": lambda g: g.id,
+    "connection": lambda g: (_CONNECTION_RANK[g.connection], g.id),
+    "heartbeat": lambda g: (g.heartbeat_at, g.id),
+    "location": lambda g: (g.location, g.id),
+    "backlog": lambda g: (g.outbox_events, g.id),
+}
+GATEWAY_CSV = (
+    "id",
+    "location",
+    "communities",
+    "connection",
+    "heartbeat_at",
+    "outbox_events",
+    "outbox_telemetry",
+    "desired_version",
+    "reported_version",
+    "software_version",
+)
+
+
 @router.get("", response_model=list[GatewayStatusOut])
 async def gateway_status(
-    caller: StaffDep, sessions: SessionsDep, influx: InfluxDep, live_gateways: LiveGatewaysDep
+    *,
+    caller: StaffDep,
+    sessions: SessionsDep,
+    influx: InfluxDep,
+    live_gateways: LiveGatewaysDep,
+    response: Response,
+    params: ListQueryDep,
+    community_id: Annotated[OpaqueId | None, Query()] = None,
+    connection_state: Annotated[
+        Connection | None, Query(alias="connection", description="only gateways in this state")
+    ] = None,
+) -> list[GatewayStatusOut] | Response:
+    """The caller's gateways with their live state, by id; paged (``X-Total-Count``);
+    ``q`` searches id and location; ``format=csv`` exports the list."""
+    rows = await _statuses(caller, sessions, influx, live_gateways)
+    text = (params.search or "").lower()
+    matching = [
+        g
+        for g in rows
+        if (community_id is None or community_id in g.communities)
+        and (connection_state is None or g.connection == connection_state)
+        and (not text or text in g.id.lower() or text in g.location.lower())
+    ]
+    page = page_items(matching, params, response, sorts=GATEWAY_SORTS, default_sort="id")
+    if not params.csv:
+        return page
+    return csv_response(
+        "gateways.csv",
+        GATEWAY_CSV,
+        (
+            (
+                g.id,
+                g.location,
+                " ".join(g.communities),
+                g.connection,
+                g.heartbeat_at.isoformat() if g.heartbeat_at else "",
+                g.outbox_events,
+                g.outbox_telemetry,
+                g.desired_version,
+                g.reported_version,
+                g.software_version,
+            )
+            for g in page
+        ),
+    )
+
+
+async def _statuses(
+    caller: Caller, sessions: SessionsDep, influx: InfluxDep, live_gateways: LiveGatewaysDep
 ) -> list[GatewayStatusOut]:
     registry = await asyncio.to_thread(_registry, sessions, caller)
     now = utcnow()

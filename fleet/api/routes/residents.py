@@ -6,20 +6,21 @@ Caregivers see only the residents they care for; anyone else's id answers 404.
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from contract.careplan import CarePlan
 from fleet.api import csv_import
 from fleet.api.deps import CallerDep, PublisherDep, SessionDep, SessionsDep, StaffDep
+from fleet.api.paging import ListQueryDep, contains, csv_response, page_rows
 from fleet.api.schemas import Address, IdPath, Name, Notes, OpaqueId, Phone
 from fleet.auth import Caller
 from fleet.db.models import Caregiver, CareLink, Grid, Resident, Wristband
 from fleet.db.session import utcnow
 from fleet.errors import Conflict, Invalid, NotFound
-from fleet.registry import audit, careplans, config_push, resident_import, scope
+from fleet.registry import audit, careplans, config_push, people, resident_import, scope
 from fleet.registry.bands import visible_community
 from fleet.registry.careplans import MedicationLabels
 
@@ -104,12 +105,16 @@ class ResidentOut(BaseModel):
     updated_at: datetime | None
 
 
-def _out(session: Session, resident: Resident) -> ResidentOut:
-    band = session.execute(
-        select(Wristband.mac).where(
-            Wristband.resident_id == resident.id, Wristband.state == "active"
-        )
-    ).scalar_one_or_none()
+_UNKNOWN = object()
+
+
+def _out(session: Session, resident: Resident, band: object = _UNKNOWN) -> ResidentOut:
+    if band is _UNKNOWN:
+        band = session.execute(
+            select(Wristband.mac).where(
+                Wristband.resident_id == resident.id, Wristband.state == "active"
+            )
+        ).scalar_one_or_none()
     return ResidentOut(
         id=resident.id,
         display_name=resident.display_name,
@@ -130,7 +135,7 @@ def _out(session: Session, resident: Resident) -> ResidentOut:
             CareLinkOut(caregiver_id=link.caregiver_id, priority=link.priority)
             for link in resident.caregivers
         ],
-        wristband=band,
+        wristband=band if isinstance(band, str) else None,
         created_at=resident.created_at,
         updated_at=resident.updated_at,
     )
@@ -248,25 +253,89 @@ async def import_residents(
     )
 
 
+RESIDENT_SORTS = {
+    "id": (Resident.id,),
+    "name": (Resident.display_name, Resident.id),
+    "community": (Resident.community_id, Resident.id),
+    "grid": (Resident.grid_id, Resident.id),
+    "address": (Resident.address, Resident.id),
+}
+RESIDENT_CSV = ("id", "name", "community", "grid", "address", "flat", "wristband", "caregivers")
+
+
 @router.get("", response_model=list[ResidentOut])
 def list_residents(
+    *,
     session: SessionDep,
     caller: CallerDep,
+    response: Response,
+    params: ListQueryDep,
     community_id: OpaqueId | None = None,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> list[ResidentOut]:
+    grid_id: OpaqueId | None = None,
+) -> list[ResidentOut] | Response:
+    """Residents the caller may see, paged (``X-Total-Count``: how many match);
+    ``q`` searches name, id and address; ``format=csv`` exports the list."""
     query = (
-        select(Resident)
-        .where(scope.residents(caller))
-        .options(selectinload(Resident.caregivers))
-        .order_by(Resident.id)
-        .limit(limit)
-        .offset(offset)
+        select(Resident).where(scope.residents(caller)).options(selectinload(Resident.caregivers))
     )
     if community_id is not None:
         query = query.where(Resident.community_id == community_id)
-    return [_out(session, r) for r in session.execute(query).scalars()]
+    if grid_id is not None:
+        query = query.where(Resident.grid_id == grid_id)
+    if (like := params.like()) is not None:
+        query = query.where(
+            or_(
+                contains(Resident.display_name, like),
+                contains(Resident.id, like),
+                contains(Resident.address, like),
+            )
+        )
+    rows = page_rows(
+        session,
+        query,
+        params,
+        response,
+        sorts=RESIDENT_SORTS,
+        default_sort="id",
+        default_limit=1000,
+    )
+    # One query for the page's bands, not one per resident.
+    # A Result has keys(), so dict(result) would read it as a mapping: pair them here.
+    bands: dict[str | None, str] = {  # noqa: C416
+        resident_id: mac
+        for resident_id, mac in session.execute(
+            select(Wristband.resident_id, Wristband.mac).where(
+                Wristband.resident_id.in_([r.id for r in rows]), Wristband.state == "active"
+            )
+        )
+    }
+    out = [_out(session, r, bands.get(r.id)) for r in rows]
+    if not params.csv:
+        return out
+    names = people.names(
+        session, [f"caregiver:{c.caregiver_id}" for r in out for c in r.caregivers]
+    )
+    audit.record(session, caller, "residents.export", "residents", rows=len(out))
+    session.commit()
+    return csv_response(
+        "residents.csv",
+        RESIDENT_CSV,
+        (
+            (
+                r.id,
+                r.display_name,
+                r.community_id,
+                r.grid_id,
+                r.address,
+                r.flat,
+                r.wristband,
+                "; ".join(
+                    names.get(f"caregiver:{c.caregiver_id}", c.caregiver_id) for c in r.caregivers
+                ),
+            )
+            for r in out
+        ),
+    )
 
 
 @router.get("/{resident_id}", response_model=ResidentOut)

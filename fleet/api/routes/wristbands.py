@@ -8,17 +8,18 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from contract.ids import normalise_mac, parse_bind_key
 from fleet.api.deps import CallerDep, PublisherDep, SessionDep, SessionsDep, StaffDep, VaultDep
+from fleet.api.paging import ListQueryDep, contains, csv_response, page_rows
 from fleet.api.schemas import BindKeyText, Firmware, MacPath, MacText, OpaqueId
 from fleet.auth import Caller
-from fleet.db.models import Wristband
+from fleet.db.models import Resident, Wristband
 from fleet.db.session import utcnow
 from fleet.errors import Invalid, TooLarge
 from fleet.redaction import redact
@@ -64,6 +65,7 @@ class WristbandOut(BaseModel):
     created_at: datetime
     updated_at: datetime | None
     retired_at: datetime | None
+    resident_name: str | None = Field(None, description="the wearer's name (lists only)")
     model_config = {"from_attributes": True}
 
 
@@ -129,28 +131,82 @@ def register_wristband(
     return band
 
 
+BAND_SORTS = {
+    "mac": (Wristband.mac,),
+    "resident": (Resident.display_name, Wristband.mac),
+    "community": (Wristband.community_id, Wristband.mac),
+    "state": (Wristband.state, Wristband.mac),
+    "firmware": (Wristband.firmware, Wristband.mac),
+    "registered": (Wristband.created_at, Wristband.mac),
+}
+BAND_CSV = ("mac", "resident_id", "resident", "community_id", "firmware", "state", "registered")
+
+
 @router.get("", response_model=list[WristbandOut])
 def list_wristbands(
     *,
     session: SessionDep,
     caller: CallerDep,
+    response: Response,
+    params: ListQueryDep,
     community_id: OpaqueId | None = None,
+    grid_id: OpaqueId | None = None,
     state: Annotated[str | None, Query(pattern="^(active|retired)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> list[Wristband]:
+) -> list[WristbandOut] | Response:
+    """Bands the caller may see, paged (``X-Total-Count``); ``q`` searches the MAC and
+    the wearer's name and id; ``format=csv`` exports the list."""
     query = (
-        select(Wristband)
+        select(Wristband, Resident.display_name)
+        .outerjoin(Resident, Resident.id == Wristband.resident_id)
         .where(scope.wristbands(caller))
-        .order_by(Wristband.mac)
-        .limit(limit)
-        .offset(offset)
     )
     if community_id is not None:
         query = query.where(Wristband.community_id == community_id)
+    if grid_id is not None:
+        query = query.where(Resident.grid_id == grid_id)
     if state is not None:
         query = query.where(Wristband.state == state)
-    return list(session.execute(query).scalars())
+    if (like := params.like()) is not None:
+        query = query.where(
+            or_(
+                contains(Wristband.mac, like),
+                contains(Resident.display_name, like),
+                contains(Resident.id, like),
+            )
+        )
+    rows = page_rows(
+        session,
+        query,
+        params,
+        response,
+        sorts=BAND_SORTS,
+        default_sort="mac",
+        default_limit=10_000,
+    )
+    out = [
+        WristbandOut.model_validate(band).model_copy(update={"resident_name": name})
+        for band, name in rows
+    ]
+    if not params.csv:
+        return out
+    audit.record(session, caller, "wristbands.export", "wristbands", rows=len(out))
+    session.commit()
+    return csv_response(
+        "wristbands.csv",
+        BAND_CSV,
+        (
+            (
+                b.mac,
+                b.resident_id,
+                b.resident_name,
+                b.community_id,
+                b.firmware,
+                b.state,
+                b.created_at.isoformat(),
+            )
+            for b in out
+        ),
+    )
 
 
 @router.get("/{mac}", response_model=WristbandOut)

@@ -35,7 +35,7 @@ function describe(data, status) {
   return `HTTP ${status}`;
 }
 
-export async function api(path, { method = "GET", json, body, headers } = {}) {
+async function request(path, { method = "GET", json, body, headers } = {}) {
   const sent = { ...(headers || {}) };
   const token = session.token;
   if (token) sent.Authorization = `Bearer ${token}`;
@@ -58,7 +58,36 @@ export async function api(path, { method = "GET", json, body, headers } = {}) {
     window.dispatchEvent(new CustomEvent("sg:signed-out"));
   }
   if (!response.ok) throw new ApiError(response.status, describe(data, response.status), data);
-  return data;
+  return { data, response };
+}
+
+export async function api(path, options) {
+  return (await request(path, options)).data;
+}
+
+// A page of a list: the rows and how many match in all (the X-Total-Count header).
+export async function apiList(path) {
+  const { data, response } = await request(path);
+  const total = Number(response.headers.get("X-Total-Count"));
+  const rows = Array.isArray(data) ? data : data.bands || [];
+  return { data, rows, total: Number.isFinite(total) ? total : rows.length };
+}
+
+// A CSV export: fetched with the bearer token (a plain link would carry none), then
+// handed to the browser as a download.
+export async function download(path, filename) {
+  const headers = {};
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  const response = await fetch(path, { headers, cache: "no-store", credentials: "omit" });
+  if (!response.ok) throw new ApiError(response.status, `HTTP ${response.status}`, null);
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 // OAuth2 password flow: the form fields the fleet's /api/v1/auth/token expects.

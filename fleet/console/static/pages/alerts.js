@@ -5,8 +5,12 @@
 import { api, ApiError } from "../api.js";
 import { badge, h, replace, table } from "../dom.js";
 import { formatAgo, formatTime, t, term } from "../i18n.js";
+import { pagedList } from "../list.js";
+import { actor, person, residentLink } from "../people.js";
 
 const FILTERS = ["unresolved", "open", "notified", "acknowledged", "resolved", "all"];
+const SEVERITIES = ["critical", "high", "medium", "low"];
+const INCIDENTS = ["emergency", "inactivity", "medication", "water", "device"];
 const UNRESOLVED = ["open", "notified", "acknowledged"];
 const OUTCOMES = ["attended", "false_alarm", "hospital", "no_answer", "other"];
 // A row stays marked "new" this long after it first appeared.
@@ -24,7 +28,7 @@ function step(d) {
 }
 
 // A timeline entry in words; entries of a kind this console does not know yet show raw.
-function describe(entry, ctx) {
+function describe(entry, ctx, names) {
   const d = entry.detail || {};
   const parts = [];
   switch (entry.action) {
@@ -41,7 +45,7 @@ function describe(entry, ctx) {
       parts.push(
         (d.contacts || []).length
           ? d.contacts
-              .map((c) => t("timeline.reached", { name: ctx.contactName(c.contact), as: term("target", c.as), channels: c.channels }))
+              .map((c) => t("timeline.reached", { name: names.get(`contact:${c.contact}`) || ctx.contactName(c.contact), as: term("target", c.as), channels: c.channels }))
               .join("、")
           : t("timeline.nobody"),
       );
@@ -53,7 +57,7 @@ function describe(entry, ctx) {
     case "delivery_failed":
     case "delivery_cancelled":
     case "notified":
-      parts.push(ctx.contactName(d.contact));
+      parts.push(names.get(`contact:${d.contact}`) || ctx.contactName(d.contact));
       if (d.channel) parts.push(d.channel);
       if (d.attempt) parts.push(t("timeline.attempt", { attempt: d.attempt }));
       if (d.error) parts.push(d.error);
@@ -75,48 +79,86 @@ function describe(entry, ctx) {
   return parts.filter(Boolean).join(" · ");
 }
 
-async function listAlerts(filter) {
-  if (filter === "unresolved") {
-    const lists = await Promise.all(UNRESOLVED.map((s) => api(`/api/v1/alerts?state=${s}&limit=500`)));
-    return lists.flat().sort((a, b) => b.id - a.id);
-  }
-  const query = filter === "all" ? "" : `state=${filter}&`;
-  return api(`/api/v1/alerts?${query}limit=200`);
-}
-
 export default {
   id: "alerts",
   nav: "nav.alerts",
   mount(main, ctx, params) {
-    let filter = "unresolved";
     let selected = params[0] ? Number(params[0]) : null;
     const firstSeen = new Map();
     let loaded = false;
+    const now = () => Date.now();
+    const fresh = (a) => now() - (firstSeen.get(a.id) ?? 0) < FRESH_MS;
 
     const message = h("p", { class: "message", role: "status", id: "alert-message" });
-    const list = h("div", { id: "alert-list", "aria-live": "polite" });
     const detail = h("section", { id: "alert-detail", class: "card detail hidden" });
-    const select = h(
-      "select",
-      {
-        id: "alert-filter",
-        onchange: async () => {
-          filter = select.value;
-          await view.refresh();
+    const list = pagedList({
+      id: "alert-list",
+      path: "/api/v1/alerts",
+      defaultSort: "-id",
+      csvName: "alerts.csv",
+      filters: [
+        {
+          name: "state",
+          label: t("alerts.filter"),
+          initial: UNRESOLVED.join(","),
+          options: FILTERS.map((f) => [
+            f === "unresolved" ? UNRESOLVED.join(",") : f === "all" ? "" : f,
+            UNRESOLVED.includes(f) || f === "resolved" ? term("state", f) : t(`alerts.filter.${f}`),
+          ]),
         },
+        {
+          name: "severity",
+          label: t("alerts.col.severity"),
+          options: [["", t("list.any")], ...SEVERITIES.map((s) => [s, term("severity", s)])],
+        },
+        {
+          name: "incident",
+          label: t("alerts.col.kind"),
+          options: [["", t("list.any")], ...INCIDENTS.map((i) => [i, term("incident", i)])],
+        },
+        ...(ctx.isStaff && ctx.communities.length > 1
+          ? [
+              {
+                name: "community_id",
+                label: t("alerts.col.community"),
+                options: [["", t("list.any")], ...ctx.communities.map((c) => [c.id, c.name])],
+              },
+            ]
+          : []),
+        ...(ctx.grids.length
+          ? [{ name: "grid_id", label: t("residents.col.grid"), options: [["", t("list.any")], ...ctx.grids.map((g) => [g.id, g.name])] }]
+          : []),
+      ],
+      onData: (alerts) => {
+        for (const a of alerts) if (!firstSeen.has(a.id)) firstSeen.set(a.id, loaded ? now() : 0);
+        loaded = true;
       },
-      FILTERS.map((f) =>
-        h("option", { value: f }, UNRESOLVED.includes(f) || f === "resolved" ? term("state", f) : t(`alerts.filter.${f}`)),
-      ),
-    );
-    select.value = filter;
+      columns: [
+        { label: t("alerts.col.opened"), sort: "opened", cell: (a) => [formatTime(a.opened_at), fresh(a) ? badge(t("alerts.new"), "new") : null] },
+        { label: t("alerts.col.severity"), sort: "severity", cell: (a) => badge(term("severity", a.severity), `sev-${a.severity}`) },
+        { label: t("alerts.col.kind"), sort: "kind", cell: (a) => h("a", { href: `#/alerts/${a.id}`, class: "alert-link" }, term("kind", a.kind)) },
+        { label: t("alerts.col.resident"), sort: "resident", cell: (a) => residentLink(a.resident_id, a.resident_name || ctx.residentName(a.resident_id)) },
+        { label: t("alerts.col.community"), sort: "community", cell: (a) => person(a.community_id, a.community_name || ctx.communityName(a.community_id)) },
+        { label: t("alerts.col.state"), sort: "state", cell: (a) => badge(term("state", a.state), `state-${a.state}`) },
+        {
+          label: t("alerts.col.handled_by"),
+          cell: (a) =>
+            a.resolved_by ? actor(a.resolved_by, a.resolved_by_name) : actor(a.acknowledged_by, a.acknowledged_by_name),
+        },
+      ],
+      empty: t("alerts.empty"),
+      rowAttrs: (a) => ({
+        class: [`sev-row-${a.severity}`, a.id === selected ? "selected" : "", fresh(a) ? "fresh" : ""].join(" "),
+        dataset: { alertId: a.id, state: a.state },
+      }),
+    });
     replace(
       main,
       h("h1", null, t("alerts.title")),
-      h("div", { class: "controls" }, h("label", { for: "alert-filter" }, t("alerts.filter")), select),
       message,
-      h("div", { class: "split" }, list, detail),
+      h("div", { class: "split" }, list.element, detail),
     );
+    list.element.setAttribute("aria-live", "polite");
 
     // The resolve form is built once per alert, so a refresh never wipes what is typed.
     let form = null;
@@ -164,35 +206,6 @@ export default {
       await ctx.refreshNow();
     }
 
-    function renderList(alerts) {
-      const now = Date.now();
-      for (const a of alerts) if (!firstSeen.has(a.id)) firstSeen.set(a.id, loaded ? now : 0);
-      loaded = true;
-      const fresh = (a) => now - firstSeen.get(a.id) < FRESH_MS;
-      replace(
-        list,
-        table(
-          [
-            [t("alerts.col.opened"), (a) => [formatTime(a.opened_at), fresh(a) ? badge(t("alerts.new"), "new") : null]],
-            [t("alerts.col.severity"), (a) => badge(term("severity", a.severity), `sev-${a.severity}`)],
-            [t("alerts.col.kind"), (a) => h("a", { href: `#/alerts/${a.id}` }, term("kind", a.kind))],
-            [t("alerts.col.resident"), (a) => ctx.residentName(a.resident_id)],
-            [t("alerts.col.community"), (a) => ctx.communityName(a.community_id)],
-            [t("alerts.col.state"), (a) => badge(term("state", a.state), `state-${a.state}`)],
-            [t("alerts.col.handled_by"), (a) => a.resolved_by || a.acknowledged_by || t("dash")],
-          ],
-          alerts,
-          {
-            empty: t("alerts.empty"),
-            rowAttrs: (a) => ({
-              class: [`sev-row-${a.severity}`, a.id === selected ? "selected" : "", fresh(a) ? "fresh" : ""].join(" "),
-              dataset: { alertId: a.id, state: a.state },
-            }),
-          },
-        ),
-      );
-    }
-
     function renderDetail(alert) {
       const escalation = alert.escalation || {};
       const actions = [];
@@ -202,17 +215,20 @@ export default {
         );
       }
       if (alert.state !== "resolved") actions.push(resolveForm(alert));
+      const names = new Map();
+      for (const e of alert.timeline || []) if (e.actor_name) names.set(e.actor, e.actor_name);
+      for (const d of alert.deliveries || []) if (d.contact_name) names.set(`contact:${d.contact}`, d.contact_name);
       const facts = [
-        [t("alert.resident"), ctx.residentName(alert.resident_id)],
+        [t("alert.resident"), residentLink(alert.resident_id, alert.resident_name || ctx.residentName(alert.resident_id))],
         [t("alert.device"), alert.device],
         [t("alert.opened"), `${formatTime(alert.opened_at)} (${formatAgo(alert.opened_at)})`],
         [t("alert.state"), badge(term("state", alert.state), `state-${alert.state}`)],
       ];
       if (alert.acknowledged_at) {
-        facts.push([t("alert.acknowledged"), t("alert.by", { who: alert.acknowledged_by || t("dash"), at: formatTime(alert.acknowledged_at) })]);
+        facts.push([t("alert.acknowledged"), [actor(alert.acknowledged_by, alert.acknowledged_by_name), " · ", formatTime(alert.acknowledged_at)]]);
       }
       if (alert.resolved_at) {
-        facts.push([t("alert.resolved"), t("alert.by", { who: alert.resolved_by || t("dash"), at: formatTime(alert.resolved_at) })]);
+        facts.push([t("alert.resolved"), [actor(alert.resolved_by, alert.resolved_by_name), " · ", formatTime(alert.resolved_at)]]);
         facts.push([t("alert.outcome"), term("outcome", alert.outcome)]);
         if (alert.note) facts.push([t("alert.note"), alert.note]);
       }
@@ -243,8 +259,8 @@ export default {
             [
               [t("alert.col.time"), (e) => formatTime(e.at)],
               [t("alert.col.action"), (e) => term("action", e.action)],
-              [t("alert.col.actor"), (e) => e.actor],
-              [t("alert.col.detail"), (e) => describe(e, ctx), "wrap"],
+              [t("alert.col.actor"), (e) => actor(e.actor, e.actor_name)],
+              [t("alert.col.detail"), (e) => describe(e, ctx, names), "wrap"],
             ],
             alert.timeline || [],
             { rowAttrs: (e) => ({ dataset: { action: e.action } }) },
@@ -253,7 +269,7 @@ export default {
         h("h3", null, t("alert.deliveries")),
         table(
           [
-            [t("alert.col.contact"), (d) => ctx.contactName(d.contact)],
+            [t("alert.col.contact"), (d) => person(d.contact, d.contact_name || ctx.contactName(d.contact))],
             [t("alert.col.channel"), (d) => d.channel || t("dash")],
             [t("alert.col.target"), (d) => term("target", d.target)],
             [t("alert.col.step"), (d) => (d.round === null ? t("dash") : `${d.round + 1}/${d.step + 1}`)],
@@ -282,8 +298,7 @@ export default {
 
     const view = {
       async refresh() {
-        const alerts = await listAlerts(filter);
-        renderList(alerts);
+        await list.refresh();
         if (selected === null) {
           detail.classList.add("hidden");
           return;
@@ -302,6 +317,7 @@ export default {
         if (id !== selected) {
           selected = id;
           form = null;
+          list.element.querySelectorAll("tr[data-alert-id]").forEach((row) => row.classList.toggle("selected", Number(row.dataset.alertId) === id));
           replace(message);
         }
         await view.refresh();

@@ -1,21 +1,12 @@
 // Battery: per band the last level, the discharge slope since the last charge, the
 // days left, and the flags (low, charge soon, abnormal drain versus the fleet's median).
 
-import { api } from "../api.js";
-import { badge, h, replace, table } from "../dom.js";
+import { badge, h, replace } from "../dom.js";
 import { formatAgo, formatNumber, formatTime, t } from "../i18n.js";
+import { pagedList } from "../list.js";
+import { residentLink } from "../people.js";
 
 const FLAGS = ["critical", "low", "charge_soon", "abnormal", "not_heard"];
-
-// Most urgent first: abnormal or low bands, then the fewest days left.
-function concern(b) {
-  if (b.critical) return 0;
-  if (b.abnormal) return 1;
-  if (b.low) return 2;
-  if (b.charge_soon) return 3;
-  if (b.not_heard) return 4;
-  return 5;
-}
 
 function level(b) {
   if (b.level === null) return t("dash");
@@ -32,11 +23,22 @@ export default {
   pollMs: 30000,
   mount(main, ctx) {
     const head = h("div");
-    const list = h("div", { id: "battery-list" });
-    replace(main, h("h1", null, t("battery.title")), head, list, h("p", { class: "muted" }, t("battery.help")));
-    return {
-      async refresh() {
-        const data = await api("/api/v1/battery");
+    const list = pagedList({
+      id: "battery-list",
+      path: "/api/v1/battery",
+      defaultSort: "concern",
+      csvName: "battery.csv",
+      filters: [
+        {
+          name: "flag",
+          label: t("battery.col.flags"),
+          options: [["", t("list.any")], ["attention", t("battery.flag.attention")], ...FLAGS.map((f) => [f, t(`battery.flag.${f}`)])],
+        },
+        ...(ctx.isStaff && ctx.communities.length > 1
+          ? [{ name: "community_id", label: t("wristbands.col.community"), options: [["", t("list.any")], ...ctx.communities.map((c) => [c.id, c.name])] }]
+          : []),
+      ],
+      onData: (data) => {
         replace(
           head,
           data.available
@@ -50,29 +52,24 @@ export default {
               : t("battery.summary", { median: formatNumber(data.median_drain_per_day, 2), count: data.bands_with_slope }),
           ),
         );
-        const bands = [...data.bands].sort(
-          (a, b) => concern(a) - concern(b) || (a.days_left ?? Infinity) - (b.days_left ?? Infinity) || a.mac.localeCompare(b.mac),
-        );
-        replace(
-          list,
-          table(
-            [
-              [t("battery.col.band"), (b) => h("code", null, b.mac)],
-              [t("battery.col.resident"), (b) => (b.resident_id ? ctx.residentName(b.resident_id) : t("wristbands.stock"))],
-              [t("battery.col.level"), level],
-              [t("battery.col.read"), (b) => (b.level_at ? [formatTime(b.level_at), h("br"), h("span", { class: "muted" }, formatAgo(b.level_at))] : t("time.never"))],
-              [t("battery.col.drain"), (b) => formatNumber(b.drain_per_day, 2), "num"],
-              [t("battery.col.days_left"), (b) => (b.days_left === null ? t("dash") : t("battery.days", { days: formatNumber(b.days_left, 1) })), "num"],
-              [t("battery.col.flags"), (b) => FLAGS.filter((f) => b[f]).map((f) => badge(t(`battery.flag.${f}`), `flag-${f}`))],
-            ],
-            bands,
-            {
-              empty: t("battery.empty"),
-              rowAttrs: (b) => ({ dataset: { mac: b.mac }, class: concern(b) < 3 ? "attention" : "" }),
-            },
-          ),
-        );
       },
-    };
+      columns: [
+        { label: t("battery.col.band"), sort: "mac", cell: (b) => h("code", null, b.mac) },
+        {
+          label: t("battery.col.resident"),
+          sort: "resident",
+          cell: (b) => (b.resident_id ? residentLink(b.resident_id, b.resident_name || ctx.residentName(b.resident_id)) : t("wristbands.stock")),
+        },
+        { label: t("battery.col.level"), sort: "level", cell: level },
+        { label: t("battery.col.read"), sort: "read", cell: (b) => (b.level_at ? [formatTime(b.level_at), h("br"), h("span", { class: "muted" }, formatAgo(b.level_at))] : t("time.never")) },
+        { label: t("battery.col.drain"), sort: "drain", cell: (b) => formatNumber(b.drain_per_day, 2), cls: "num" },
+        { label: t("battery.col.days_left"), sort: "days_left", cell: (b) => (b.days_left === null ? t("dash") : t("battery.days", { days: formatNumber(b.days_left, 1) })), cls: "num" },
+        { label: t("battery.col.flags"), sort: "concern", cell: (b) => FLAGS.filter((f) => b[f]).map((f) => badge(t(`battery.flag.${f}`), `flag-${f}`)) },
+      ],
+      empty: t("battery.empty"),
+      rowAttrs: (b) => ({ dataset: { mac: b.mac }, class: b.critical || b.abnormal || b.low ? "attention" : "" }),
+    });
+    replace(main, h("h1", null, t("battery.title")), head, list.element, h("p", { class: "muted" }, t("battery.help")));
+    return { refresh: () => list.refresh() };
   },
 };

@@ -4,7 +4,8 @@
 
 import { api } from "../api.js";
 import { badge, h, replace, table } from "../dom.js";
-import { formatDuration, formatNumber, formatTime, t, term } from "../i18n.js";
+import { formatDuration, formatNumber, formatTime, language, t, term } from "../i18n.js";
+import { residentLink } from "../people.js";
 
 function share(value) {
   return value === null || value === undefined ? t("dash") : `${formatNumber(value * 100, 0)}%`;
@@ -44,6 +45,8 @@ export default {
   mount(main, ctx) {
     const open = h("div", { id: "dispatch-open" });
     const figures = h("div", { id: "dispatch-arrival" });
+    const precision = h("div", { id: "dispatch-precision" });
+    const checks = h("div", { id: "dispatch-band-checks" });
     const month = h("input", { id: "dispatch-month", type: "month", value: thisMonth() });
     const status = h("span", { class: "muted", id: "dispatch-csv-status" });
     const csv = h(
@@ -66,16 +69,54 @@ export default {
       figures,
       csv,
       h("p", { class: "muted" }, t("dispatch.help")),
+      h("h2", null, t("dispatch.precision")),
+      precision,
+      h("h2", null, t("dispatch.band_checks")),
+      checks,
     );
     return {
       async refresh() {
-        const [tasks, arrival] = await Promise.all([api("/api/v1/tasks?open=true"), api("/api/v1/dispatch/arrival")]);
+        const [tasks, arrival, fed, care] = await Promise.all([
+          api("/api/v1/tasks?open=true"),
+          api("/api/v1/dispatch/arrival"),
+          api("/api/v1/dispatch/precision"),
+          api("/api/v1/care-tasks"),
+        ]);
+        replace(
+          precision,
+          fed.flags.map((f) =>
+            h("p", { class: "banner", dataset: { flag: f.rule } }, t("dispatch.flag", { rule: term("kind", f.rule), precision: share(f.precision), real: f.real, false: f.false, floor: share(f.floor) })),
+          ),
+          table(
+            [
+              [t("dispatch.col.rule"), (r) => term("kind", r.rule)],
+              [t("dispatch.col.judged"), (r) => r.real + r.false, "num"],
+              [t("dispatch.col.false"), (r) => r.false, "num"],
+              [t("dispatch.col.precision"), (r) => share(r.precision), "num"],
+            ],
+            fed.rules,
+            { empty: t("dispatch.no_outcomes"), rowAttrs: (r) => ({ dataset: { rule: r.rule }, class: r.flagged ? "attention" : "" }) },
+          ),
+        );
+        replace(
+          checks,
+          table(
+            [
+              [t("dispatch.col.resident"), (c) => ctx.residentName(c.resident_id)],
+              [t("dispatch.col.why"), (c) => (language() === "zh-CN" ? c.reason.text_zh : c.reason.text_en)],
+              [t("dispatch.col.owner"), (c) => ctx.contactName(c.assignee_id)],
+              [t("dispatch.col.since"), (c) => formatTime(c.created_at)],
+            ],
+            care,
+            { empty: t("dispatch.no_band_checks"), rowAttrs: (c) => ({ dataset: { check: c.id } }) },
+          ),
+        );
         replace(
           open,
           table(
             [
               [t("dispatch.col.task"), (x) => h("a", { href: `#alerts/${x.alert_id}` }, `#${x.id}`)],
-              [t("dispatch.col.resident"), (x) => ctx.residentName(x.resident_id)],
+              [t("dispatch.col.resident"), (x) => residentLink(x.resident_id, ctx.residentName(x.resident_id))],
               [t("dispatch.col.kind"), (x) => term("kind", x.kind)],
               [t("dispatch.col.state"), (x) => badge(term("dispatch.state", x.state), `task-${x.state}`)],
               [t("dispatch.col.owner"), (x) => x.owner_name || t("dispatch.nobody_yet")],

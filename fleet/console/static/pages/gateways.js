@@ -1,8 +1,8 @@
 // Gateways: online state (retained status and heartbeat), last heartbeat, the outbox
 // backlog waiting on the box, and whether it runs the config the fleet wants.
 
-import { api } from "../api.js";
-import { badge, h, replace, table } from "../dom.js";
+import { badge, h, replace } from "../dom.js";
+import { pagedList } from "../list.js";
 import { formatAgo, formatDuration, formatTime, t, term } from "../i18n.js";
 
 // A part of the config the gateway could not apply: what, which one, and why, so staff
@@ -26,15 +26,37 @@ export default {
   nav: "nav.gateways",
   staffOnly: true,
   mount(main, ctx) {
-    const list = h("div", { id: "gateway-list" });
-    replace(main, h("h1", null, t("gateways.title")), list);
-    return {
-      async refresh() {
-        const gateways = await api("/api/v1/gateway-status");
-        replace(
-          list,
-          table(
-            [
+    const columns = columnsOf(ctx);
+    const list = pagedList({
+      id: "gateway-list",
+      path: "/api/v1/gateway-status",
+      defaultSort: "id",
+      csvName: "gateways.csv",
+      filters: [
+        {
+          name: "connection",
+          label: t("gateways.col.connection"),
+          options: [["", t("list.any")], ...CONNECTIONS.map((c) => [c, term("connection", c)])],
+        },
+        ...(ctx.communities.length > 1
+          ? [{ name: "community_id", label: t("gateways.col.communities"), options: [["", t("list.any")], ...ctx.communities.map((c) => [c.id, c.name])] }]
+          : []),
+      ],
+      columns,
+      empty: t("gateways.empty"),
+      rowAttrs: (g) => ({ dataset: { gateway: g.id, connection: g.connection } }),
+    });
+    replace(main, h("h1", null, t("gateways.title")), list.element);
+    return { refresh: () => list.refresh() };
+  },
+};
+
+const CONNECTIONS = ["online", "silent", "offline", "unknown"];
+
+// The table's columns; those with a sort name can be sorted by the fleet.
+function columnsOf(ctx) {
+  const sorts = ["id", "location", null, "connection", "heartbeat", null, "backlog", null, null];
+  return [
               [t("gateways.col.id"), (g) => [h("code", null, g.id), g.registered ? null : [" ", badge(t("gateways.unregistered"), "muted")]]],
               [t("gateways.col.location"), (g) => g.location || t("dash")],
               [t("gateways.col.communities"), (g) => g.communities.map((c) => ctx.communityName(c)).join("、") || t("dash")],
@@ -56,12 +78,5 @@ export default {
                       ],
               ],
               [t("gateways.col.version"), (g) => g.software_version || t("dash")],
-            ],
-            gateways,
-            { empty: t("gateways.empty"), rowAttrs: (g) => ({ dataset: { gateway: g.id, connection: g.connection } }) },
-          ),
-        );
-      },
-    };
-  },
-};
+  ].map(([label, cell, cls], i) => ({ label, cell, cls, sort: sorts[i] }));
+}

@@ -4,6 +4,11 @@
 import { api, ApiError } from "../api.js";
 import { badge, h, replace, table } from "../dom.js";
 import { formatDuration, formatNumber, formatTime, t, term } from "../i18n.js";
+import { residentLink } from "../people.js";
+import { daySeconds, timeChart } from "../charts.js";
+
+// Alerts per day change slowly: the chart is redrawn every few minutes, not every poll.
+const CHART_MS = 300000;
 
 const SEVERITIES = ["critical", "high", "medium", "low"];
 
@@ -30,8 +35,38 @@ export default {
   id: "overview",
   nav: "nav.overview",
   mount(main, ctx) {
+    const chart = h("section", { class: "card", id: "alerts-per-day" });
+    let chartAt = 0;
+    async function refreshChart() {
+      if (Date.now() - chartAt < CHART_MS) return;
+      chartAt = Date.now();
+      const data = await api("/api/v1/charts/alerts?days=30");
+      const series = Object.entries(data.by_incident).map(([incident, values]) => ({ label: term("incident", incident), values }));
+      replace(
+        chart,
+        timeChart({
+          id: "chart-alerts",
+          title: t("chart.alerts_per_day"),
+          xs: data.days.map(daySeconds),
+          xLabels: data.days,
+          series,
+          emptyText: t("chart.no_alerts"),
+        }),
+        timeChart({
+          id: "chart-ack",
+          title: t("chart.ack_median"),
+          xs: data.days.map(daySeconds),
+          xLabels: data.days,
+          series: [{ label: t("chart.ack_series"), values: data.acknowledged_median_s.map((s) => (s === null ? null : s / 60)) }],
+          unit: t("chart.unit.minutes"),
+          digits: 1,
+          emptyText: t("chart.no_ack"),
+        }),
+      );
+    }
     return {
       async refresh() {
+        await refreshChart();
         const counts = await api("/api/v1/overview");
         const [sla, gateways, battery, latest] = await Promise.all([
           ctx.isStaff ? optional(api(`/api/v1/sla?start=${counts.day}&end=${counts.day}`)) : null,
@@ -128,13 +163,14 @@ export default {
           main,
           h("h1", null, t("overview.title")),
           h("div", { class: "kpis" }, cards),
+          chart,
           h("h2", null, t("overview.latest")),
           table(
             [
               [t("alerts.col.opened"), (a) => formatTime(a.opened_at)],
               [t("alerts.col.severity"), (a) => badge(term("severity", a.severity), `sev-${a.severity}`)],
               [t("alerts.col.kind"), (a) => h("a", { href: `#/alerts/${a.id}` }, term("kind", a.kind))],
-              [t("alerts.col.resident"), (a) => ctx.residentName(a.resident_id)],
+              [t("alerts.col.resident"), (a) => residentLink(a.resident_id, a.resident_name || ctx.residentName(a.resident_id))],
               [t("alerts.col.state"), (a) => badge(term("state", a.state), `state-${a.state}`)],
             ],
             waiting,

@@ -5,6 +5,7 @@
 import { api } from "../api.js";
 import { badge, h, replace, table } from "../dom.js";
 import { language, t } from "../i18n.js";
+import { residentLink } from "../people.js";
 
 function tagBadge(tag) {
   const zh = language() === "zh-CN";
@@ -100,7 +101,7 @@ export default {
                       h(
                         "li",
                         { dataset: { resident: r.resident_id } },
-                        h("strong", null, r.resident_name),
+                        h("strong", null, residentLink(r.resident_id, r.resident_name)),
                         ` ${r.address} `,
                         visitButtons(r.resident_id),
                         h("ul", null, (zh ? r.why_zh : r.why_en).map((why) => h("li", { class: "muted" }, why))),
@@ -113,7 +114,7 @@ export default {
           h("h2", null, t("risk.ranked")),
           table(
             [
-              [t("risk.col.resident"), (e) => e.resident_name],
+              [t("risk.col.resident"), (e) => residentLink(e.resident_id, e.resident_name)],
               [t("risk.col.weight"), (e) => e.weight, "num"],
               [t("risk.col.tags"), (e) => e.tags.map(tagBadge).flatMap((b, i) => (i ? [h("br"), b] : [b]))],
               [t("risk.col.changes"), (e) => changes(e, names)],

@@ -4,6 +4,8 @@
 import { api, ApiError } from "../api.js";
 import { badge, h, replace, table } from "../dom.js";
 import { formatTime, t, term } from "../i18n.js";
+import { pagedList } from "../list.js";
+import { person, residentLink } from "../people.js";
 
 function field(id, label, input) {
   return h("div", { class: "field" }, h("label", { for: id }, label), input);
@@ -15,41 +17,43 @@ export default {
   // The registry changes when someone registers bands, not by itself.
   pollMs: 30000,
   mount(main, ctx) {
-    const count = h("p", { class: "muted", id: "band-count" });
-    const list = h("div", { id: "band-list" });
-    let lastData = "";
-    const parts = [h("h1", null, t("wristbands.title")), count];
-
+    const list = pagedList({
+      id: "band-list",
+      path: "/api/v1/wristbands",
+      defaultSort: "mac",
+      csvName: "wristbands.csv",
+      filters: [
+        {
+          name: "state",
+          label: t("wristbands.col.state"),
+          options: [["", t("list.any")], ["active", term("wristbands.state", "active")], ["retired", term("wristbands.state", "retired")]],
+        },
+        ...(ctx.isStaff && ctx.communities.length > 1
+          ? [{ name: "community_id", label: t("wristbands.col.community"), options: [["", t("list.any")], ...ctx.communities.map((c) => [c.id, c.name])] }]
+          : []),
+      ],
+      columns: [
+        { label: t("wristbands.col.mac"), sort: "mac", cell: (b) => h("code", null, b.mac) },
+        {
+          label: t("wristbands.col.resident"),
+          sort: "resident",
+          cell: (b) => (b.resident_id ? residentLink(b.resident_id, b.resident_name || ctx.residentName(b.resident_id)) : t("wristbands.stock")),
+        },
+        { label: t("wristbands.col.community"), sort: "community", cell: (b) => person(b.community_id, ctx.communityName(b.community_id)) },
+        { label: t("wristbands.col.firmware"), sort: "firmware", cell: (b) => b.firmware || t("dash") },
+        { label: t("wristbands.col.state"), sort: "state", cell: (b) => badge(term("wristbands.state", b.state), `band-${b.state}`) },
+        { label: t("wristbands.col.registered"), sort: "registered", cell: (b) => formatTime(b.created_at) },
+      ],
+      empty: t("wristbands.empty"),
+      rowAttrs: (b) => ({ dataset: { mac: b.mac } }),
+    });
+    const parts = [h("h1", null, t("wristbands.title"))];
     if (ctx.isStaff) {
       parts.push(h("div", { class: "forms" }, registerForm(ctx), importForm(ctx)));
     }
-    parts.push(list);
+    parts.push(list.element);
     replace(main, parts);
-
-    return {
-      async refresh() {
-        const bands = await api("/api/v1/wristbands?limit=100000");
-        const data = JSON.stringify(bands) + ctx.residents.length;
-        if (data === lastData) return; // nothing changed: keep the table (and its scroll) as it is
-        lastData = data;
-        replace(count, t("wristbands.count", { count: bands.length }));
-        replace(
-          list,
-          table(
-            [
-              [t("wristbands.col.mac"), (b) => h("code", null, b.mac)],
-              [t("wristbands.col.resident"), (b) => (b.resident_id ? ctx.residentName(b.resident_id) : t("wristbands.stock"))],
-              [t("wristbands.col.community"), (b) => ctx.communityName(b.community_id)],
-              [t("wristbands.col.firmware"), (b) => b.firmware || t("dash")],
-              [t("wristbands.col.state"), (b) => badge(term("wristbands.state", b.state), `band-${b.state}`)],
-              [t("wristbands.col.registered"), (b) => formatTime(b.created_at)],
-            ],
-            bands,
-            { empty: t("wristbands.empty"), rowAttrs: (b) => ({ dataset: { mac: b.mac } }) },
-          ),
-        );
-      },
-    };
+    return { refresh: () => list.refresh() };
   },
 };
 
@@ -57,15 +61,29 @@ function registerForm(ctx) {
   const message = h("p", { class: "message", role: "status", id: "register-message" });
   const mac = h("input", { id: "band-mac", required: true, placeholder: "C2:00:00:00:00:01", autocomplete: "off" });
   const key = h("input", { id: "band-key", type: "password", required: true, autocomplete: "off", pattern: "\\s*[0-9A-Fa-f]{32}\\s*" });
-  const resident = h(
-    "select",
-    { id: "band-resident" },
-    h("option", { value: "" }, t("wristbands.no_resident")),
-    ctx.residents
-      .filter((r) => !r.wristband)
-      .sort((a, b) => a.id.localeCompare(b.id))
-      .map((r) => h("option", { value: r.id }, `${r.display_name} (${r.id})`)),
-  );
+  // The wearer is found by name as one types (the fleet searches; 867 residents make
+  // too long a list to scroll): the value sent is the resident's id.
+  const options = h("datalist", { id: "band-resident-options" });
+  let searchTimer = null;
+  const resident = h("input", {
+    id: "band-resident",
+    list: "band-resident-options",
+    autocomplete: "off",
+    maxlength: 40,
+    placeholder: t("wristbands.resident_search"),
+    oninput: () => {
+      clearTimeout(searchTimer);
+      const text = resident.value.trim();
+      if (!text) return;
+      searchTimer = setTimeout(async () => {
+        const found = await api(`/api/v1/residents?limit=20&sort=name&q=${encodeURIComponent(text)}`);
+        replace(
+          options,
+          found.filter((r) => !r.wristband).map((r) => h("option", { value: r.id }, `${r.display_name} · ${r.address}`)),
+        );
+      }, 250);
+    },
+  });
   const community = h(
     "select",
     { id: "band-community" },
@@ -81,7 +99,7 @@ function registerForm(ctx) {
       onsubmit: async (event) => {
         event.preventDefault();
         const body = { mac: mac.value.trim(), bind_key: key.value.trim(), firmware: firmware.value.trim() };
-        if (resident.value) body.resident_id = resident.value;
+        if (resident.value.trim()) body.resident_id = resident.value.trim();
         if (community.value) body.community_id = community.value;
         try {
           const band = await api("/api/v1/wristbands", { method: "POST", json: body });
@@ -101,6 +119,7 @@ function registerForm(ctx) {
     field("band-mac", t("wristbands.mac"), mac),
     field("band-key", t("wristbands.bind_key"), key),
     field("band-resident", t("wristbands.resident"), resident),
+    options,
     field("band-community", t("wristbands.community"), community),
     field("band-firmware", t("wristbands.firmware"), firmware),
     h("button", { type: "submit", id: "band-submit" }, t("wristbands.submit")),

@@ -278,6 +278,31 @@ function card(task) {
   );
 }
 
+// "Check band fit and settings" after repeated false alarms: done when checked.
+function checkCard(check) {
+  return h(
+    "section",
+    { class: "card check", id: `check-${check.id}` },
+    h("h2", null, t("check.title"), " ", check.resident_name),
+    h("p", null, state.lang === "zh-CN" ? check.reason.text_zh : check.reason.text_en),
+    h("dl", null, h("dt", null, t("address")), h("dd", null, check.address || "—")),
+    h(
+      "button",
+      {
+        class: "big go",
+        type: "button",
+        id: `check-done-${check.id}`,
+        onclick: async () => {
+          await api(`/api/v1/residents/${encodeURIComponent(check.resident_id)}/band-check/done`, { method: "POST" });
+          state.notice = { id: null, text: t("check.done"), ok: true };
+          await show();
+        },
+      },
+      t("check.button"),
+    ),
+  );
+}
+
 function locate() {
   if (!navigator.geolocation) return;
   navigator.geolocation.getCurrentPosition(
@@ -297,9 +322,10 @@ async function show() {
     return;
   }
   let tasks;
+  let checks = [];
   try {
     const where = state.position ? `?lat=${state.position.lat}&lon=${state.position.lon}` : "";
-    tasks = await api(`/api/v1/tasks/mine${where}`);
+    [tasks, checks] = await Promise.all([api(`/api/v1/tasks/mine${where}`), api("/api/v1/care-tasks")]);
   } catch (exc) {
     if (exc.status === 401) {
       renderSignIn(exc.message);
@@ -308,6 +334,7 @@ async function show() {
     tasks = null;
   }
   const done = state.notice && tasks && !tasks.some((task) => task.id === state.notice.id) ? state.notice : null;
+  state.notice = done ? null : state.notice;
   const body = tasks === null ? [h("p", { class: "error" }, "…")] : tasks.map(card);
   replace(
     root,
@@ -318,6 +345,8 @@ async function show() {
       done ? h("p", { class: done.ok ? "done" : "error", role: "status", id: "notice" }, done.text) : null,
       tasks && tasks.length === 0 ? h("p", { class: "muted", id: "empty" }, t("empty")) : null,
       body,
+      checks.length ? h("h2", { class: "section" }, t("checks")) : null,
+      checks.map(checkCard),
       state.position ? null : h("button", { class: "big", type: "button", id: "locate", onclick: locate }, t("nearest")),
       h("p", { class: "muted", id: "updated" }, t("updated", { time: clock(new Date().toISOString()) })),
     ),
