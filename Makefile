@@ -3,10 +3,10 @@ DURATION ?= 60
 
 .PHONY: demo test lint
 
-# The district (docs/district.md), narrated from 07:50 simulated, 30x; Ctrl-C stops it.
+# The district (docs/district.md), narrated from 07:30 simulated, 30x; Ctrl-C stops it.
 demo:
 	@scripts/setup.sh demo
-	.venv/bin/silverguard sim district --narrate --morning --start 07:50 --speed 30 --duration $(DURATION)
+	.venv/bin/silverguard sim district --narrate --morning --start 07:30 --speed 30 --duration $(DURATION)
 
 test:
 	@scripts/setup.sh test

@@ -133,3 +133,16 @@ def test_a_wrong_district_file_names_line_and_field(text: str, where: str):
     with pytest.raises(DistrictFileError) as error:
         parse_district(text, "d.csv")
     assert where in str(error.value)
+
+
+def test_an_alert_another_incident_explains_is_not_held_against_a_quiet_one():
+    outage = Expected("outage gw-1", "gateway_offline", "gw-1", T, "gateway_offline", ())
+    restart = Expected(
+        "broker gw-1", "broker_restart", "gw-1", T + 60, None, forbidden_kind="gateway_offline"
+    )
+    offline = alert(4, "gateway_offline", "gw-1", T + 300)
+    got, result = verdicts([outage, restart], [offline], {})
+    assert got == [Verdict.MATCHED, Verdict.MATCHED]
+    assert not result.unexpected
+    got, _ = verdicts([restart], [offline], {})
+    assert got == [Verdict.DUPLICATED]

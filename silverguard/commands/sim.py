@@ -22,6 +22,7 @@ def _district(args: argparse.Namespace) -> int:
         morning=args.morning,
         start=args.start,
         as_json=args.json,
+        database=args.database,
     )
     return run_district(args.district, run, keep_data=args.keep_data)
 
@@ -76,6 +77,12 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     )
     district.add_argument(
         "--morning", action="store_true", help="an SOS, a fall and a cancelled fall at once"
+    )
+    district.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the fleet's registry: SQLite (default) or a private PostgreSQL cluster",
     )
     district.add_argument("--json", action="store_true", help="one JSON line on stdout")
     district.add_argument("--keep-data", action="store_true", help="keep the data directory")

@@ -175,13 +175,21 @@ def judge(expected: Expected, alerts: list[AlertSeen], phones: dict[str, list[fl
 def reconcile(
     expectations: list[Expected], alerts: list[AlertSeen], phones: dict[str, list[float]]
 ) -> LedgerResult:
-    """Judge every expectation; ``phones``: contact -> product times messages arrived."""
+    """Judge every expectation; ``phones``: contact -> product times messages arrived.
+
+    Incidents that call for an alert are judged first and claim their alerts; an
+    incident after which no alert may follow is then judged against the alerts nothing
+    else explains (a scripted outage's alert does not count against a broker restart
+    that overlaps it)."""
     result = LedgerResult()
     claimed: set[int] = set()
-    for expected in sorted(expectations, key=lambda e: e.at):
-        judged = judge(expected, alerts, phones)
+    ordered = sorted(expectations, key=lambda e: (e.alert_kind is None, e.at))
+    for expected in ordered:
+        pool = alerts if expected.alert_kind else [a for a in alerts if a.id not in claimed]
+        judged = judge(expected, pool, phones)
         result.judged.append(judged)
         claimed.update(judged.alerts)
+    result.judged.sort(key=lambda j: j.expected.at)
     result.unexpected = [a for a in alerts if a.id not in claimed]
     result.unreached = sum(
         1 for a in alerts for d in a.deliveries if d.status not in ("sent", "cancelled")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from silverguard.servers.postgres import PostgresServer
 from silverguard.sim.district import (
     SEED_FILE,
     District,
@@ -68,6 +69,7 @@ class RunSettings:
     morning: bool = False
     start: str = "06:00"  # simulated local time when the district is up
     as_json: bool = False
+    database: str = "sqlite"  # or "postgresql": a private cluster, fsync on
 
 
 async def _logins(stack: Stack, district: District, say: Say) -> None:
@@ -89,7 +91,13 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
     receiver = Receiver().start()
     started = time.monotonic()
     clock = make_clock(run.speed, time.time(), run.start)
-    stack = make_stack(district, workdir, clock)
+    postgres: PostgresServer | None = None
+    database_url = ""
+    if run.database == "postgresql":
+        say("[0/4] starting a private PostgreSQL cluster for the registry")
+        postgres = await asyncio.to_thread(PostgresServer(durable=True).start)
+        database_url = await asyncio.to_thread(postgres.create_database, "silverguard")
+    stack = make_stack(district, workdir, clock, database_url)
     try:
         say(f"[1/4] starting Mosquitto, InfluxDB and the fleet in {workdir}")
         await stack.start()
@@ -117,6 +125,9 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
     finally:
         with contextlib.suppress(Exception):
             await stack.stop()
+        if postgres is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(postgres.cleanup)
         receiver.stop()
     _report(outcome, run.as_json)
     return 1 if any(outcome.summary[k] for k in FAILING) else 0
@@ -124,6 +135,7 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
 
 def _report(outcome: Outcome, as_json: bool) -> None:
     if as_json:
+        print(outcome.table, file=sys.stderr, flush=True)  # what each verdict was about
         line = {k: outcome.summary[k] for k in JSON_KEYS}
         line.update({k: v for k, v in outcome.summary.items() if k not in line})
         print(json.dumps(line), flush=True)

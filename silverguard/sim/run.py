@@ -42,7 +42,7 @@ from silverguard.sim.scenario import (
     Planned,
     Timing,
     dose_presses,
-    expectation,
+    expectations,
     plan_incidents,
 )
 from silverguard.sim.stack import GatewaySpec, Stack
@@ -94,6 +94,7 @@ _TELL = {
     Kind.TAKEN_DOSE: "takes the dose and presses 'taken' / 已服药",
     Kind.INACTIVITY: "stops moving / 长时间不动",
     Kind.GATEWAY_OFFLINE: "loses power / 网关断电",
+    Kind.BROKER_RESTART: "— the broker restarts; an SOS while it is down / 消息服务器重启",
 }
 
 
@@ -240,6 +241,7 @@ def _actions(
     start: float,
     end: float,
     outage_s: float,
+    broker_down_s: float,
 ) -> list[tuple[float, int, Callable[[], Awaitable[None] | None]]]:
     actions: list[tuple[float, int, Callable[[], Awaitable[None] | None]]] = []
 
@@ -268,6 +270,10 @@ def _actions(
         elif p.kind is Kind.GATEWAY_OFFLINE and p.gateway:
             at(p.at, partial(stack.kill_gateway, p.gateway))
             at(p.at + outage_s, partial(stack.start_gateway, p.gateway))
+        elif p.kind is Kind.BROKER_RESTART and r:
+            at(p.at, stack.stop_broker)
+            at(p.at + broker_down_s / 2, partial(bands.press, r.id, Button.LONG))
+            at(p.at + broker_down_s, stack.start_broker)
     for when, resident_id in presses:
         at(when, partial(bands.press, resident_id, Button.SHORT))
     return actions
@@ -287,7 +293,7 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
     presses, away = dose_presses(
         district, (opts.seed, ready, end), skipped=skipped, at_home=bands.at_home
     )
-    expected = [expectation(p, district, timing) for p in [*planned, *away]]
+    expected = [e for p in [*planned, *away] for e in expectations(p, district, timing)]
     phones = Phones(receiver, clock)
     actions = _actions(
         planned,
@@ -299,6 +305,7 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
         start=ready,
         end=end,
         outage_s=timing.outage_s,
+        broker_down_s=timing.broker_down_s,
     )
     # Full advert rate from a minute before each incident.
     for p in planned:
@@ -351,7 +358,7 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
     finally:
         await phones.close()
     result = ledger.reconcile(expected, alerts, phones.arrivals())
-    resident_days = len(district.residents) * opts.days
+    resident_days = len(district.residents) * (end - ready) / 86400
     summary = result.summary(resident_days)
     summary["wall_s"] = round(time.monotonic() - wall_start, 1)
     summary["peak_rss_mb"] = resources.peak_rss_mb()
@@ -397,7 +404,9 @@ async def read_alerts(stack: Stack, clock: ScaledClock) -> list[ledger.AlertSeen
     return seen
 
 
-def make_stack(district: District, workdir: Path, clock: ScaledClock) -> Stack:
+def make_stack(
+    district: District, workdir: Path, clock: ScaledClock, database_url: str = ""
+) -> Stack:
     specs = [GatewaySpec(g, pos) for g, pos in district.gateways.items()]
     stack = Stack(
         workdir,
@@ -409,6 +418,7 @@ def make_stack(district: District, workdir: Path, clock: ScaledClock) -> Stack:
             "clock": clock.setting(),
             "log_level": "WARNING",
             "gateway_offline_alert_s": Timing(clock.speed).offline_alert_s,
+            **({"database_url": database_url} if database_url else {}),
         },
     )
     for g in district.gateways:

@@ -46,6 +46,8 @@ WALL_SLACK_S = 5.0
 # default 300 product seconds): a broker reconnect takes real seconds, which at speed
 # would otherwise read as an outage of many minutes.
 OFFLINE_WALL_S = 15.0
+# A broker restart: down this many wall seconds (well under the offline threshold).
+BROKER_DOWN_WALL_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,11 @@ class Timing:
         return max(300.0, OFFLINE_WALL_S * self.speed)
 
     @property
+    def broker_down_s(self) -> float:
+        """How long a scripted broker restart keeps it down: a few wall seconds."""
+        return max(60.0, BROKER_DOWN_WALL_S * self.speed)
+
+    @property
     def outage_s(self) -> float:
         """How long a scripted gateway outage lasts: past the threshold, then back."""
         return self.offline_alert_s + 1200.0
@@ -77,6 +84,7 @@ class Kind(StrEnum):
     TAKEN_DOSE = "taken_dose"
     INACTIVITY = "inactivity"
     GATEWAY_OFFLINE = "gateway_offline"
+    BROKER_RESTART = "broker_restart"
 
 
 # Incidents per simulated day (a shortened run keeps those that fall inside it).
@@ -89,6 +97,7 @@ PER_DAY = {
     Kind.TAKEN_DOSE: 2,
     Kind.INACTIVITY: 2,
     Kind.GATEWAY_OFFLINE: 1,
+    Kind.BROKER_RESTART: 1,
 }
 
 
@@ -112,6 +121,7 @@ class Planned:
     resident: ResidentPlan | None = None
     gateway: str | None = None
     dose: str | None = None
+    day: int = 0
 
 
 def plan_incidents(
@@ -130,7 +140,6 @@ def plan_incidents(
     day0 = datetime.fromtimestamp(start, ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
     days = int((end - day0.timestamp()) // 86400) + 1
     planned: list[Planned] = []
-    skipped: dict[tuple[str, str, int], bool] = {}
     with_doses = [r for r in district.residents if r.doses]
     for day in range(days):
         used: set[str] = set()
@@ -156,15 +165,19 @@ def plan_incidents(
                     gateway = rng.choice(sorted(district.gateways))
                     planned.append(Planned(kind, daytime("10:00", "16:00"), gateway=gateway))
                     continue
+                if kind is Kind.BROKER_RESTART:
+                    at = daytime("09:00", "12:00")
+                    who = someone(district.residents, at + timing.broker_down_s / 2)
+                    if who is not None:
+                        planned.append(Planned(kind, at, who))
+                    continue
                 if kind in (Kind.MISSED_DOSE, Kind.TAKEN_DOSE):
                     resident = someone(with_doses)
                     if resident is None:
                         continue
                     dose = rng.choice(resident.doses)
                     at = local_at(day0, day, dose.time)
-                    if kind is Kind.MISSED_DOSE:
-                        skipped[(resident.id, dose.id, day)] = False
-                    planned.append(Planned(kind, at, resident, dose=dose.id))
+                    planned.append(Planned(kind, at, resident, dose=dose.id, day=day))
                     continue
                 # Still from mid-morning: three hours later it is still the day.
                 at = daytime("09:30", "12:00") if kind is Kind.INACTIVITY else daytime()
@@ -179,6 +192,23 @@ def plan_incidents(
             planned.append(Planned(kind, start + 60 * minutes, resident))
     # Only what fits: the alert it calls for must be due before the run ends.
     kept = [p for p in planned if start + 120 <= p.at and p.at + _due_within(p, timing) <= end]
+    # While the broker restarts, and while the gateways reconnect after it, only the
+    # restart's own SOS is judged: anything else's deadline would include the outage.
+    quiet = [
+        (p.at - 120, p.at + timing.broker_down_s + 3 * WALL_SLACK_S * timing.speed)
+        for p in kept
+        if p.kind is Kind.BROKER_RESTART
+    ]
+    kept = [
+        p
+        for p in kept
+        if p.kind is Kind.BROKER_RESTART or not any(a <= p.at <= b for a, b in quiet)
+    ]
+    skipped = {
+        (p.resident.id, p.dose, p.day): False
+        for p in kept
+        if p.kind is Kind.MISSED_DOSE and p.resident and p.dose
+    }
     return sorted(kept, key=lambda p: p.at), skipped
 
 
@@ -227,7 +257,41 @@ def _due_within(p: Planned, timing: Timing) -> float:
         return DUTY_LINE_AFTER_S + 2 * slack
     if p.kind is Kind.GATEWAY_OFFLINE:
         return max(timing.outage_s, timing.offline_alert_s + DUTY_LINE_AFTER_S) + 2 * slack
+    if p.kind is Kind.BROKER_RESTART:
+        return timing.broker_down_s + timing.offline_alert_s + 2 * slack
     return FALL_CONFIRM_S + 2 * slack
+
+
+def expectations(p: Planned, district: District, timing: Timing) -> list[Expected]:
+    """What must follow one incident; a broker restart also must not raise any
+    gateway's "offline" alert (it is back long before the threshold)."""
+    if p.kind is not Kind.BROKER_RESTART:
+        return [expectation(p, district, timing)]
+    r = p.resident
+    assert r is not None
+    down = timing.broker_down_s
+    # The SOS is pressed halfway through; it waits in the gateways' outboxes.
+    sos = Expected(
+        f"sos while the broker is down {r.id}",
+        p.kind,
+        r.id,
+        p.at + down / 2,
+        "sos",
+        (Reach((r.caregiver_id,), timing.slack_s + down / 2 + WALL_SLACK_S * timing.speed),),
+    )
+    quiet = [
+        Expected(
+            f"broker restart {g}",
+            "broker_restart",
+            g,
+            p.at,
+            None,
+            forbidden_kind="gateway_offline",
+            window_s=down + timing.offline_alert_s + timing.slack_s,
+        )
+        for g in sorted(district.gateways)
+    ]
+    return [sos, *quiet]
 
 
 def expectation(p: Planned, district: District, timing: Timing) -> Expected:
