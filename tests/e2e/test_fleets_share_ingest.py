@@ -134,10 +134,13 @@ async def run(stack: Stack, receiver: Receiver) -> None:
         for i, band in enumerate(bands[: RESIDENTS // 2]):
             for client, gateway in ((clients[i % 4], GATEWAYS[i % 4]), (clients[3], "gw-04")):
                 await publish(client, critical(band, EventKind.SOS, 1, time.time(), gateway))
-        await asyncio.sleep(1.0)  # the stream runs on
 
-        b_before = (await health(second_url))["telemetry"]["kept"]
-        assert b_before > 0, "the second process takes a share of the telemetry"
+        async def second_has_a_share() -> int:
+            kept: int = (await health(second_url))["telemetry"]["kept"]
+            return kept
+
+        # The stream runs on until the second process has taken a share of it.
+        await eventually(second_has_a_share, 30, "the second process's share")
         killed_at = time.monotonic()
         await asyncio.to_thread(stack.extra_fleets["fleet-b"].kill)
         for i, band in enumerate(bands[RESIDENTS // 2 :]):

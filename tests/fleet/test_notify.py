@@ -160,10 +160,7 @@ async def test_movement_seen_in_telemetry_stops_an_inactivity_escalation(session
     # Still, then moving: only the movement counts.
     watch.on_readings([Reading(device=band, ts=0.0, fields={"moving": False})])
     watch.on_readings([Reading(device=band, ts=0.0, fields={"moving": True})])
-    for _ in range(100):
-        if watch.resumed:
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: watch.resumed, 10, "the escalation ended by the movement")
     assert watch.resumed == 1
     with sessions() as session:
         alert = session.get_one(Alert, recorded.alert_id)
