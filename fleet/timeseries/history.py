@@ -333,11 +333,41 @@ def _day(ms: Any, zone: tzinfo) -> date:
     return _instant(ms).astimezone(zone).date()
 
 
-def steps_per_day_query(mac: str, since: datetime, until: datetime, zone: tzinfo) -> str:
+RAW_SOURCE = ""  # the default retention policy: raw readings
+
+
+def _from(policy: str, measurement: str) -> str:
+    return f'"{policy}"."{measurement}"' if policy else measurement
+
+
+def day_spans(
+    since: datetime, until: datetime, now: datetime, raw_days: int, zone: tzinfo
+) -> list[tuple[str, datetime, datetime]]:
+    """Where each part of a day-level chart's span is read: days the raw policy no longer
+    holds (with a day of margin: InfluxDB drops expired data a shard at a time) from the
+    hourly aggregates, the rest from raw readings; split at a local midnight, so no day
+    is read from both."""
+    if raw_days == 0:
+        return [(RAW_SOURCE, since, until)]
+    edge_day = (now - timedelta(days=raw_days - 1)).astimezone(zone).date() + timedelta(days=1)
+    edge = datetime.combine(edge_day, datetime.min.time(), zone)
+    if edge <= since:
+        return [(RAW_SOURCE, since, until)]
+    if edge >= until:
+        return [(retention.HOURLY, since, until)]
+    return [(retention.HOURLY, since, edge), (RAW_SOURCE, edge, until)]
+
+
+def steps_per_day_query(
+    mac: str, since: datetime, until: datetime, zone: tzinfo, policy: str = RAW_SOURCE
+) -> str:
     # The band's step counter only grows (until it wraps or restarts at midnight):
-    # a day's steps are its spread, the largest minus the smallest count of the day.
+    # a day's steps are its spread, the largest minus the smallest count of the day
+    # (from hourly aggregates, the count at the end of each hour: the first hour's
+    # steps of such a day are not counted).
     return (
-        f"SELECT spread(steps) FROM wristband WHERE device = {_quoted(mac)} "  # noqa: S608
+        f"SELECT spread(steps) FROM {_from(policy, 'wristband')} "  # noqa: S608
+        f"WHERE device = {_quoted(mac)} "
         f"AND {_between(since, until)} GROUP BY time(1d) fill(none) tz('{_zone_name(zone)}')"
     )
 
@@ -352,21 +382,28 @@ def active_minutes_per_hour_query(mac: str, since: datetime, until: datetime, zo
     )
 
 
-def battery_series_query(mac: str, since: datetime, until: datetime) -> str:
+def battery_series_query(
+    mac: str, since: datetime, until: datetime, policy: str = RAW_SOURCE
+) -> str:
     return (
-        f"SELECT mean(battery) FROM wristband WHERE device = {_quoted(mac)} "  # noqa: S608
+        f"SELECT mean(battery) FROM {_from(policy, 'wristband')} "  # noqa: S608
+        f"WHERE device = {_quoted(mac)} "
         f"AND {_between(since, until)} GROUP BY time(6h) fill(none)"
     )
 
 
 def meters_per_day_query(
-    meter_ids: Iterable[str], since: datetime, until: datetime, zone: tzinfo
+    meter_ids: Iterable[str],
+    since: datetime,
+    until: datetime,
+    zone: tzinfo,
+    policy: str = RAW_SOURCE,
 ) -> str:
     devices = " OR ".join(f"device = {_quoted(m)}" for m in meter_ids)
     # Register readings are totals: a day's use is the day's spread.
     return (
         "SELECT spread(energy_kwh) AS energy_kwh, spread(volume_m3) AS volume_m3 "  # noqa: S608
-        f"FROM meter WHERE ({devices}) AND {_between(since, until)} "
+        f"FROM {_from(policy, 'meter')} WHERE ({devices}) AND {_between(since, until)} "
         f"GROUP BY time(1d), device fill(none) tz('{_zone_name(zone)}')"
     )
 
@@ -413,10 +450,22 @@ def parse_meters_per_day(
 
 
 async def resident_activity(
-    source: Queries, mac: str, since: datetime, until: datetime, zone: tzinfo
+    source: Queries,
+    mac: str,
+    since: datetime,
+    until: datetime,
+    zone: tzinfo,
+    *,
+    now: datetime,
+    raw_days: int,
 ) -> tuple[dict[date, float], dict[datetime, float]]:
-    """Steps per local day and active minutes per hour of one band."""
-    steps = parse_daily(await source.query(steps_per_day_query(mac, since, until, zone)), zone)
+    """Steps per local day (older days from the hourly aggregates) and active minutes
+    per hour of one band (raw readings only: a minute's movement is not aggregated, so
+    active minutes reach back as far as raw readings are kept)."""
+    steps: dict[date, float] = {}
+    for policy, start, end in day_spans(since, until, now, raw_days, zone):
+        query = steps_per_day_query(mac, start, end, zone, policy)
+        steps.update(parse_daily(await source.query(query), zone))
     active = parse_hourly(
         await source.query(active_minutes_per_hour_query(mac, since, until, zone))
     )
@@ -424,19 +473,39 @@ async def resident_activity(
 
 
 async def battery_series(
-    source: Queries, mac: str, since: datetime, until: datetime
+    source: Queries,
+    mac: str,
+    since: datetime,
+    until: datetime,
+    *,
+    now: datetime,
+    raw_days: int,
+    zone: tzinfo,
 ) -> list[tuple[datetime, float]]:
-    result = await source.query(battery_series_query(mac, since, until))
-    return sorted(parse_hourly(result).items())
+    out: dict[datetime, float] = {}
+    for policy, start, end in day_spans(since, until, now, raw_days, zone):
+        out.update(parse_hourly(await source.query(battery_series_query(mac, start, end, policy))))
+    return sorted(out.items())
 
 
 async def meters_per_day(
-    source: Queries, meter_ids: list[str], since: datetime, until: datetime, zone: tzinfo
+    source: Queries,
+    meter_ids: list[str],
+    since: datetime,
+    until: datetime,
+    zone: tzinfo,
+    *,
+    now: datetime,
+    raw_days: int,
 ) -> dict[str, dict[date, dict[str, float]]]:
     if not meter_ids:
         return {}
-    result = await source.query(meters_per_day_query(meter_ids, since, until, zone))
-    return parse_meters_per_day(result, zone)
+    out: dict[str, dict[date, dict[str, float]]] = {}
+    for policy, start, end in day_spans(since, until, now, raw_days, zone):
+        query = meters_per_day_query(meter_ids, start, end, zone, policy)
+        for device, days in parse_meters_per_day(await source.query(query), zone).items():
+            out.setdefault(device, {}).update(days)
+    return out
 
 
 def meters_per_hour_query(meter_ids: Iterable[str], since: datetime, until: datetime) -> str:

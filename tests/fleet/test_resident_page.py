@@ -6,12 +6,14 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as dtime
 
+import httpx
 import pytest
 
 from contract import EventKind, Severity
 from fleet.alerts import service
 from fleet.auth import Role
 from fleet.db.session import utcnow
+from fleet.timeseries import history, retention
 from silverguard.servers.influxdb import InfluxServer
 from tests.fleet import test_console_api as shared
 from tests.fleet.alerting_seed import band_event
@@ -238,3 +240,39 @@ def test_alerts_per_day_by_incident_in_the_callers_scope(console_api: Api):
     assert chart["acknowledged_median_s"][-1] is not None
     south = console_api.as_("li", Role.STAFF, "t-south").ok("get", "/api/v1/charts/alerts")
     assert south["total"] == 0
+
+
+def test_a_90_day_chart_reads_days_older_than_raw_readings_from_the_hourly_aggregates(
+    console_api: Api, influx: InfluxServer, database: str
+):
+    # 60 days ago the raw readings are gone (kept 30 days): only the hourly tier holds
+    # that day, as the continuous queries left it (the count at the end of each hour).
+    day = datetime.now(BEIJING).date() - timedelta(days=60)
+    hourly = "\n".join(
+        f"wristband,device={MAC},gateway=gw-north steps={count}i {_at(day, hour)}"
+        for hour, count in ((7, 200), (12, 1700), (20, 4200))
+    )
+    response = httpx.post(
+        f"{influx.url}/write",
+        params={"db": database, "rp": "hourly", "precision": "s"},
+        content=hourly.encode(),
+    )
+    assert response.status_code == 204, response.text
+    charts = console_api.admin.ok("get", "/api/v1/residents/r-1/charts?days=90")
+    steps = dict(zip(map(date.fromisoformat, charts["days"]), charts["steps"], strict=True))
+    assert steps[day] == 4000
+    month = console_api.admin.ok("get", "/api/v1/residents/r-1/charts?days=30")
+    assert str(day) not in month["days"]
+
+
+def test_day_spans_split_at_a_local_midnight_where_raw_readings_end() -> None:
+    now = datetime(2026, 6, 30, 10, 0, tzinfo=BEIJING)
+    since = now - timedelta(days=90)
+    (older, recent) = history.day_spans(since, now, now, 30, BEIJING)
+    assert older[0] == retention.HOURLY
+    assert recent[0] == history.RAW_SOURCE
+    assert older[2] == recent[1] == datetime(2026, 6, 2, tzinfo=BEIJING)
+    assert history.day_spans(now - timedelta(days=7), now, now, 30, BEIJING) == [
+        (history.RAW_SOURCE, now - timedelta(days=7), now)
+    ]
+    assert history.day_spans(since, now, now, 0, BEIJING) == [(history.RAW_SOURCE, since, now)]

@@ -25,7 +25,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from fleet import clock
-from fleet.api.deps import BatteryDep, CallerDep, InfluxDep, SessionDep, SessionsDep
+from fleet.api.deps import (
+    BatteryDep,
+    CallerDep,
+    InfluxDep,
+    SessionDep,
+    SessionsDep,
+    SettingsDep,
+)
 from fleet.api.schemas import IdPath, OpaqueId
 from fleet.auth import Caller
 from fleet.db.models import Alert, Meter, Resident, Wristband
@@ -126,9 +133,11 @@ async def resident_charts(
     sessions: SessionsDep,
     influx: InfluxDep,
     cache: BatteryDep,
+    settings: SettingsDep,
     days: Days = 30,
 ) -> ResidentChartsOut:
     mac, meters = await asyncio.to_thread(_resident, sessions, caller, resident_id)
+    raw_days = settings.influx.raw_retention_days
     now = utcnow()
     zone = clock.zone()
     day_list, since = _span(days, now)
@@ -145,13 +154,23 @@ async def resident_charts(
     problem = None
     try:
         if mac is not None:
-            steps, hourly = await history.resident_activity(influx, mac, since, now, zone)
+            steps, hourly = await history.resident_activity(
+                influx, mac, since, now, zone, now=now, raw_days=raw_days
+            )
             battery = await history.battery_series(
-                influx, mac, now - timedelta(days=BATTERY_DAYS), now
+                influx,
+                mac,
+                now - timedelta(days=BATTERY_DAYS),
+                now,
+                now=now,
+                raw_days=raw_days,
+                zone=zone,
             )
             figures = (await cache.get(now)).bands.get(mac)
             days_left = figures.days_left if figures else None
-        usage = await history.meters_per_day(influx, list(meters), since, now, zone)
+        usage = await history.meters_per_day(
+            influx, list(meters), since, now, zone, now=now, raw_days=raw_days
+        )
         hourly_use = await history.meters_per_hour(influx, list(meters), hour_list[0], now)
     except InfluxError as exc:
         problem = f"time series unavailable: {exc}"
