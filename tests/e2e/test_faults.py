@@ -136,7 +136,11 @@ async def district(
     await stack.start()
     advertising: asyncio.Task[None] | None = None
     try:
-        population = Population.generate(stack.air, BANDS, area_m=(6.0, 6.0), interval_s=0.5)
+        # Everyone at home whatever the hour: a routine would take residents out of range
+        # (at 08:00 Beijing some leave), and their presses would go unheard.
+        population = Population.generate(
+            stack.air, BANDS, area_m=(6.0, 6.0), interval_s=0.5, routines=False
+        )
         for sim in population.bands:
             sim.band.repeats = repeats
         await stack.register_population(population)
