@@ -96,7 +96,10 @@ class ImportOut(BaseModel):
 
 
 class EvaluateIn(BaseModel):
-    day: date | None = Field(None, description="local day (default: today)")
+    # Bounded: the evaluation looks back weeks from the day (date.min would overflow).
+    day: date | None = Field(
+        None, ge=date(2000, 1, 1), le=date(2100, 12, 31), description="local day (default: today)"
+    )
 
 
 class EvaluateOut(BaseModel):
