@@ -3,7 +3,6 @@ and PostgreSQL."""
 
 import asyncio
 import json
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from fleet.db.session import utcnow
 from fleet.settings import FleetSettings
 from silverguard.servers.mosquitto import MosquittoServer
 from tests.fleet.helpers import Api, district, enroll, make_app
+from tests.waiting import until
 
 KEY = "00112233445566778899aabbccddeeff"
 KEY2 = "8899aabbccddeeff0011223344556677"
@@ -203,10 +203,7 @@ async def test_changes_bump_and_republish_only_the_covering_gateways_config(papi
         def reported() -> dict[str, Any]:
             return admin.ok("get", "/api/v1/gateways/gw-a")
 
-        deadline = time.monotonic() + 20
-        while reported()["reported_version"] != 5:
-            assert time.monotonic() < deadline, "the fleet did not record the report"
-            await asyncio.sleep(0.1)
+        await until(lambda: reported()["reported_version"] == 5, 20, "the report recorded", 0.1)
         state = reported()
         assert state["desired_version"] == 5
         assert state["config_in_sync"] is True
@@ -232,11 +229,13 @@ async def test_the_brokers_persisted_store_never_holds_a_bind_key_in_clear(
         await client.subscribe(str(Topic("gw-store", TopicKind.CONFIG)), qos=1)
         await config_with(client, 1)
     store = broker.workdir / "mosquitto.db"
-    deadline = time.monotonic() + 20
     # autosave_on_changes writes the store soon after the retained config arrives.
-    while not (store.exists() and b"sg/v1/gw/gw-store/config" in store.read_bytes()):
-        assert time.monotonic() < deadline, "the broker did not persist the retained config"
-        await asyncio.sleep(0.1)
+    await until(
+        lambda: store.exists() and b"sg/v1/gw/gw-store/config" in store.read_bytes(),
+        20,
+        "the broker persisting the retained config",
+        0.1,
+    )
     data = store.read_bytes()
     assert b"sealed_key" in data
     assert KEY.encode() not in data
