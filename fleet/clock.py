@@ -48,6 +48,12 @@ def utcnow() -> datetime:
     return _clock.utcnow()
 
 
+def product_s(wall_s: float) -> float:
+    """Product seconds that pass in ``wall_s`` real seconds: a span of network time
+    (a send's lease) written as a product-time deadline."""
+    return wall_s * _clock.speed
+
+
 def wait_s(product_s: float, *, floor_s: float = 0.01, cap_s: float | None = None) -> float:
     """Real seconds to wait for ``product_s`` of product time, within [floor, cap]."""
     seconds = max(_clock.wall(product_s), floor_s)

@@ -17,7 +17,7 @@ emergency     sos, fall                                   fall_cancelled: noted,
                                                           goes on (a human confirms)
 inactivity    inactivity, no_water, no_power_use          movement seen again (telemetry):
                                                           noted, further escalation stopped
-medication    missed_dose                                 medication_taken: resolves it
+medication    missed_dose (one incident per dose)         medication_taken: resolves it
 water         water_running                               —
 device        low_battery, not_worn, not_seen,            —
               meter_offline (daily digest unless
@@ -30,6 +30,8 @@ A follow-up with no open alert of its class is a near-miss: ``fall_cancelled`` g
 to the daily digest, ``medication_taken`` is only recorded.
 """
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -131,9 +133,26 @@ def dispose(kind: EventKind, severity: Severity) -> Disposition:
     return Disposition(Action.OPEN, incident)
 
 
-def incident_key(subject: str, incident: IncidentClass) -> str:
-    """``subject`` is the resident id, or ``device:<mac>`` for an unassigned band."""
-    return f"{subject}:{incident.value}"[:80]
+# A dose as the gateway names it in the evidence: local date and time of the dose.
+_DOSE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def episode(incident: IncidentClass, evidence: Mapping[str, object]) -> str | None:
+    """What splits one class into several incidents: each dose is its own ("the
+    evening pills were not taken" is news even while the morning's alert is only
+    acknowledged). None for the other classes: one open alert per resident."""
+    if incident is IncidentClass.MEDICATION:
+        dose = evidence.get("dose")
+        if isinstance(dose, str) and _DOSE.fullmatch(dose):
+            return dose
+    return None
+
+
+def incident_key(subject: str, incident: IncidentClass, part: str | None = None) -> str:
+    """``subject`` is the resident id, or ``device:<mac>`` for an unassigned band;
+    ``part`` the :func:`episode`, if the class has them."""
+    key = f"{subject}:{incident.value}"
+    return (key if part is None else f"{key}:{part}")[:80]
 
 
 # What stops an inactivity incident: telemetry showing the band moving again.

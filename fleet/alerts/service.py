@@ -31,6 +31,7 @@ from fleet.alerts.incidents import (
     FollowUpEffect,
     IncidentClass,
     dispose,
+    episode,
     incident_key,
 )
 from fleet.alerts.lifecycle import AlertState, Step
@@ -167,7 +168,7 @@ def record_event(
     actor = f"gateway:{event.gateway}"
     incident = disposition.incident
     assert incident is not None
-    key = incident_key(subject.key, incident)
+    key = incident_key(subject.key, incident, episode(incident, event.evidence))
 
     if disposition.action is Action.FOLLOW_UP:
         alert = _open_alert(session, key)

@@ -47,7 +47,10 @@ from fleet.notify import sender, task_templates, templates
 log = logging.getLogger(__name__)
 
 # A send (apprise's own timeouts are a few seconds per request) ends well inside it.
-_LEASE = timedelta(seconds=60)
+# Real seconds: a send takes network time, so with the simulated clock at 300x the
+# lease is 5 simulated hours. (A lease of 60 product seconds, 0.2 s of wall time, let
+# a second pass claim a delivery while its message was still on the way.)
+_LEASE_S = 60.0
 _CLAIM_BATCH = 50
 _IDLE_POLL_S = 1.0
 _BACKOFF_MAX_S = 600.0
@@ -172,7 +175,7 @@ class Dispatcher:
                 if job is None:
                     continue
                 delivery.claimed_by = self._instance
-                delivery.claimed_until = now + _LEASE
+                delivery.claimed_until = now + timedelta(seconds=clock.product_s(_LEASE_S))
                 jobs.append(job)
             self._next_due = session.execute(
                 select(func.min(Delivery.due_at)).where(

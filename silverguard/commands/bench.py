@@ -51,6 +51,21 @@ def _fleet_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _event_intake(args: argparse.Namespace) -> int:
+    from silverguard.bench import emit
+    from silverguard.bench.event_intake import run
+
+    figures = run(
+        events=args.events,
+        gateways=args.gateways,
+        copies=args.copies,
+        bands=args.bands,
+        workdir=args.workdir,
+    )
+    emit("event-intake", figures, args.out)
+    return 0 if figures["acked"] == figures["messages"] else 1
+
+
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
     bench = commands.add_parser("bench", help="benchmarks (print one JSON line, save JSON)")
     which = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
@@ -97,3 +112,14 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     ingest.add_argument("--workdir", type=Path, help="keep the servers' files and logs here")
     ingest.add_argument("--out", type=Path, help="where to save the JSON (default bench-results/)")
     ingest.set_defaults(func=_fleet_ingest)
+    events = which.add_parser(
+        "event-intake",
+        help="a burst of events, each sent by several gateways: stored and acknowledged per second",
+    )
+    events.add_argument("--events", type=int, default=600, help="distinct events in the burst")
+    events.add_argument("--gateways", type=int, default=12)
+    events.add_argument("--copies", type=int, default=3, help="gateways sending each event")
+    events.add_argument("--bands", type=int, default=867)
+    events.add_argument("--workdir", type=Path, help="keep the servers' files and logs here")
+    events.add_argument("--out", type=Path, help="where to save the JSON (default bench-results/)")
+    events.set_defaults(func=_event_intake)

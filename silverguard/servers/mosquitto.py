@@ -2,8 +2,8 @@
 
 Authentication and ACLs live in the plugin's JSON file, managed at run time: the
 fleet's provisioning creates one client and one role per gateway, so a gateway can
-publish and subscribe only under ``sg/v1/gw/<its id>/``. Persistence is on, with
-``autosave_on_changes`` so that queued QoS 1 messages survive a SIGKILL.
+publish and subscribe only under ``sg/v1/gw/<its id>/``. Persistence is on, saved every
+second, so that queued QoS 1 messages survive a SIGKILL (all but the last second's).
 
 With ``tls=True`` a second listener speaks TLS on ``tls_port`` with a certificate for
 127.0.0.1 and localhost signed by a private CA (``tls_files.ca_file``): the link that
@@ -132,10 +132,12 @@ class MosquittoServer:
             f"plugin_opt_config_file {self.dynsec_file}",
             "persistence true",
             f"persistence_location {self.workdir}/",
-            # Save the in-memory store at once after changes: a SIGKILLed broker would
-            # otherwise lose queued QoS 1 messages it had already acknowledged.
+            # Save the in-memory store every second: a SIGKILLed broker would otherwise
+            # lose queued QoS 1 messages it had already acknowledged (the default is
+            # every 30 min). Not `autosave_on_changes`: it writes the whole store after
+            # every change, up to ~30 times a second, and at the district's load that
+            # stalled the broker (docs/benchmarks.md, "the broker's store").
             "autosave_interval 1",
-            "autosave_on_changes true",
             "max_queued_messages 100000",
             "log_dest stderr",
             "log_type error",

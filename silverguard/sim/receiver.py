@@ -2,7 +2,7 @@
 
 apprise's ``json://`` channel posts each notification here; the receiver keeps every
 request with its arrival time, and can answer 500 for a while to play a failing
-provider.
+provider, or answer late to play a slow one.
 """
 
 import json
@@ -28,6 +28,7 @@ class Received:
 class Receiver:
     requests: list[Received] = field(default_factory=list)
     fail_with: int | None = None  # answer this status instead of 200 (a failing provider)
+    answer_after_s: float = 0.0  # a slow provider: the answer waits this long
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Condition = field(default_factory=threading.Condition)
 
@@ -57,6 +58,8 @@ class Receiver:
                         Received(self.path, dict(self.headers), body, time.time(), status)
                     )
                     receiver._lock.notify_all()
+                if receiver.answer_after_s:
+                    time.sleep(receiver.answer_after_s)  # this request's own thread
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -141,6 +141,7 @@ def band_event(
     severity: Severity = Severity.CRITICAL,
     at: datetime = T0,
     gateway: str = "gw-01",
+    evidence: dict[str, str] | None = None,
 ) -> Event:
     return Event.incident(
         kind,
@@ -150,4 +151,5 @@ def band_event(
         gateway=gateway,
         occurred_at=at.timestamp(),
         detected_at=at.timestamp(),
+        evidence=dict(evidence or {}),
     )

@@ -216,6 +216,35 @@ def test_taken_press_resolves_the_missed_dose_alert(sessions):
     assert (alone.alert_id, alone.disposition) == (None, "recorded")
 
 
+def test_each_dose_missed_is_news_even_while_the_last_ones_alert_is_open(sessions):
+    # Found by the district ledger: the morning's alert was acknowledged but nobody
+    # resolved it, and the evening's missed pills folded into it without a word.
+    with sessions.begin() as session:
+        s = seed(session)
+    band = s.bands["r-1"]
+
+    def dose(kind: EventKind, at: str, key: int) -> service.Recorded:
+        severity = Severity.MEDIUM if kind is EventKind.MISSED_DOSE else Severity.LOW
+        return record(
+            sessions, band_event(band, kind, key=key, severity=severity, evidence={"dose": at})
+        )
+
+    morning = dose(EventKind.MISSED_DOSE, "2026-05-04T08:00", 1)
+    with sessions.begin() as session:
+        service.acknowledge(session, morning.alert_id, "contact:cg-1", T0)
+    again = dose(EventKind.MISSED_DOSE, "2026-05-04T08:00", 2)  # another gateway's view
+    evening = dose(EventKind.MISSED_DOSE, "2026-05-04T19:30", 3)
+    assert again.alert_id == morning.alert_id
+    assert evening.new_alert
+    assert evening.alert_id != morning.alert_id
+    # "Taken" for the evening pills resolves the evening's alert, not the morning's.
+    taken = dose(EventKind.MEDICATION_TAKEN, "2026-05-04T19:30", 4)
+    assert taken.alert_id == evening.alert_id
+    with sessions() as session:
+        assert session.get_one(Alert, evening.alert_id).state == "resolved"
+        assert session.get_one(Alert, morning.alert_id).state == "acknowledged"
+
+
 def test_moving_again_stops_an_inactivity_escalation(sessions):
     with sessions.begin() as session:
         s = seed(session)

@@ -4,6 +4,7 @@ messages in the contact's language, digests, cancelled jobs, movement noted."""
 import asyncio
 import contextlib
 import logging
+import time as wall_clock
 from collections.abc import AsyncIterator, Iterator
 from datetime import time, timedelta
 
@@ -12,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from contract import EventKind, Reading, Severity
+from contract.clock import ScaledClock
+from fleet import clock
 from fleet.alerts import digest, service
 from fleet.alerts.ack_link import LinkSigner
 from fleet.alerts.activity import ActivityWatch
@@ -22,6 +25,7 @@ from fleet.notify import (
     templates,
 )
 from fleet.notify.dispatcher import Dispatcher
+from silverguard.sim.receiver import Receiver
 from tests.fleet.alerting_seed import T0, band_event, seed
 from tests.waiting import eventually, until
 
@@ -125,6 +129,31 @@ async def test_jobs_of_an_acknowledged_alert_are_cancelled_not_sent(sessions, re
     with sessions() as session:
         offer = select(Delivery.status).where(Delivery.alert_id.is_not(None))
         assert session.execute(offer).scalar_one() == "cancelled"
+
+
+async def test_a_slow_provider_under_a_fast_clock_gets_each_message_once(sessions):
+    # The district runs the fleet's clock at 300x; a send still takes network time. The
+    # claim's lease is real time: were it 60 product seconds (0.2 s here), the next
+    # claim pass would send the message again while the first answer is on its way.
+    slow = Receiver(answer_after_s=1.5).start()
+    previous = clock.current()
+    clock.install(ScaledClock(wall_clock.time(), wall_clock.time(), 300.0))
+    try:
+        with sessions.begin() as session:
+            s = seed(session, channels={"cg-1": [slow.url("sms")]})
+        with sessions.begin() as session:
+            service.record_event(session, band_event(s.bands["r-1"]), utcnow())
+        async with dispatching(sessions) as dispatcher:
+            dispatcher.wake.set()
+            await until(lambda: dispatcher.sent, 30, "the send recorded")
+        with sessions() as session:
+            offer = session.execute(select(Delivery).where(Delivery.alert_id.is_not(None)))
+            delivery = offer.scalar_one()
+        assert (delivery.status, delivery.attempts) == ("sent", 1)
+        assert [r.path for r in slow.delivered()] == ["/sms"]
+    finally:
+        clock.install(previous)
+        slow.stop()
 
 
 async def test_the_digest_lists_the_days_notices_in_one_message(sessions, receiver):
