@@ -35,7 +35,14 @@ from silverguard.sim.run import (
 )
 from silverguard.sim.stack import Stack
 
-FAILING = ("missed", "duplicated", "wrong_recipient", "late")
+FAILING = (
+    "missed",
+    "duplicated",
+    "wrong_recipient",
+    "late",
+    "risk_tags_missing",
+    "on_site_unmeasured",
+)
 JSON_KEYS = (
     "incidents",
     "matched",
@@ -48,6 +55,10 @@ JSON_KEYS = (
     "wall_s",
     "peak_rss_mb",
     "cpu_s",
+    "on_site_p50_min",
+    "on_site_within_15_min",
+    "risk_tags_expected",
+    "risk_tags_found",
 )
 
 

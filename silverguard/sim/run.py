@@ -24,7 +24,9 @@ import httpx
 from contract.clock import ScaledClock
 from firmware_mocks.air import RadioModel
 from firmware_mocks.wristband import Button
-from silverguard.sim import ledger
+from fleet.risk.scheduler import EVERY_S as RISK_EVERY_S
+from fleet.risk.scheduler import MIN_WALL_S as RISK_MIN_WALL_S
+from silverguard.sim import ledger, loop
 from silverguard.sim.district import (
     ChannelOf,
     District,
@@ -36,6 +38,7 @@ from silverguard.sim.receiver import Received, Receiver
 from silverguard.sim.resources import Resources
 from silverguard.sim.scenario import (
     DENSE_AFTER_S,
+    DOSE_GRACE_S,
     ZONE,
     Bands,
     Kind,
@@ -184,9 +187,10 @@ class Phones:
     """The caregivers' phones: each message's acknowledge link is tapped, except by the
     people a scripted "never acknowledges" incident keeps silent."""
 
-    def __init__(self, receiver: Receiver, clock: ScaledClock) -> None:
+    def __init__(self, receiver: Receiver, clock: ScaledClock, seed: int = 1) -> None:
         self.receiver = receiver
         self.clock = clock
+        self.field = loop.FieldWork(seed)  # what the person does once a task is theirs
         self.seen = 0
         # contact -> (from, until): product times between which they ignore messages
         self.silent: dict[str, tuple[float, float]] = {}
@@ -212,7 +216,9 @@ class Phones:
             since, until = self.silent.get(contact, (0.0, 0.0))
             if since <= self.product(request.at) < until:
                 continue
-            match = _ACK_LINK.search(str(request.body.get("message", "")))
+            message = str(request.body.get("message", ""))
+            self.field.heard(contact, message, self.product(request.at))
+            match = _ACK_LINK.search(message)
             if match is not None:
                 task = asyncio.create_task(self._ack(match[0]))
                 self.tasks.add(task)
@@ -228,6 +234,7 @@ class Phones:
         for task in list(self.tasks):
             task.cancel()
         await self.http.aclose()
+        await self.field.close()
 
 
 def _actions(
@@ -287,14 +294,35 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
         end = min(end, ready + opts.duration_s * opts.speed)
     bands = Bands(district, stack.air, clock, opts.seed)
     timing = Timing(opts.speed)
-    planned, skipped = plan_incidents(
-        district, opts.seed, ready, end, timing, at_home=bands.at_home, morning=opts.morning
+    drift = loop.plan_drift(
+        district,
+        opts.seed,
+        ready,
+        end,
+        evaluated_every_s=max(RISK_EVERY_S, RISK_MIN_WALL_S * opts.speed),
+        grace_s=DOSE_GRACE_S,
+        slack_s=timing.slack_s,
     )
+    planned, skipped = plan_incidents(
+        district,
+        opts.seed,
+        ready,
+        end,
+        timing,
+        at_home=bands.at_home,
+        morning=opts.morning,
+        exclude=drift.residents,
+    )
+    for m in drift.missed:
+        planned.append(Planned(Kind.MISSED_DOSE, m.at, m.resident, dose=m.dose, day=0))
+        skipped[(m.resident.id, m.dose, 0)] = False
+    planned.sort(key=lambda p: p.at)
+    await write_history(stack, drift)
     presses, away = dose_presses(
         district, (opts.seed, ready, end), skipped=skipped, at_home=bands.at_home
     )
     expected = [e for p in [*planned, *away] for e in expectations(p, district, timing)]
-    phones = Phones(receiver, clock)
+    phones = Phones(receiver, clock, opts.seed)
     actions = _actions(
         planned,
         district=district,
@@ -336,6 +364,7 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
                     pending.add(task)
                     task.add_done_callback(pending.discard)
             bands.step(now)
+            phones.field.step(now)
             for request in phones.step():
                 if opts.narrate:
                     opts.say(f"{local_text(phones.product(request.at))}  {_heard(request)}")
@@ -355,6 +384,7 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
         phones.step()
         resources.sample()
         alerts = await read_alerts(stack, clock)
+        loop_figures = await read_loop(stack, drift, phones.field, (ready, end))
     finally:
         await phones.close()
     result = ledger.reconcile(expected, alerts, phones.arrivals())
@@ -364,7 +394,57 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
     summary["peak_rss_mb"] = resources.peak_rss_mb()
     summary["cpu_s"] = resources.cpu_s()
     summary["adverts"] = bands.adverts
-    return Outcome(result, summary, ledger.table(result, local_text), resources.table())
+    found = loop_figures.pop("risk_tags_found_list")
+    summary.update(loop_figures)
+    table = ledger.table(result, local_text)
+    if drift.expected:
+        table += "\n" + _tag_table(drift, found)
+    return Outcome(result, summary, table, resources.table())
+
+
+def _tag_table(drift: loop.Drift, found: list[tuple[str, str]]) -> str:
+    return "\n".join(
+        f"{local_text(e.by):<17} {'risk tag':<16} {e.resident:<16} "
+        f"{'found' if (e.resident, e.tag) in found else 'missing':<16} {e.tag}"
+        for e in drift.expected
+    )
+
+
+async def write_history(stack: Stack, drift: loop.Drift) -> None:
+    """The drifting residents' previous weeks, into the time series the fleet reads."""
+    if not drift.history:
+        return
+    async with httpx.AsyncClient(timeout=30) as http:
+        await http.post(f"{stack.influx.url}/query", data={"q": "CREATE DATABASE silverguard"})
+        response = await http.post(
+            f"{stack.influx.url}/write",
+            params={"db": "silverguard", "precision": "ms"},
+            content=loop.history_lines(drift.history),
+        )
+        if response.status_code >= 300:
+            raise RuntimeError(f"InfluxDB refused the history: {response.text[:300]}")
+
+
+async def read_loop(
+    stack: Stack, drift: loop.Drift, field: loop.FieldWork, span: tuple[float, float]
+) -> dict[str, Any]:
+    """On-site times the fleet measured, and the drifting residents' tags."""
+    assert stack.api is not None
+    first, last = (datetime.fromtimestamp(t, ZONE).date().isoformat() for t in span)
+    arrival = await _ok(
+        stack.api, "GET", "/api/v1/dispatch/arrival", params={"start": first, "end": last}
+    )
+    figures: dict[str, Any] = loop.on_site_figures(arrival, len(field.checked_in))
+    held = {
+        e.resident: (await _ok(stack.api, "GET", f"/api/v1/risk/residents/{e.resident}"))["tags"]
+        for e in drift.expected
+    }
+    found = [(e.resident, e.tag) for e in drift.expected if loop.tags_found([e], held)]
+    figures["risk_tags_expected"] = len(drift.expected)
+    figures["risk_tags_found"] = len(found)
+    figures["risk_tags_missing"] = len(drift.expected) - len(found)
+    figures["risk_tags_found_list"] = found
+    return figures
 
 
 def _heard(request: Received) -> str:

@@ -133,9 +133,11 @@ def plan_incidents(
     *,
     at_home: Callable[[str, float], bool] = lambda _r, _t: True,
     morning: bool = False,
+    exclude: frozenset[str] = frozenset(),
 ) -> tuple[list[Planned], dict[tuple[str, str, int], bool]]:
     """The incidents between ``start`` and ``end`` (product time); also which doses are
-    skipped: (resident, dose, day) -> False for a missed dose."""
+    skipped: (resident, dose, day) -> False for a missed dose. Residents in ``exclude``
+    have a script of their own (silverguard/sim/loop.py)."""
     rng = random.Random(seed * 31 + 7)  # noqa: S311 - a simulation
     day0 = datetime.fromtimestamp(start, ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
     days = int((end - day0.timestamp()) // 86400) + 1
@@ -148,7 +150,11 @@ def plan_incidents(
             pool: list[ResidentPlan], at: float | None = None, used: set[str] = used
         ) -> ResidentPlan | None:
             # Incidents happen at home, where the gateways hear the band.
-            free = [r for r in pool if r.id not in used and (at is None or at_home(r.id, at))]
+            free = [
+                r
+                for r in pool
+                if r.id not in used and r.id not in exclude and (at is None or at_home(r.id, at))
+            ]
             if not free:
                 return None
             chosen = rng.choice(free)

@@ -58,6 +58,14 @@ def test_a_shortened_ledger_has_no_miss(tmp_path: Path):
     assert result["resident_days"] == pytest.approx(32.0)
     for key in ("unexpected_alerts", "wall_s", "peak_rss_mb", "cpu_s"):
         assert key in result
+    # The closed loop: people went, the fleet measured when they got there, and the
+    # residents scripted to drift carry the tag by the day expected.
+    assert result["on_site_checkins"] >= 1
+    assert result["on_site_measured"] >= result["on_site_checkins"]
+    assert 3 <= result["on_site_p50_min"] <= 40
+    assert 0 < result["on_site_within_15_min"] <= 1
+    assert result["risk_tags_expected"] >= 1
+    assert result["risk_tags_found"] == result["risk_tags_expected"]
 
 
 @pytest.mark.e2e
