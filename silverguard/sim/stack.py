@@ -206,7 +206,6 @@ class Stack:
         return token
 
     async def start_fleet(self, timeout: float = 60.0) -> None:
-        first = self.fleet_process is None
         for attempt in range(PORT_ATTEMPTS):
             self.fleet_process = ChildProcess(
                 "fleet",
@@ -220,9 +219,11 @@ class Stack:
                 return
             except RuntimeError:
                 clashed = self.fleet_process.log_count("cannot listen on") > clashes
-                if not (first and clashed) or attempt == PORT_ATTEMPTS - 1:
+                if not clashed or attempt == PORT_ATTEMPTS - 1:
                     raise
-            # The port was taken after we chose it: choose again (first start only).
+            # The port was taken after we chose it, or (a restart) while the fleet was
+            # down: choose again. Links already sent name the old port; a restart that
+            # could not bind at all would fail the run anyway.
             self.fleet_port = free_port()
             self._write_fleet_config()
             assert self.api is not None

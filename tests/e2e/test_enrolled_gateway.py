@@ -19,7 +19,9 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_enrolled_gateway_carries_an_sos_to_the_caregiver(stack: Stack, receiver: Receiver):
-    population = Population.generate(stack.air, 2, area_m=(4.0, 4.0), interval_s=0.5)
+    population = Population.generate(
+        stack.air, 2, area_m=(4.0, 4.0), interval_s=0.5, routines=False
+    )
     band = population.bands[0].band
     await stack.register_population(population, {band.mac: [receiver.url("caregiver")]})
     enrolled = await stack.enroll_gateway("gw-01")
