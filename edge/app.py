@@ -104,7 +104,7 @@ class Gateway:
         )
         saved_rules = rules_snapshot.load(data)
         if saved_rules is not None:
-            self.rules.restore(saved_rules)
+            self.rules.restore(saved_rules, self.clock.now())
         self.commands = BandCommandQueue()
         self.pipeline = Pipeline(
             settings.gateway_id,

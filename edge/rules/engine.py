@@ -103,9 +103,20 @@ class RuleEngine:
             saved_at=now, activity=self.inactivity.snapshot(), doses=self.medication.snapshot()
         )
 
-    def restore(self, snapshot: RulesSnapshot) -> None:
+    def restore(self, snapshot: RulesSnapshot, now: float | None = None) -> None:
+        """Take back the state saved before a restart. Time the gateway was down (from
+        ``saved_at`` to ``now``) is time it did not watch: past ``max_tick_gap_s`` it
+        counts as no stillness, as a clock step does, and the stillness seen before
+        keeps its place. (Counted, a power cut of an hour and a half made the district's
+        gateway raise inactivity for seven residents it could not see.)"""
         self.inactivity.restore(snapshot.activity)
         self.medication.restore(snapshot.doses)
+        if now is None:
+            return
+        blind = now - snapshot.saved_at
+        if blind > self.max_tick_gap_s:
+            log.info("rules: down for %.0f s; stillness is counted from before and after", blind)
+            self.inactivity.shift(blind)
 
     def take_commands(self) -> list[BandCommand]:
         """Commands for bands produced since the last call."""

@@ -298,6 +298,10 @@ def _fold(session: Session, event: Event, alert: Alert, now: datetime, actor: st
     one alert, the event on its timeline; escalation goes on as it was."""
     if event.severity.rank > Severity(alert.severity).rank:
         alert.severity = event.severity.value
+        # A worry that became an emergency (no movement, then the gateway's critical
+        # call) needs someone to go: it gets its task now if it had none.
+        if dispatch.task_of_alert(session, alert.id) is None:
+            dispatch.open_task(session, alert, now, actor)
     lifecycle.record(
         session,
         alert.id,

@@ -26,7 +26,7 @@ from firmware_mocks.air import RadioModel
 from firmware_mocks.wristband import Button
 from fleet.risk.scheduler import EVERY_S as RISK_EVERY_S
 from fleet.risk.scheduler import MIN_WALL_S as RISK_MIN_WALL_S
-from silverguard.sim import ledger, loop
+from silverguard.sim import digests, ledger, loop
 from silverguard.sim.district import (
     ChannelOf,
     District,
@@ -207,6 +207,17 @@ class Phones:
             got.setdefault(r.path.strip("/"), []).append(self.product(r.at))
         return got
 
+    def messages(self) -> list[tuple[str, float, str]]:
+        """(contact, product time, title and text) of every message the phones got."""
+        return [
+            (
+                r.path.strip("/"),
+                self.product(r.at),
+                f"{r.body.get('title', '')}\n{r.body.get('message', '')}",
+            )
+            for r in self.receiver.delivered()
+        ]
+
     def step(self) -> list[Received]:
         delivered = self.receiver.delivered()
         new = delivered[self.seen :]
@@ -303,6 +314,15 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
         grace_s=DOSE_GRACE_S,
         slack_s=timing.slack_s,
     )
+    troubles = digests.plan(
+        district,
+        opts.seed,
+        ready,
+        end,
+        slack_s=timing.slack_s,
+        at_home=bands.at_home,
+        exclude=drift.residents,
+    )
     planned, skipped = plan_incidents(
         district,
         opts.seed,
@@ -311,7 +331,7 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
         timing,
         at_home=bands.at_home,
         morning=opts.morning,
-        exclude=drift.residents,
+        exclude=drift.residents | {t.resident.id for t in troubles},
     )
     for m in drift.missed:
         planned.append(Planned(Kind.MISSED_DOSE, m.at, m.resident, dose=m.dose, day=0))
@@ -335,6 +355,8 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
         outage_s=timing.outage_s,
         broker_down_s=timing.broker_down_s,
     )
+    for t in troubles:
+        actions += _trouble_actions(t, bands, len(actions))
     # Full advert rate from a minute before each incident.
     for p in planned:
         if p.resident is not None:
@@ -388,6 +410,8 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
     finally:
         await phones.close()
     result = ledger.reconcile(expected, alerts, phones.arrivals())
+    messages = phones.messages()
+    result.judged += [digests.judge(t, timing.slack_s, messages) for t in troubles]
     resident_days = len(district.residents) * (end - ready) / 86400
     summary = result.summary(resident_days)
     summary["wall_s"] = round(time.monotonic() - wall_start, 1)
@@ -400,6 +424,26 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
     if drift.expected:
         table += "\n" + _tag_table(drift, found)
     return Outcome(result, summary, table, resources.table())
+
+
+def _trouble_actions(
+    t: digests.Planned, bands: Bands, seq: int
+) -> list[tuple[float, int, Callable[[], Awaitable[None] | None]]]:
+    sim = bands.of_resident[t.resident.id]
+
+    def off() -> None:
+        sim.worn = False
+
+    def on() -> None:
+        sim.worn = True
+
+    def running_flat() -> None:
+        sim.drain_pct_per_day = digests.FLAT_DRAIN_PCT_PER_DAY
+        sim.battery_start = digests.battery_start_for(t.at, sim.born)
+
+    if t.trouble is digests.Trouble.NOT_WORN:
+        return [(t.at, seq, off), (t.at + digests.OFF_WRIST_S, seq + 1, on)]
+    return [(t.at, seq, running_flat)]
 
 
 def _tag_table(drift: loop.Drift, found: list[tuple[str, str]]) -> str:
@@ -498,6 +542,8 @@ def make_stack(
             "clock": clock.setting(),
             "log_level": "WARNING",
             "gateway_offline_alert_s": Timing(clock.speed).offline_alert_s,
+            # The day's digest in the evening, so a day's run sees it (default 09:00).
+            "digest_time": digests.DIGEST_TIME,
             **({"database_url": database_url} if database_url else {}),
         },
     )

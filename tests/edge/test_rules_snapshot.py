@@ -36,6 +36,38 @@ def test_stillness_is_counted_from_before_the_restart(tmp_path: Path):
     assert day_at(1, 12) <= event.detected_at <= day_at(1, 12, 2)
 
 
+def test_the_time_the_gateway_was_down_is_not_counted_as_stillness(tmp_path: Path):
+    day = Day(RuleEngine("gw-01", inactivity_config()), day_at(1, 9))
+    day.until(day_at(1, 10), moving=True)  # last moved at 10:00
+    day.until(day_at(1, 10, 30))
+    snapshot.save(tmp_path, day.rules.snapshot(day.t))  # then the power goes
+    loaded = snapshot.load(tmp_path)
+    assert loaded is not None
+    day.rules = RuleEngine("gw-01", inactivity_config())
+    day.t = day_at(1, 12)  # back 90 minutes later
+    day.rules.restore(loaded, day.t)
+    day.until(day_at(1, 13, 25))
+    assert day.inactivity() == []  # 30 min seen before + 85 min after: not yet 2 h
+    day.until(day_at(1, 14))
+    (event,) = day.inactivity()
+    assert day_at(1, 13, 30) <= event.detected_at <= day_at(1, 13, 32)
+
+
+def test_a_quick_restart_keeps_counting(tmp_path: Path):
+    day = Day(RuleEngine("gw-01", inactivity_config()), day_at(1, 9))
+    day.until(day_at(1, 10), moving=True)
+    day.until(day_at(1, 11))
+    snapshot.save(tmp_path, day.rules.snapshot(day.t))
+    loaded = snapshot.load(tmp_path)
+    assert loaded is not None
+    day.rules = RuleEngine("gw-01", inactivity_config())
+    day.t += 60  # a process restart: a minute
+    day.rules.restore(loaded, day.t)
+    day.until(day_at(1, 12, 30))
+    (event,) = day.inactivity()
+    assert day_at(1, 12) <= event.detected_at <= day_at(1, 12, 2)
+
+
 def test_without_the_saved_state_the_span_would_start_again(tmp_path: Path):
     day = Day(RuleEngine("gw-01", inactivity_config()), day_at(1, 9))
     day.until(day_at(1, 10), moving=True)

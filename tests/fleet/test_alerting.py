@@ -20,11 +20,13 @@ from fleet.db.models import (
     AlertLog,
     Delivery,
     DigestEntry,
+    DispatchTask,
     EscalationTimer,
     EventRecord,
     Grid,
 )
 from fleet.db.session import make_engine, make_sessionmaker
+from fleet.dispatch import store as dispatch
 from tests.fleet.alerting_seed import T0, Clock, band_event, seed
 
 T = TypeVar("T")
@@ -243,6 +245,24 @@ def test_each_dose_missed_is_news_even_while_the_last_ones_alert_is_open(session
     with sessions() as session:
         assert session.get_one(Alert, evening.alert_id).state == "resolved"
         assert session.get_one(Alert, morning.alert_id).state == "acknowledged"
+
+
+def test_an_alert_that_becomes_critical_gets_its_task(sessions):
+    with sessions.begin() as session:
+        s = seed(session)
+    band = s.bands["r-1"]
+    worry = record(sessions, band_event(band, EventKind.INACTIVITY, severity=Severity.HIGH))
+    with sessions() as session:
+        assert dispatch.task_of_alert(session, worry.alert_id) is None  # nobody sent yet
+    record(sessions, band_event(band, EventKind.INACTIVITY, key=2, severity=Severity.CRITICAL))
+    record(sessions, band_event(band, EventKind.INACTIVITY, key=3, severity=Severity.CRITICAL))
+    with sessions() as session:
+        task = dispatch.task_of_alert(session, worry.alert_id)
+        assert task is not None
+        assert task.state == "offered"
+        assert session.get_one(Alert, worry.alert_id).severity == "critical"
+        tasks = session.execute(select(DispatchTask).where(DispatchTask.alert_id == worry.alert_id))
+        assert len(tasks.all()) == 1
 
 
 def test_moving_again_stops_an_inactivity_escalation(sessions):
