@@ -5,10 +5,17 @@ a person types needs them) and has the column's length, so a bad request gets a 
 naming the field instead of a database error.
 """
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import Path
 from pydantic import BaseModel, Field, StringConstraints
+
+# Days a request may name (report ranges, evaluations): the date arithmetic around
+# them (a week before, the day after) must not leave what dates can hold, which the
+# API fuzz found as 500s at date.min and date.max.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
 
 # Opaque ids of places and people: lower-case, no spaces, no personal data.
 ID_PATTERN = r"^[a-z][a-z0-9-]{1,39}$"

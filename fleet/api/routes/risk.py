@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fleet import clock
 from fleet.api.deps import AdminDep, CallerDep, SessionDep, SessionsDep, StaffDep
-from fleet.api.schemas import IdPath, OpaqueId
+from fleet.api.schemas import FIRST_DAY, LAST_DAY, IdPath, OpaqueId
 from fleet.auth import Caller, Role
 from fleet.db.models import (
     Caregiver,
@@ -98,7 +98,7 @@ class ImportOut(BaseModel):
 class EvaluateIn(BaseModel):
     # Bounded: the evaluation looks back weeks from the day (date.min would overflow).
     day: date | None = Field(
-        None, ge=date(2000, 1, 1), le=date(2100, 12, 31), description="local day (default: today)"
+        None, ge=FIRST_DAY, le=LAST_DAY, description="local day (default: today)"
     )
 
 
