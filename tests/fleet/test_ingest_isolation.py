@@ -5,12 +5,14 @@ registry, without a broker (nothing here needs one: acks fail and are counted)."
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
+import msgspec
 import pytest
 
 from contract import EventKind, Reading, Severity, TelemetryBatch, Topic, TopicKind, encode
 from contract.messages import Event
-from fleet.db.models import DeadLetter
+from fleet.db.models import Alert, DeadLetter, EventRecord
 from fleet.ingest.consumer import Ingest
 from fleet.ingest.dead_letters import DeadLetters
 from fleet.ingest.trust import CoverageCache
@@ -70,3 +72,84 @@ async def test_a_fault_of_ours_is_parked_and_the_next_message_is_handled(ingest:
     with api.fleet.sessions() as session:
         causes = sorted(row.cause for row in session.query(DeadLetter))
     assert causes == ["internal_error", "invalid"]
+
+
+def _event(kind: EventKind, key: int, *, device: str = BAND, **evidence: str) -> Event:
+    now = time.time()
+    return Event.incident(
+        kind,
+        Severity.CRITICAL,
+        device=device,
+        gateway="gw-n",
+        key=key,
+        occurred_at=now,
+        detected_at=now,
+        evidence=dict(evidence),
+    )
+
+
+class Acks:
+    """Broker acknowledgements handed to the ingest: which messages were let go."""
+
+    def __init__(self) -> None:
+        self.done: list[int] = []
+
+    def of(self, n: int) -> Callable[[], None]:
+        return lambda: self.done.append(n)
+
+
+async def test_a_batch_of_events_ends_as_each_message_would_on_its_own(ingest: Ingest, api: Api):
+    sos = _event(EventKind.SOS, 1)
+    forged = msgspec.structs.replace(_event(EventKind.SOS, 2), id=sos.id[:-4] + "beef")
+    stranger = _event(EventKind.FALL, 3, device="C2:00:00:00:00:99")  # not registered
+    topic = str(Topic("gw-n", TopicKind.EVENT))
+    acks = Acks()
+    batch = [
+        (topic, encode(sos), acks.of(0)),
+        (topic, encode(sos), acks.of(1)),  # a second gateway's copy, in the same batch
+        (topic, encode(forged), acks.of(2)),
+        (topic, b"{not json", acks.of(3)),
+        (topic, encode(stranger), acks.of(4)),
+    ]
+    await ingest.handle_events(batch)
+    assert sorted(acks.done) == [0, 1, 2, 3, 4]  # every message let go by the broker
+    assert ingest.counts["event_batches"] == 1
+    assert (ingest.counts["events"], ingest.counts["events_duplicate"]) == (2, 1)
+    with api.fleet.sessions() as session:
+        causes = sorted(row.cause for row in session.query(DeadLetter))
+        alerts = session.query(Alert).all()
+    assert causes == ["forged_id", "invalid", "unknown_device"]
+    assert [(a.kind, a.device) for a in alerts] == [("sos", BAND)]
+
+
+class BatchBug(Ingest):
+    """Our own batch path failing (a bug, as the faulty telemetry callback above is):
+    the fall-back must still store each message."""
+
+    def _store_events(self, events: list[Event]) -> list[Any]:
+        raise RuntimeError("a bug in the batch path")
+
+
+async def test_a_batch_that_fails_is_handled_message_by_message(
+    ingest: Ingest, api: Api, settings: FleetSettings
+):
+    sessions = api.fleet.sessions
+    buggy = BatchBug(
+        settings.mqtt,
+        sessions,
+        client_id="test",
+        on_alert=lambda recorded: None,
+        on_telemetry=lambda batch, stored: stored(),
+        coverage=CoverageCache(sessions),
+        dead_letters=DeadLetters(sessions),
+    )
+    sos, fall = _event(EventKind.SOS, 1), _event(EventKind.FALL, 2)
+    topic = str(Topic("gw-n", TopicKind.EVENT))
+    acks = Acks()
+    await buggy.handle_events([(topic, encode(sos), acks.of(0)), (topic, encode(fall), acks.of(1))])
+    assert buggy.counts["event_batches_split"] == 1
+    assert buggy.counts["events"] == 2
+    assert sorted(acks.done) == [0, 1]
+    with sessions() as session:
+        stored = sorted(row.id for row in session.query(EventRecord))
+    assert stored == sorted([sos.id, fall.id])
