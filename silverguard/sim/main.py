@@ -22,6 +22,7 @@ from silverguard.sim.district import (
     build,
     read_district_file,
 )
+from silverguard.sim.meters import DistrictMeters, register_meters
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.run import (
     Options,
@@ -98,6 +99,8 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
         postgres = await asyncio.to_thread(PostgresServer(durable=True).start)
         database_url = await asyncio.to_thread(postgres.create_database, "silverguard")
     stack = make_stack(district, workdir, clock, database_url)
+    meters = DistrictMeters(district, clock.now, run.seed)
+    meters.start()
     try:
         say(f"[1/4] starting Mosquitto, InfluxDB and the fleet in {workdir}")
         await stack.start()
@@ -106,6 +109,9 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
         say(f"[3/4] gateways: enrolling and starting {len(district.gateways)}")
         await start_gateways(stack, district, say)
         await _logins(stack, district, say)
+        assert stack.api is not None
+        created = await register_meters(stack.api, meters, run.speed)
+        say(f"meters: {created} imported (CSV) on {len(meters.buses)} simulated buses")
         say(f"[4/4] up after {time.monotonic() - started:.0f} s wall; Ctrl-C stops everything")
         options = Options(
             district,
@@ -117,6 +123,7 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
             duration_s=run.duration_s,
             narrate=run.narrate,
             morning=run.morning,
+            meters=meters,
         )
         outcome = await simulate(stack, options, clock, receiver)
         outcome.summary["setup_s"] = round(
@@ -125,6 +132,7 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
     finally:
         with contextlib.suppress(Exception):
             await stack.stop()
+        meters.stop()
         if postgres is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(postgres.cleanup)

@@ -1,0 +1,166 @@
+"""The flats' water and electricity meters in the district run (docs/district.md).
+
+Every resident living alone has a water meter and an electricity meter (Modbus RTU,
+profiles ``water`` and ``sdm120``) on a simulated RS-485 bus (:class:`PtyBus`, one
+pseudo-terminal and one thread per bus) wired to the gateway that covers their
+community first. A bus carries at most ``FLATS_PER_BUS`` flats (two Modbus addresses
+each, 1-247); a gateway with more gets a second bus. The meters are registered as a
+health center registers them, by bulk CSV import; the gateways learn them from the
+fleet's pushed config (their ``port`` is the bus's pty).
+
+Consumption follows the flat's day (firmware_mocks/meters/usage.py) on the product
+clock. Honest at speed: a gateway polls each meter every ``poll_interval_s(speed)``
+product seconds — 60 s as in the product, or 1.8 wall seconds at speed (540 s at
+300x), whichever is longer, and never more than 540 s, under the water rule's
+``water_max_gap_s`` (600 s) so that a running tap stays one unbroken span.
+"""
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from edge.rules.routine_settings import RoutineSettings
+from firmware_mocks.meters.modbus_slave import ModbusMeter, water_registers
+from firmware_mocks.meters.pty_bus import PtyBus
+from firmware_mocks.meters.usage import FlatUsage, MeterTotals
+from silverguard.sim.district import District, ResidentPlan
+
+FLATS_PER_BUS = 120  # two addresses a flat: 240 of Modbus's 247
+WALL_POLL_FLOOR_S = 1.8  # wall seconds between polls of one meter, at least
+PRODUCT_POLL_S = 60.0  # the product's default poll interval (contract/meters.py)
+COLUMNS: tuple[str, ...] = ("id", "flat", "community_id", "gateway_id", "protocol")
+COLUMNS += ("address", "port", "profile", "poll_interval_s", "parity", "offline_after_s")
+_RULES = RoutineSettings()
+# A poll must come before the water rule treats a gap as "no evidence" (600 s).
+MAX_POLL_S = 0.9 * _RULES.water_max_gap_s
+
+
+def poll_interval_s(speed: float) -> float:
+    """Product seconds between two polls of one meter at this speed."""
+    return min(MAX_POLL_S, max(PRODUCT_POLL_S, WALL_POLL_FLOOR_S * speed))
+
+
+def water_running_due_s(speed: float) -> float:
+    """Product seconds from a tap left open to the gateway's ``water_running`` event:
+    the rule's ``water_running_s`` of unbroken flow, plus up to two polls (the span
+    starts at the last poll before the tap opened, and is seen at a poll)."""
+    return _RULES.water_running_s + 2 * poll_interval_s(speed)
+
+
+@dataclass(frozen=True, slots=True)
+class FlatMeters:
+    resident_id: str
+    flat: str
+    community_id: str
+    gateway: str
+    bus: int  # index into DistrictMeters.buses
+    power_address: int
+    water_address: int
+
+    @property
+    def power_id(self) -> str:
+        return f"m-{self.flat[2:]}-e"
+
+    @property
+    def water_id(self) -> str:
+        return f"m-{self.flat[2:]}-w"
+
+
+def place_meters(district: District) -> list[FlatMeters]:
+    """Which bus and addresses each flat of a resident living alone gets (no I/O)."""
+    first_gateway = {c.community_id: c.gateways[0] for c in district.communities}
+    on_gateway: dict[str, int] = {}
+    buses: dict[tuple[str, int], int] = {}
+    placed: list[FlatMeters] = []
+    for r in district.residents:
+        if not r.lives_alone:
+            continue
+        gateway = first_gateway[r.community_id]
+        n = on_gateway.get(gateway, 0)
+        on_gateway[gateway] = n + 1
+        bus = buses.setdefault((gateway, n // FLATS_PER_BUS), len(buses))
+        slot = n % FLATS_PER_BUS
+        placed.append(
+            FlatMeters(r.id, r.flat, r.community_id, gateway, bus, 2 * slot + 1, 2 * slot + 2)
+        )
+    return placed
+
+
+def meters_csv(placed: list[FlatMeters], ports: list[str], interval_s: float) -> bytes:
+    """The meters' import file (fleet/registry/meter_import.py's columns)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    # Linux ptys refuse even parity: 8N1 (docs/DESIGN.md). Offline after three polls.
+    line = [f"{interval_s:g}", "N", f"{max(300.0, 3 * interval_s):g}"]
+    for f in placed:
+        port = ports[f.bus]
+        common = [f.flat, f.community_id, f.gateway, "modbus"]
+        writer.writerow([f.power_id, *common, str(f.power_address), port, "sdm120", *line])
+        writer.writerow([f.water_id, *common, str(f.water_address), port, "water", *line])
+    return out.getvalue().encode()
+
+
+class DistrictMeters:
+    """The buses and meters of the district, reading the flats' use on product time."""
+
+    def __init__(self, district: District, now: Callable[[], float], seed: int) -> None:
+        self.now = now
+        self.placed = place_meters(district)
+        self.usage: dict[str, FlatUsage] = {}
+        count = max((f.bus for f in self.placed), default=-1) + 1
+        self.buses = [PtyBus("modbus", response_delay_s=0.001) for _ in range(count)]
+        start = now()
+        for i, f in enumerate(self.placed):
+            usage = FlatUsage(seed * 1009 + i)
+            totals = MeterTotals(usage, start, energy_kwh=1000.0 + i, volume_m3=100.0 + i)
+            self.usage[f.resident_id] = usage
+            bus = self.buses[f.bus]
+            bus.add(ModbusMeter(f.power_address, self._reader(totals.electricity)))
+            bus.add(ModbusMeter(f.water_address, self._reader(totals.water), water_registers))
+
+    def _reader(self, read: Callable[[float], dict[str, float]]) -> Callable[[], dict[str, float]]:
+        return lambda: read(self.now())
+
+    @property
+    def ports(self) -> list[str]:
+        return [bus.port for bus in self.buses]
+
+    def of(self, resident: ResidentPlan) -> FlatMeters | None:
+        return next((f for f in self.placed if f.resident_id == resident.id), None)
+
+    def csv(self, speed: float) -> bytes:
+        return meters_csv(self.placed, self.ports, poll_interval_s(speed))
+
+    # -- what residents do ------------------------------------------------------------
+
+    def tap_left_running(self, resident_id: str, start: float, end: float) -> None:
+        """A tap left open from ``start`` to ``end`` (product time); the day goes on."""
+        self.usage[resident_id].tap_stuck(start, end)
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        for bus in self.buses:
+            bus.start()
+
+    def stop(self) -> None:
+        for bus in self.buses:
+            bus.stop()
+
+
+async def register_meters(api: httpx.AsyncClient, meters: DistrictMeters, speed: float) -> int:
+    """Register every meter by one bulk CSV import, as a health center does; the
+    fleet pushes each gateway its meters (their port is the bus's pty)."""
+    response = await api.post(
+        "/api/v1/meters/import",
+        params={"dry_run": "false"},
+        content=meters.csv(speed),
+        headers={"Content-Type": "text/csv"},
+    )
+    if response.status_code >= 300:
+        raise RuntimeError(f"meter import: {response.status_code} {response.text[:500]}")
+    return int(response.json()["created"])
