@@ -13,6 +13,7 @@ from silverguard.sim.district import SEED_FILE, build, read_district_file
 from silverguard.sim.ledger import AlertSeen, Delivery, Verdict, reconcile
 from silverguard.sim.meters import (
     FLATS_PER_BUS,
+    ScriptedFlat,
     meters_csv,
     place_meters,
     poll_interval_s,
@@ -128,3 +129,18 @@ def test_a_water_running_alert_past_its_deadline_is_late():
         alert = AlertSeen(1, "water_running", tap.resident.id, sent - 5, (Delivery(family, sent),))
         result = reconcile([expected], [alert], {family: [sent]})
         assert [j.verdict for j in result.judged] == [verdict]
+
+
+def test_a_resident_lying_still_uses_nothing_but_a_tap_left_open_runs_on():
+    flat = ScriptedFlat(3)
+    day = START - 6 * 3600  # midnight
+    lunch = [x for x in flat.plan(datetime.fromtimestamp(START, ZONE).date()) if x.power_w > 1000]
+    assert lunch, "the plan has cooking"
+    still = (day + 6 * 3600, day + 17 * 3600)
+    flat.still(*still)
+    assert flat.volume_m3(*still) == 0.0
+    assert max(flat.power_w(t) for t in range(int(still[0]), int(still[1]), 300)) <= 8.0 + 90.0
+    flat.tap_stuck(still[0] + 3600, still[0] + 7200)
+    assert flat.volume_m3(*still) > 0.2  # an hour at 0.3 m3/h
+    # Outside the span the day is as planned.
+    assert flat.volume_m3(day + 17 * 3600, day + 24 * 3600) > 0.0

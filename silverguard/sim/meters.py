@@ -25,7 +25,7 @@ import httpx
 from edge.rules.routine_settings import RoutineSettings
 from firmware_mocks.meters.modbus_slave import ModbusMeter, water_registers
 from firmware_mocks.meters.pty_bus import PtyBus
-from firmware_mocks.meters.usage import FlatUsage, MeterTotals
+from firmware_mocks.meters.usage import Activity, FlatUsage, MeterTotals
 from silverguard.sim.district import District, ResidentPlan
 
 FLATS_PER_BUS = 120  # two addresses a flat: 240 of Modbus's 247
@@ -48,6 +48,33 @@ def water_running_due_s(speed: float) -> float:
     the rule's ``water_running_s`` of unbroken flow, plus up to two polls (the span
     starts at the last poll before the tap opened, and is seen at a poll)."""
     return _RULES.water_running_s + 2 * poll_interval_s(speed)
+
+
+class ScriptedFlat(FlatUsage):
+    """A flat's use with the script's still spans: while the resident lies still
+    (a fall, an inactivity incident) they draw no water and switch nothing on; the
+    fridge, standby and a tap left open go on. Without this the meters would witness
+    use and the gateway would rightly lower the inactivity alert to the digest."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.still_spans: list[tuple[float, float]] = []
+
+    def still(self, start: float, end: float) -> None:
+        self.still_spans.append((start, end))
+
+    def activities(self, a: float, b: float) -> list[Activity]:
+        found = super().activities(a, b)
+        for start, end in self.still_spans:
+            found = [piece for x in found for piece in _cut(x, start, end)]
+        return found
+
+
+def _cut(x: Activity, start: float, end: float) -> list[Activity]:
+    if not x.by_resident or x.end <= start or x.start >= end:
+        return [x]
+    pieces = [(x.start, min(x.end, start)), (max(x.start, end), x.end)]
+    return [Activity(s, e, x.power_w, x.flow_m3h) for s, e in pieces if e > s]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +137,12 @@ class DistrictMeters:
     def __init__(self, district: District, now: Callable[[], float], seed: int) -> None:
         self.now = now
         self.placed = place_meters(district)
-        self.usage: dict[str, FlatUsage] = {}
+        self.usage: dict[str, ScriptedFlat] = {}
         count = max((f.bus for f in self.placed), default=-1) + 1
         self.buses = [PtyBus("modbus", response_delay_s=0.001) for _ in range(count)]
         start = now()
         for i, f in enumerate(self.placed):
-            usage = FlatUsage(seed * 1009 + i)
+            usage = ScriptedFlat(seed * 1009 + i)
             totals = MeterTotals(usage, start, energy_kwh=1000.0 + i, volume_m3=100.0 + i)
             self.usage[f.resident_id] = usage
             bus = self.buses[f.bus]
@@ -140,6 +167,12 @@ class DistrictMeters:
     def tap_left_running(self, resident_id: str, start: float, end: float) -> None:
         """A tap left open from ``start`` to ``end`` (product time); the day goes on."""
         self.usage[resident_id].tap_stuck(start, end)
+
+    def lie_still(self, resident_id: str, start: float, end: float) -> None:
+        """The resident uses nothing from ``start`` to ``end`` (if their flat has meters)."""
+        usage = self.usage.get(resident_id)
+        if usage is not None:
+            usage.still(start, end)
 
     # -- life cycle --------------------------------------------------------------------
 

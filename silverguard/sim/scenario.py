@@ -269,8 +269,15 @@ def tap_open_s(timing: Timing) -> float:
 def script_meters(meters: DistrictMeters, planned: list[Planned], timing: Timing) -> None:
     """The meter incidents, laid into the flats' use ahead of time (it is a plan)."""
     for p in planned:
-        if p.kind is Kind.WATER_RUNNING and p.resident is not None:
-            meters.tap_left_running(p.resident.id, p.at, p.at + tap_open_s(timing))
+        r = p.resident
+        if r is None:
+            continue
+        if p.kind is Kind.WATER_RUNNING:
+            meters.tap_left_running(r.id, p.at, p.at + tap_open_s(timing))
+        elif p.kind is Kind.INACTIVITY:  # still until the script has them get up
+            meters.lie_still(r.id, p.at, p.at + r.inactivity_s + 1800)
+        elif p.kind is Kind.FALL:
+            meters.lie_still(r.id, p.at, p.at + 1800)
 
 
 def _due_within(p: Planned, timing: Timing) -> float:
