@@ -67,7 +67,7 @@ class ScriptedFlat(FlatUsage):
         found = super().activities(a, b)
         for start, end in self.still_spans:
             found = [piece for x in found for piece in _cut(x, start, end)]
-        return found
+        return [x for x in found if x.end > a and x.start < b]  # pieces outside [a, b)
 
 
 def _cut(x: Activity, start: float, end: float) -> list[Activity]:
