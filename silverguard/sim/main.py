@@ -144,6 +144,7 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
 def _report(outcome: Outcome, as_json: bool) -> None:
     if as_json:
         print(outcome.table, file=sys.stderr, flush=True)  # what each verdict was about
+        _processes(outcome, sys.stderr)
         line = {k: outcome.summary[k] for k in JSON_KEYS}
         line.update({k: v for k, v in outcome.summary.items() if k not in line})
         print(json.dumps(line), flush=True)
@@ -152,9 +153,13 @@ def _report(outcome: Outcome, as_json: bool) -> None:
     print()
     print("  ".join(f"{k} {v}" for k, v in outcome.summary.items()))
     print()
-    print(f"{'process':<20} {'cpu_s':>8} {'peak_rss_mb':>12}")
+    _processes(outcome, sys.stdout)
+
+
+def _processes(outcome: Outcome, out: TextIO) -> None:
+    print(f"{'process':<20} {'cpu_s':>8} {'peak_rss_mb':>12}", file=out)
     for name, cpu, rss in outcome.processes:
-        print(f"{name:<20} {cpu:>8} {rss:>12}")
+        print(f"{name:<20} {cpu:>8} {rss:>12}", file=out, flush=True)
 
 
 def run_district(district_file: Path | None, run: RunSettings, *, keep_data: bool) -> int:
