@@ -183,7 +183,8 @@ def plan_incidents(
                     planned.append(Planned(kind, at, resident, dose=dose.id, day=day))
                     continue
                 if kind is Kind.WATER_RUNNING:
-                    at = daytime()
+                    # A morning tap: its alert (about 1.5 h on) comes inside a short run.
+                    at = daytime("08:00", "12:00")
                     resident = someone(meter_flats(district), at)
                     if resident is not None:
                         planned.append(Planned(kind, at, resident))
