@@ -17,6 +17,7 @@ from silverguard.sim.meters import (
     meters_csv,
     place_meters,
     poll_interval_s,
+    routine_at_speed,
     water_running_due_s,
 )
 from silverguard.sim.scenario import (
@@ -56,11 +57,11 @@ def test_every_resident_living_alone_has_two_meters_on_their_first_gateway():
 def test_the_import_file_has_the_fleets_columns_and_one_port_per_bus():
     placed = place_meters(DISTRICT)
     ports = [f"/dev/pts/{100 + i}" for i in range(max(f.bus for f in placed) + 1)]
-    rows = list(csv.DictReader(io.StringIO(meters_csv(placed, ports, 540.0).decode())))
+    rows = list(csv.DictReader(io.StringIO(meters_csv(placed, ports, 1200.0).decode())))
     assert len(rows) == 2 * len(placed)
     assert {r["profile"] for r in rows} == {"sdm120", "water"}
     assert len({r["id"] for r in rows}) == len(rows)
-    assert all(r["parity"] == "N" and r["poll_interval_s"] == "540" for r in rows)
+    assert all(r["parity"] == "N" and r["poll_interval_s"] == "1200" for r in rows)
     water = next(r for r in rows if r["profile"] == "water")
     flat = next(f for f in placed if f.flat == water["flat"])
     assert water["port"] == ports[flat.bus]
@@ -69,9 +70,11 @@ def test_the_import_file_has_the_fleets_columns_and_one_port_per_bus():
 
 def test_polls_thin_with_speed_but_never_break_a_running_span():
     assert poll_interval_s(1) == 60.0  # the product's own interval
-    assert poll_interval_s(300) == 540.0  # 1.8 wall seconds
-    assert poll_interval_s(3000) < RULES.water_max_gap_s
-    assert water_running_due_s(300) == RULES.water_running_s + 2 * 540.0
+    assert routine_at_speed(1) == {"water_max_gap_s": 600.0, "stale_after_s": 900.0}
+    assert poll_interval_s(300) == 1200.0  # 4 wall seconds
+    for speed in (1, 30, 300, 3000):
+        assert poll_interval_s(speed) < routine_at_speed(speed)["water_max_gap_s"]
+    assert water_running_due_s(300) == RULES.water_running_s + 2 * 1200.0
 
 
 def test_taps_run_in_flats_with_meters_and_each_has_a_deadline_from_the_rule():
@@ -91,7 +94,7 @@ def test_taps_run_in_flats_with_meters_and_each_has_a_deadline_from_the_rule():
     assert expected.subject == taps[0].resident.id
     (reach,) = expected.reach
     assert reach.contacts == (taps[0].resident.caregiver_id,)
-    assert reach.within_s == RULES.water_running_s + 2 * 540.0 + timing.slack_s
+    assert reach.within_s == RULES.water_running_s + 2 * 1200.0 + timing.slack_s
     assert tap_open_s(timing) > reach.within_s - timing.slack_s
 
 
@@ -102,7 +105,8 @@ def test_a_scripted_tap_raises_water_running_in_time_through_the_gateways_rule()
     totals = MeterTotals(usage, START)
     opened = start + 1234.0
     usage.tap_stuck(opened, opened + tap_open_s(Timing(300)))
-    rule = WaterRoutine(RULES, "gw-01", {"m-1-w": "f-1"})
+    settings = RoutineSettings(**routine_at_speed(300))
+    rule = WaterRoutine(settings, "gw-01", {"m-1-w": "f-1"})
     step = poll_interval_s(300)
     t, raised = START, None
     while t < opened + 3 * RULES.water_running_s and raised is None:

@@ -22,7 +22,7 @@ from silverguard.sim.district import (
     build,
     read_district_file,
 )
-from silverguard.sim.meters import DistrictMeters, register_meters
+from silverguard.sim.meters import DistrictMeters, register_meters, routine_at_speed
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.run import (
     Options,
@@ -99,6 +99,8 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
         postgres = await asyncio.to_thread(PostgresServer(durable=True).start)
         database_url = await asyncio.to_thread(postgres.create_database, "silverguard")
     stack = make_stack(district, workdir, clock, database_url)
+    for gateway in district.gateways:
+        stack.gateway_extra[gateway]["routine"] = routine_at_speed(run.speed)
     meters = DistrictMeters(district, clock.now, run.seed)
     meters.start()
     try:

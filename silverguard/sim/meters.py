@@ -10,9 +10,11 @@ fleet's pushed config (their ``port`` is the bus's pty).
 
 Consumption follows the flat's day (firmware_mocks/meters/usage.py) on the product
 clock. Honest at speed: a gateway polls each meter every ``poll_interval_s(speed)``
-product seconds — 60 s as in the product, or 1.8 wall seconds at speed (540 s at
-300x), whichever is longer, and never more than 540 s, under the water rule's
-``water_max_gap_s`` (600 s) so that a running tap stays one unbroken span.
+product seconds — 60 s as in the product, or 4 wall seconds at speed (1200 s at 300x),
+whichever is longer. The whole district polled every 1.8 wall seconds (540 s, just
+under the water rule's 600-s gap) kept both cores busy and delayed every event by
+hours; so at speed the gateways' routine settings widen ``water_max_gap_s`` and
+``stale_after_s`` to match the thinned polls (:func:`routine_at_speed`).
 """
 
 import csv
@@ -29,18 +31,27 @@ from firmware_mocks.meters.usage import Activity, FlatUsage, MeterTotals
 from silverguard.sim.district import District, ResidentPlan
 
 FLATS_PER_BUS = 120  # two addresses a flat: 240 of Modbus's 247
-WALL_POLL_FLOOR_S = 1.8  # wall seconds between polls of one meter, at least
+WALL_POLL_FLOOR_S = 4.0  # wall seconds between polls of one meter, at least
 PRODUCT_POLL_S = 60.0  # the product's default poll interval (contract/meters.py)
 COLUMNS: tuple[str, ...] = ("id", "flat", "community_id", "gateway_id", "protocol")
 COLUMNS += ("address", "port", "profile", "poll_interval_s", "parity", "offline_after_s")
 _RULES = RoutineSettings()
-# A poll must come before the water rule treats a gap as "no evidence" (600 s).
-MAX_POLL_S = 0.9 * _RULES.water_max_gap_s
 
 
 def poll_interval_s(speed: float) -> float:
     """Product seconds between two polls of one meter at this speed."""
-    return min(MAX_POLL_S, max(PRODUCT_POLL_S, WALL_POLL_FLOOR_S * speed))
+    return max(PRODUCT_POLL_S, WALL_POLL_FLOOR_S * speed)
+
+
+def routine_at_speed(speed: float) -> dict[str, float]:
+    """The gateways' ``[routine]`` settings for the thinned polls: two polls may lie up
+    to 2.5 intervals apart (a late poll) before the water rule breaks a running span,
+    and a meter is stale after three intervals. At real time, the product's defaults."""
+    poll = poll_interval_s(speed)
+    return {
+        "water_max_gap_s": max(_RULES.water_max_gap_s, 2.5 * poll),
+        "stale_after_s": max(_RULES.stale_after_s, 3 * poll),
+    }
 
 
 def water_running_due_s(speed: float) -> float:
