@@ -70,7 +70,11 @@ def test_the_import_file_has_the_fleets_columns_and_one_port_per_bus():
 
 def test_polls_thin_with_speed_but_never_break_a_running_span():
     assert poll_interval_s(1) == 60.0  # the product's own interval
-    assert routine_at_speed(1) == {"water_max_gap_s": 600.0, "stale_after_s": 900.0}
+    assert routine_at_speed(1) == {
+        "water_max_gap_s": 600.0,
+        "stale_after_s": 900.0,
+        "water_min_flow_m3h": 0.03,
+    }
     assert poll_interval_s(300) == 1200.0  # 4 wall seconds
     for speed in (1, 30, 300, 3000):
         assert poll_interval_s(speed) < routine_at_speed(speed)["water_max_gap_s"]
@@ -148,3 +152,19 @@ def test_a_resident_lying_still_uses_nothing_but_a_tap_left_open_runs_on():
     assert flat.volume_m3(*still) > 0.2  # an hour at 0.3 m3/h
     # Outside the span the day is as planned.
     assert flat.volume_m3(day + 17 * 3600, day + 24 * 3600) > 0.0
+
+
+def test_ordinary_days_raise_no_water_running_at_thinned_polls():
+    """Flushes, washing and cooking within a 20-minute poll are not a running tap."""
+    settings = RoutineSettings(**routine_at_speed(300))
+    step = poll_interval_s(300)
+    raised = 0
+    for seed in range(40):
+        totals = MeterTotals(FlatUsage(seed), START)
+        rule = WaterRoutine(settings, "gw-01", {"m-1-w": "f-1"})
+        t = START
+        while t < START + 2 * DAY:
+            events = rule.on_reading("m-1-w", t, totals.water(t))
+            raised += sum(1 for e in events if e.kind == "water_running")
+            t += step
+    assert raised == 0

@@ -27,7 +27,7 @@ import httpx
 from edge.rules.routine_settings import RoutineSettings
 from firmware_mocks.meters.modbus_slave import ModbusMeter, water_registers
 from firmware_mocks.meters.pty_bus import PtyBus
-from firmware_mocks.meters.usage import Activity, FlatUsage, MeterTotals
+from firmware_mocks.meters.usage import TAP_M3H, Activity, FlatUsage, MeterTotals
 from silverguard.sim.district import District, ResidentPlan
 
 FLATS_PER_BUS = 120  # two addresses a flat: 240 of Modbus's 247
@@ -51,6 +51,13 @@ def routine_at_speed(speed: float) -> dict[str, float]:
     return {
         "water_max_gap_s": max(_RULES.water_max_gap_s, 2.5 * poll),
         "stale_after_s": max(_RULES.stale_after_s, 3 * poll),
+        # The rule also takes the mean rate between two polls as flow; over 20 minutes
+        # a flush, a wash and a kettle reach 0.03 m3/h (10 l), and a normal morning
+        # read as a running tap (8 false alerts in 120 flat-days). Half a tap's flow
+        # tells the two apart at thinned polls.
+        "water_min_flow_m3h": (
+            _RULES.water_min_flow_m3h if poll <= PRODUCT_POLL_S else TAP_M3H / 2
+        ),
     }
 
 
