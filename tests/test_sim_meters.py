@@ -27,6 +27,7 @@ from silverguard.sim.scenario import (
     Timing,
     expectation,
     meter_flats,
+    meter_gateway,
     plan_incidents,
     tap_open_s,
 )
@@ -89,6 +90,12 @@ def test_taps_run_in_flats_with_meters_and_each_has_a_deadline_from_the_rule():
     assert 1 <= len(taps) <= PER_DAY[Kind.WATER_RUNNING]
     with_meters = {r.id for r in meter_flats(DISTRICT)}
     assert all(p.resident and p.resident.id in with_meters for p in taps)
+    # Not on the bus of a gateway a scripted outage stops while the tap runs.
+    for tap in taps:
+        assert tap.resident is not None
+        for out in (p for p in planned if p.kind is Kind.GATEWAY_OFFLINE):
+            if out.at < tap.at + tap_open_s(timing) and out.at + timing.outage_s > tap.at:
+                assert meter_gateway(DISTRICT, tap.resident) != out.gateway
     # The resident has no other incident that day.
     others = [p.resident.id for p in planned if p.resident and p.kind is not Kind.WATER_RUNNING]
     assert not {p.resident.id for p in taps if p.resident} & set(others)

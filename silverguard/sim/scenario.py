@@ -185,7 +185,13 @@ def plan_incidents(
                 if kind is Kind.WATER_RUNNING:
                     # A morning tap: its alert (about 1.5 h on) comes inside a short run.
                     at = daytime("08:00", "12:00")
-                    resident = someone(meter_flats(district), at)
+                    # Not on a bus whose gateway a scripted outage stops meanwhile: no
+                    # polls, no unbroken span.
+                    down = _down_gateways(planned, at, at + tap_open_s(timing), timing)
+                    pool = [
+                        r for r in meter_flats(district) if meter_gateway(district, r) not in down
+                    ]
+                    resident = someone(pool, at)
                     if resident is not None:
                         planned.append(Planned(kind, at, resident))
                     continue
@@ -260,6 +266,24 @@ def dose_presses(
 def meter_flats(district: District) -> list[ResidentPlan]:
     """Residents whose flats have meters in the run: those living alone."""
     return [r for r in district.residents if r.lives_alone]
+
+
+def meter_gateway(district: District, resident: ResidentPlan) -> str:
+    """The gateway whose bus the flat's meters hang on: the community's first."""
+    return next(
+        c.gateways[0] for c in district.communities if c.community_id == resident.community_id
+    )
+
+
+def _down_gateways(planned: list[Planned], start: float, end: float, timing: Timing) -> set[str]:
+    return {
+        p.gateway
+        for p in planned
+        if p.kind is Kind.GATEWAY_OFFLINE
+        and p.gateway
+        and p.at < end
+        and p.at + timing.outage_s > start
+    }
 
 
 def tap_open_s(timing: Timing) -> float:
