@@ -22,6 +22,7 @@ from silverguard.sim.district import (
     build,
     read_district_file,
 )
+from silverguard.sim.meters import DistrictMeters, register_meters, routine_at_speed
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.run import (
     Options,
@@ -109,6 +110,10 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
         postgres = await asyncio.to_thread(PostgresServer(durable=True).start)
         database_url = await asyncio.to_thread(postgres.create_database, "silverguard")
     stack = make_stack(district, workdir, clock, database_url)
+    for gateway in district.gateways:
+        stack.gateway_extra[gateway]["routine"] = routine_at_speed(run.speed)
+    meters = DistrictMeters(district, clock.now, run.seed)
+    meters.start()
     try:
         say(f"[1/4] starting Mosquitto, InfluxDB and the fleet in {workdir}")
         await stack.start()
@@ -117,6 +122,9 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
         say(f"[3/4] gateways: enrolling and starting {len(district.gateways)}")
         await start_gateways(stack, district, say)
         await _logins(stack, district, say)
+        assert stack.api is not None
+        created = await register_meters(stack.api, meters, run.speed)
+        say(f"meters: {created} imported (CSV) on {len(meters.buses)} simulated buses")
         say(f"[4/4] up after {time.monotonic() - started:.0f} s wall; Ctrl-C stops everything")
         options = Options(
             district,
@@ -128,6 +136,7 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
             duration_s=run.duration_s,
             narrate=run.narrate,
             morning=run.morning,
+            meters=meters,
         )
         outcome = await simulate(stack, options, clock, receiver)
         outcome.summary["setup_s"] = round(
@@ -136,6 +145,7 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
     finally:
         with contextlib.suppress(Exception):
             await stack.stop()
+        meters.stop()
         if postgres is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(postgres.cleanup)
@@ -147,6 +157,7 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
 def _report(outcome: Outcome, as_json: bool) -> None:
     if as_json:
         print(outcome.table, file=sys.stderr, flush=True)  # what each verdict was about
+        _processes(outcome, sys.stderr)
         line = {k: outcome.summary[k] for k in JSON_KEYS}
         line.update({k: v for k, v in outcome.summary.items() if k not in line})
         print(json.dumps(line), flush=True)
@@ -155,9 +166,13 @@ def _report(outcome: Outcome, as_json: bool) -> None:
     print()
     print("  ".join(f"{k} {v}" for k, v in outcome.summary.items()))
     print()
-    print(f"{'process':<20} {'cpu_s':>8} {'peak_rss_mb':>12}")
+    _processes(outcome, sys.stdout)
+
+
+def _processes(outcome: Outcome, out: TextIO) -> None:
+    print(f"{'process':<20} {'cpu_s':>8} {'peak_rss_mb':>12}", file=out)
     for name, cpu, rss in outcome.processes:
-        print(f"{name:<20} {cpu:>8} {rss:>12}")
+        print(f"{name:<20} {cpu:>8} {rss:>12}", file=out, flush=True)
 
 
 def run_district(district_file: Path | None, run: RunSettings, *, keep_data: bool) -> int:

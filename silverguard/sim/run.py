@@ -34,6 +34,7 @@ from silverguard.sim.district import (
     residents_csv,
     wristbands_csv,
 )
+from silverguard.sim.meters import DistrictMeters
 from silverguard.sim.receiver import Received, Receiver
 from silverguard.sim.resources import Resources
 from silverguard.sim.scenario import (
@@ -47,6 +48,7 @@ from silverguard.sim.scenario import (
     dose_presses,
     expectations,
     plan_incidents,
+    script_meters,
 )
 from silverguard.sim.stack import GatewaySpec, Stack
 
@@ -70,6 +72,7 @@ class Options:
     duration_s: float | None = None  # stop after this many wall seconds
     narrate: bool = False  # tell each incident and each message as it happens
     morning: bool = False  # an SOS, a fall and a cancelled fall in the first minutes
+    meters: DistrictMeters | None = None  # the flats' meters (silverguard/sim/meters.py)
 
 
 @dataclass(slots=True)
@@ -98,6 +101,7 @@ _TELL = {
     Kind.INACTIVITY: "stops moving / 长时间不动",
     Kind.GATEWAY_OFFLINE: "loses power / 网关断电",
     Kind.BROKER_RESTART: "— the broker restarts; an SOS while it is down / 消息服务器重启",
+    Kind.WATER_RUNNING: "leaves a tap running / 水龙头未关",
 }
 
 
@@ -341,6 +345,10 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
     presses, away = dose_presses(
         district, (opts.seed, ready, end), skipped=skipped, at_home=bands.at_home
     )
+    if opts.meters is not None:
+        script_meters(opts.meters, planned, timing)
+    else:  # no meters, no meter incidents
+        planned = [p for p in planned if p.kind is not Kind.WATER_RUNNING]
     expected = [e for p in [*planned, *away] for e in expectations(p, district, timing)]
     phones = Phones(receiver, clock, opts.seed)
     actions = _actions(

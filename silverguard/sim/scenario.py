@@ -25,6 +25,7 @@ from firmware_mocks.routine import Activity, Routine
 from firmware_mocks.wristband import Button, MotionSummary, Wristband
 from silverguard.sim.district import District, ResidentPlan
 from silverguard.sim.ledger import Expected, Reach
+from silverguard.sim.meters import DistrictMeters, water_running_due_s
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SPARSE_S = 600.0  # product seconds between status adverts of a quiet band
@@ -85,6 +86,7 @@ class Kind(StrEnum):
     INACTIVITY = "inactivity"
     GATEWAY_OFFLINE = "gateway_offline"
     BROKER_RESTART = "broker_restart"
+    WATER_RUNNING = "water_running"
 
 
 # Incidents per simulated day (a shortened run keeps those that fall inside it).
@@ -98,6 +100,7 @@ PER_DAY = {
     Kind.INACTIVITY: 2,
     Kind.GATEWAY_OFFLINE: 1,
     Kind.BROKER_RESTART: 1,
+    Kind.WATER_RUNNING: 2,
 }
 
 
@@ -185,6 +188,19 @@ def plan_incidents(
                     at = local_at(day0, day, dose.time)
                     planned.append(Planned(kind, at, resident, dose=dose.id, day=day))
                     continue
+                if kind is Kind.WATER_RUNNING:
+                    # A morning tap: its alert (about 1.5 h on) comes inside a short run.
+                    at = daytime("08:00", "12:00")
+                    # Not on a bus whose gateway a scripted outage stops meanwhile: no
+                    # polls, no unbroken span.
+                    down = _down_gateways(planned, at, at + tap_open_s(timing), timing)
+                    pool = [
+                        r for r in meter_flats(district) if meter_gateway(district, r) not in down
+                    ]
+                    resident = someone(pool, at)
+                    if resident is not None:
+                        planned.append(Planned(kind, at, resident))
+                    continue
                 # Still from mid-morning: three hours later it is still the day.
                 at = daytime("09:30", "12:00") if kind is Kind.INACTIVITY else daytime()
                 resident = someone(district.residents, at)
@@ -253,8 +269,52 @@ def dose_presses(
     return presses, away
 
 
+def meter_flats(district: District) -> list[ResidentPlan]:
+    """Residents whose flats have meters in the run: those living alone."""
+    return [r for r in district.residents if r.lives_alone]
+
+
+def meter_gateway(district: District, resident: ResidentPlan) -> str:
+    """The gateway whose bus the flat's meters hang on: the community's first."""
+    return next(
+        c.gateways[0] for c in district.communities if c.community_id == resident.community_id
+    )
+
+
+def _down_gateways(planned: list[Planned], start: float, end: float, timing: Timing) -> set[str]:
+    return {
+        p.gateway
+        for p in planned
+        if p.kind is Kind.GATEWAY_OFFLINE
+        and p.gateway
+        and p.at < end
+        and p.at + timing.outage_s > start
+    }
+
+
+def tap_open_s(timing: Timing) -> float:
+    """How long a scripted tap stays open: past its alert, then someone closes it."""
+    return water_running_due_s(timing.speed) + 1800.0
+
+
+def script_meters(meters: DistrictMeters, planned: list[Planned], timing: Timing) -> None:
+    """The meter incidents, laid into the flats' use ahead of time (it is a plan)."""
+    for p in planned:
+        r = p.resident
+        if r is None:
+            continue
+        if p.kind is Kind.WATER_RUNNING:
+            meters.tap_left_running(r.id, p.at, p.at + tap_open_s(timing))
+        elif p.kind is Kind.INACTIVITY:  # still until the script has them get up
+            meters.lie_still(r.id, p.at, p.at + r.inactivity_s + 1800)
+        elif p.kind is Kind.FALL:
+            meters.lie_still(r.id, p.at, p.at + 1800)
+
+
 def _due_within(p: Planned, timing: Timing) -> float:
     slack = timing.slack_s
+    if p.kind is Kind.WATER_RUNNING:
+        return water_running_due_s(timing.speed) + 2 * slack
     if p.kind is Kind.INACTIVITY:
         return (p.resident.inactivity_s if p.resident else 10800) + 1800 + slack
     if p.kind is Kind.MISSED_DOSE:
@@ -353,6 +413,16 @@ def expectation(p: Planned, district: District, timing: Timing) -> Expected:
             None,
             forbidden_kind="missed_dose",
             window_s=7200,
+        )
+    if p.kind is Kind.WATER_RUNNING:
+        # The gateway's rule: water_running_s of unbroken flow, seen at a poll.
+        return Expected(
+            f"tap running {r.id}",
+            p.kind,
+            r.id,
+            p.at,
+            "water_running",
+            (_after(family, water_running_due_s(timing.speed)),),
         )
     return Expected(
         f"inactive {r.id}",
