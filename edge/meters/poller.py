@@ -23,6 +23,10 @@ from edge.meters.health import MeterHealth
 log = logging.getLogger(__name__)
 
 
+# Meters whose own figures go into the heartbeat (8 each), at most.
+_METERS_LISTED = 16
+
+
 @dataclass(frozen=True, slots=True)
 class MeterReading:
     meter: str
@@ -143,6 +147,14 @@ class MeterPoller:
             "meter_retries": sum(h.retries for h in health),
             "meter_internal_errors": self.internal_errors,
         }
-        for h in health:
+        # Each meter's own figures, while they fit: a heartbeat holds at most 256
+        # (contract Health.figures), and a gateway with the district's 80 meters had
+        # every heartbeat refused. Beyond a few meters, those that need a look
+        # (offline, never answered) come first, and the list stops at the cap; the
+        # totals above always count them all.
+        troubled = [h for h in health if h.offline or h.last_ok is None]
+        listed = health if len(health) <= _METERS_LISTED else troubled[:_METERS_LISTED]
+        for h in listed:
             figures.update(h.figures())
+        figures["meters_not_listed"] = len(health) - len(listed)
         return figures

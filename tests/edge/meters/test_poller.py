@@ -2,9 +2,10 @@
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
 
-from contract import Event, EventKind, Severity, event_id
+from contract import Event, EventKind, Health, Severity, decode, encode, event_id
 from edge.app import Gateway
 from edge.meters.poller import MeterPoller, MeterReading
 from edge.settings import GatewaySettings
@@ -87,3 +88,28 @@ def test_meter_figures_join_the_gateways_heartbeat(tmp_path: Path):
     assert figures["meters_online"] == 0
     assert figures["meter.m-0001-e.online"] is False
     assert "adverts_seen" in figures  # the wristband figures are still there
+
+
+def test_a_gateway_with_a_districts_meters_still_sends_a_heartbeat_the_fleet_takes(tmp_path: Path):
+    # Found by the district run: 80 meters, 8 figures each, and every heartbeat was
+    # refused by the fleet (a heartbeat holds at most 256 figures).
+    settings = GatewaySettings(
+        gateway_id="gw-01",
+        data_dir=tmp_path,
+        radio={"backend": "simulated"},  # type: ignore[arg-type]
+        meters=[
+            config(str(tmp_path / "ttyUSB0"), id=f"m-{i:04d}-e", address=i + 1) for i in range(80)
+        ],
+    )
+    gateway = Gateway(settings)
+    try:
+        figures = gateway.health()
+    finally:
+        gateway.outbox.close()
+        gateway.store.close()
+    heartbeat = Health(gateway="gw-01", ts=time.time(), uptime_s=1.0, figures=figures)
+    assert decode(encode(heartbeat), Health).figures == figures  # what the fleet decodes
+    assert figures["meters_configured"] == 80
+    # None has answered yet: the first 16 are named, the rest counted.
+    assert figures["meter.m-0000-e.online"] is False
+    assert figures["meters_not_listed"] == 80 - 16
