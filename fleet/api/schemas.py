@@ -8,7 +8,7 @@ naming the field instead of a database error.
 from datetime import date
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import BaseModel, Field, StringConstraints
 
 # Days a request may name (report ranges, evaluations): the date arithmetic around
@@ -16,6 +16,15 @@ from pydantic import BaseModel, Field, StringConstraints
 # API fuzz found as 500s at date.min and date.max.
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2100, 12, 31)
+# A report's range (SLA, arrival): the first and last local day, both optional.
+StartDay = Annotated[
+    date | None,
+    Query(ge=FIRST_DAY, le=LAST_DAY, description="first local day (default: 6 days ago)"),
+]
+EndDay = Annotated[
+    date | None,
+    Query(ge=FIRST_DAY, le=LAST_DAY, description="last local day (default: today)"),
+]
 
 # Opaque ids of places and people: lower-case, no spaces, no personal data.
 ID_PATTERN = r"^[a-z][a-z0-9-]{1,39}$"

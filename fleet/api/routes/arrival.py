@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from fleet import clock
 from fleet.api.deps import Caller, SessionDep, SettingsDep, StaffDep
-from fleet.api.schemas import FIRST_DAY, LAST_DAY, OpaqueId
+from fleet.api.schemas import EndDay, OpaqueId, StartDay
 from fleet.db.models import Alert, Community, DispatchTask
 from fleet.db.session import utcnow
 from fleet.dispatch import arrival
@@ -121,14 +121,8 @@ def get_arrival(
     session: SessionDep,
     caller: StaffDep,
     settings: SettingsDep,
-    start: Annotated[
-        date | None,
-        Query(ge=FIRST_DAY, le=LAST_DAY, description="first local day (default: 6 days ago)"),
-    ] = None,
-    end: Annotated[
-        date | None,
-        Query(ge=FIRST_DAY, le=LAST_DAY, description="last local day (default: today)"),
-    ] = None,
+    start: StartDay = None,
+    end: EndDay = None,
     community_id: Annotated[OpaqueId | None, Query()] = None,
 ) -> ArrivalOut:
     first, last = _range(start, end)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from fleet import clock
 from fleet.alerts import sla
 from fleet.api.deps import SessionDep, SettingsDep, StaffDep
-from fleet.api.schemas import FIRST_DAY, LAST_DAY, OpaqueId
+from fleet.api.schemas import EndDay, OpaqueId, StartDay
 from fleet.db.models import Alert
 from fleet.db.session import utcnow
 from fleet.errors import Invalid
@@ -65,14 +65,8 @@ def get_sla(
     session: SessionDep,
     caller: StaffDep,
     settings: SettingsDep,
-    start: Annotated[
-        date | None,
-        Query(ge=FIRST_DAY, le=LAST_DAY, description="first local day (default: 6 days ago)"),
-    ] = None,
-    end: Annotated[
-        date | None,
-        Query(ge=FIRST_DAY, le=LAST_DAY, description="last local day (default: today)"),
-    ] = None,
+    start: StartDay = None,
+    end: EndDay = None,
     community_id: Annotated[OpaqueId | None, Query()] = None,
     incident: Annotated[
         Literal["emergency", "inactivity", "medication", "water", "device"] | None, Query()
