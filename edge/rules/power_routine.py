@@ -87,6 +87,11 @@ class PowerRoutine:
         """How often this window of the week is in use, from the flat's history."""
         day_n, day_a = state.day_counts.get(window.day_slot, (0, 0))
         week_n, week_a = state.week_counts.get(window.week_slot, (0, 0))
+        if day_n == 0:
+            # A time of day never seen says nothing about what is usual. After the
+            # warm-up every time of day has been seen; before it (a site that set
+            # warmup_days=0) the prior alone would make a quiet first morning an alert.
+            return 0.0
         of_day = (day_a + 0.5) / (day_n + 1)
         return (week_a + _SHRINK * of_day) / (week_n + _SHRINK)
 

@@ -182,7 +182,8 @@ class WaterRoutine:
                 continue
             skip = water.alerted | water.partial | {day}
             history = [s for d, s in water.first_use.items() if d not in skip]
-            if len(history) < self.settings.warmup_days:
+            # No past morning at all is no "usual time", whatever the warm-up says.
+            if not history or len(history) < self.settings.warmup_days:
                 continue
             deadline = quantile(history, self.settings.no_water_quantile)
             deadline += self.settings.no_water_grace_s

@@ -134,6 +134,18 @@ def test_nothing_is_raised_during_warm_up():
     assert kinds(flat.events) == ["water_running"]  # but "usual" needs a week to learn
 
 
+def test_no_warm_up_still_needs_one_past_morning():
+    # warmup_days=0 is allowed (a site that trusts its first day); a flat with no
+    # morning yet on record has no usual time, so it raises nothing and does not fail.
+    rules = UtilityRules("gw-01", METERS, RoutineSettings(warmup_days=0))
+    usage = FlatUsage(seed=1)
+    usage.fall(at(1, 3.0))  # the second morning has no water
+    flat = Flat(usage, rules)
+    assert flat.run_until(at(0, 23.0)) == []  # the first day: nothing learned yet
+    flat.run_until(at(1, 12.0))
+    assert "no_water" in kinds(flat.events)  # one morning learned is enough for this site
+
+
 def test_a_restart_from_the_saved_profile_does_not_raise_an_incident_twice():
     usage = FlatUsage(seed=1)
     usage.fall(at(14, 3.0))
