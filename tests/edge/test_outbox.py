@@ -200,3 +200,43 @@ def test_an_event_accepted_before_kill_minus_9_is_still_there(tmp_path: Path):
         len(e.payload) for e in box.pending("telemetry", 100_000)
     )
     box.close()
+
+
+def synced_writes(statements: list[str]) -> int:
+    """Commits made with synchronous=FULL: explicit ones, and autocommitted writes."""
+    n, full, in_transaction = 0, True, False
+    for sql in statements:
+        verb = sql.split()[0].upper()
+        if sql.startswith("PRAGMA synchronous"):
+            full = sql.endswith("FULL")
+        elif verb == "BEGIN":
+            in_transaction = True
+        elif verb in ("COMMIT", "ROLLBACK"):
+            in_transaction = False
+            n += full and verb == "COMMIT"
+        elif verb in ("INSERT", "UPDATE", "DELETE") and not in_transaction:
+            n += full
+    return n
+
+
+def test_a_telemetry_batch_costs_one_synced_write(tmp_path: Path):
+    # A gateway's data partition is often an SD card: each fsync is wear and a stall
+    # of the event loop. A telemetry batch is synced once, when it is stored; expiry
+    # writes only when something has expired, and the removal after the broker's
+    # PUBACK is not synced (lost in a power cut, the batch is only sent again).
+    box = Outbox(tmp_path / "o.db", max_telemetry_age_s=60)
+    statements: list[str] = []
+    box._db.set_trace_callback(statements.append)
+    box.put_telemetry("t", b"batch", now=1000.0)
+    (entry,) = box.pending("telemetry")
+    box.remove([entry.seq])
+    assert synced_writes(statements) == 1
+    assert box.pending("telemetry") == []
+    statements.clear()
+    box.put_event("ev-1", "t", b"event", now=1000.0)
+    assert synced_writes(statements) == 1  # events are synced, as ever
+    statements.clear()
+    box.put_telemetry("t", b"old", now=1000.0)
+    box.put_telemetry("t", b"new", now=1100.0)  # now the first one has expired
+    assert synced_writes(statements) == 3
+    assert [e.payload for e in box.pending("telemetry")] == [b"new"]
