@@ -26,6 +26,7 @@ same outcome.
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -82,6 +83,11 @@ OnConfigReport = Callable[[ConfigReport], Awaitable[None] | None]
 
 
 _T = TypeVar("_T")
+
+
+def _same_incident(a: Event, b: Event, tolerance_s: float) -> bool:
+    """Copies of one event: the same id, times within the id tolerance (record_event)."""
+    return abs(a.occurred_at - b.occurred_at) <= tolerance_s
 
 
 def _nothing() -> None:
@@ -461,22 +467,32 @@ class Ingest:
         """One transaction for the batch. A refusal (coverage) only reads, so it leaves
         the transaction clean; anything else raised undoes the whole batch."""
         out: list[Recorded | Refused] = []
+        first: dict[str, tuple[Event, Recorded]] = {}  # event id -> its first copy here
         with self._sessions.begin() as session:
+            lookups = trust.CoverageLookups(session)
             for event in events:
                 try:
-                    trust.check_event_coverage(session, event)
+                    trust.check_event_coverage(session, event, lookups)
                 except Refused as exc:
                     out.append(exc)
                     continue
-                out.append(
-                    record_event(
-                        session,
-                        event,
-                        utcnow(),
-                        instance=self._instance,
-                        id_tolerance_s=self._id_tolerance_s,
+                seen = first.get(event.id)
+                if seen is not None and _same_incident(seen[0], event, self._id_tolerance_s):
+                    # Another gateway's copy (or a resend) of an event stored a moment
+                    # ago in this transaction: what storing it again would answer.
+                    out.append(
+                        dataclasses.replace(seen[1], new_event=False, new_alert=False, deliveries=0)
                     )
+                    continue
+                recorded = record_event(
+                    session,
+                    event,
+                    utcnow(),
+                    instance=self._instance,
+                    id_tolerance_s=self._id_tolerance_s,
                 )
+                first.setdefault(event.id, (event, recorded))
+                out.append(recorded)
         return out
 
     def _ack_many(self, gateway_id: str, ids: list[str]) -> None:

@@ -116,13 +116,12 @@ def covered_communities(session: Session, gateway: str) -> frozenset[str] | None
     )
 
 
-def _event_communities(session: Session, event: Event) -> list[str | None] | None:
+def _event_communities(session: Session, device: str, flat: object) -> list[str | None] | None:
     """The communities the event is about, from the registry; None: an unknown device."""
     for owners in OWNERS.values():
-        found = session.execute(owners(event.device)).first()
+        found = session.execute(owners(device)).first()
         if found is not None:
             return [found[1]]
-    flat = event.evidence.get("flat")
     if isinstance(flat, str) and flat:
         # A meter's event names its flat; the alert goes to the flat's resident.
         communities = list(
@@ -133,13 +132,42 @@ def _event_communities(session: Session, event: Event) -> list[str | None] | Non
     return None
 
 
-def check_event_coverage(session: Session, event: Event) -> None:
+class CoverageLookups:
+    """The registry lookups of one storing transaction, each made once.
+
+    A batch of events holds several copies of each (every gateway in range reports
+    it) from a few gateways: asking the registry once per gateway and once per device
+    answers them all, and inside one transaction the answer cannot change.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._gateways: dict[str, frozenset[str] | None] = {}
+        self._devices: dict[tuple[str, str | None], list[str | None] | None] = {}
+
+    def covered(self, gateway: str) -> frozenset[str] | None:
+        if gateway not in self._gateways:
+            self._gateways[gateway] = covered_communities(self.session, gateway)
+        return self._gateways[gateway]
+
+    def communities(self, event: Event) -> list[str | None] | None:
+        flat = event.evidence.get("flat")
+        key = (event.device, flat if isinstance(flat, str) else None)
+        if key not in self._devices:
+            self._devices[key] = _event_communities(self.session, *key)
+        return self._devices[key]
+
+
+def check_event_coverage(
+    session: Session, event: Event, lookups: CoverageLookups | None = None
+) -> None:
     """Refuse an event about a device outside the sender's communities (in the storing
     transaction, so it sees the registry as the alert will)."""
-    covered = covered_communities(session, event.gateway)
+    lookups = lookups if lookups is not None else CoverageLookups(session)
+    covered = lookups.covered(event.gateway)
     if covered is None:
         raise Refused(Cause.UNKNOWN_GATEWAY, f"gateway {event.gateway} is not registered")
-    communities = _event_communities(session, event)
+    communities = lookups.communities(event)
     if communities is None:
         raise Refused(Cause.UNKNOWN_DEVICE, f"device {event.device} is not registered")
     outside = [c for c in communities if c is None or c not in covered]

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 import pytest
+import sqlalchemy
 
 from contract import EventKind, Reading, Severity, TelemetryBatch, Topic, TopicKind, encode
 from contract.messages import Event
@@ -120,6 +121,68 @@ async def test_a_batch_of_events_ends_as_each_message_would_on_its_own(ingest: I
         alerts = session.query(Alert).all()
     assert causes == ["forged_id", "invalid", "unknown_device"]
     assert [(a.kind, a.device) for a in alerts] == [("sos", BAND)]
+
+
+async def test_copies_in_one_batch_are_each_judged_by_their_own_gateway(ingest: Ingest, api: Api):
+    # The batch stores an event once and answers its copies from that; but a copy
+    # from a gateway that does not cover the band is still refused, and an id reused
+    # days later is still another incident.
+    api.admin.ok("post", "/api/v1/gateways", {"id": "gw-s", "communities": ["c-nanhu"]}, 201)
+    sos = _event(EventKind.SOS, 7)
+    other = msgspec.structs.replace(sos, gateway="gw-s")
+    later = msgspec.structs.replace(
+        sos, occurred_at=sos.occurred_at + 3 * 86400, detected_at=sos.detected_at + 3 * 86400
+    )
+    acks = Acks()
+    north, south = str(Topic("gw-n", TopicKind.EVENT)), str(Topic("gw-s", TopicKind.EVENT))
+    ingest._clock = lambda: sos.occurred_at + 3 * 86400  # the later copy is not in the future
+    await ingest.handle_events(
+        [
+            (north, encode(sos), acks.of(0)),
+            (south, encode(other), acks.of(1)),
+            (north, encode(sos), acks.of(2)),
+            (north, encode(later), acks.of(3)),
+        ]
+    )
+    assert sorted(acks.done) == [0, 1, 2, 3]
+    assert ingest.refusals.by_gateway() == {"gw-s": {"not_covered": 1}}
+    assert (ingest.counts["events"], ingest.counts["events_duplicate"]) == (3, 1)
+    assert ingest.counts["id_collisions"] == 1
+    with api.fleet.sessions() as session:
+        stored = session.query(EventRecord).filter(EventRecord.kind == "sos").count()
+    assert stored == 2  # the SOS, and the later incident under a derived id
+
+
+async def test_copies_in_one_batch_cost_no_further_registry_queries(ingest: Ingest, api: Api):
+    # Every gateway in range reports an event: at the district's morning dose window a
+    # batch is mostly copies. They are answered from the first, and each gateway's and
+    # each band's coverage is looked up once per batch.
+    for g in ("gw-n2", "gw-n3"):
+        api.admin.ok("post", "/api/v1/gateways", {"id": g, "communities": ["c-xingfu"]}, 201)
+    taken = [_event(EventKind.MEDICATION_TAKEN, k) for k in range(10)]
+    statements: list[str] = []
+    engine = api.fleet.sessions.kw["bind"]
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+
+    async def queries(gateways: tuple[str, ...], start: int) -> int:
+        statements.clear()
+        batch = [
+            (str(Topic(g, TopicKind.EVENT)), encode(msgspec.structs.replace(e, gateway=g)), None)
+            for e in taken[start : start + 5]
+            for g in gateways
+        ]
+        sqlalchemy.event.listen(engine, "before_cursor_execute", listener)
+        try:
+            await ingest.handle_events(batch)
+        finally:
+            sqlalchemy.event.remove(engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    alone = await queries(("gw-n",), 0)
+    with_copies = await queries(("gw-n", "gw-n2", "gw-n3"), 5)
+    assert ingest.counts["events_duplicate"] == 10
+    # Two more gateways' coverage (two lookups each); their 10 copies cost nothing.
+    assert with_copies <= alone + 4
 
 
 class BatchBug(Ingest):
