@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from contract import Event, FieldValue, Reading
 from contract.config import ConfigSection, SetAside
@@ -62,6 +63,9 @@ class MeterService:
         self._tick_s = tick_s
         self._save_s = save_s
         self.rules = UtilityRules(gateway_id, {m.id: (m.flat, m.utility) for m in meters}, routine)
+        # What was saved, kept until the fleet's meters are known again: at start only
+        # the local ones are, and a restore drops what it has no meter for.
+        self._saved_routine: dict[str, Any] | None = None
         self.poller = self._poller(self._load())
 
     def _poller(self, last_ok: dict[str, float]) -> MeterPoller:
@@ -113,10 +117,16 @@ class MeterService:
         self.rules = UtilityRules(
             self._gateway_id, {m.id: (m.flat, m.utility) for m in meters}, self._routine
         )
-        try:
-            self.rules.restore(snapshot)
-        except ValueError as exc:
-            log.warning("meters: learned routine not carried over: %s", exc)
+        # The saved file first (the fleet's meters, learned before a restart), then
+        # the running rules, which are newer for the meters they have.
+        saved, self._saved_routine = self._saved_routine, None
+        for learned in (saved, snapshot):
+            if learned is None:
+                continue
+            try:
+                self.rules.restore(learned)
+            except ValueError as exc:
+                log.warning("meters: learned routine not carried over: %s", exc)
         self.poller = self._poller(last_ok)
         log.info(
             "meters: now %d meters (%d from the fleet)", len(meters), len(meters) - len(self._local)
@@ -127,6 +137,7 @@ class MeterService:
         try:
             saved = json.loads(self.state_path.read_text(encoding="utf-8"))
             self.rules.restore(saved["routine"])
+            self._saved_routine = saved["routine"]
             return {str(k): float(v) for k, v in saved.get("last_ok", {}).items()}
         except FileNotFoundError:
             return {}
@@ -138,8 +149,11 @@ class MeterService:
             return {}
 
     def save(self) -> None:
+        routine = self.rules.snapshot()
+        if self._saved_routine is not None:
+            routine = _keep_unknown(routine, self._saved_routine)
         state = {
-            "routine": self.rules.snapshot(),
+            "routine": routine,
             "last_ok": {
                 m: h.last_ok for m, h in self.poller.health.items() if h.last_ok is not None
             },
@@ -207,3 +221,15 @@ class MeterService:
 
     def health(self) -> dict[str, FieldValue]:
         return self.poller.figures() if self.meters else {}
+
+
+def _keep_unknown(current: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
+    """``current`` plus what ``saved`` holds on meters and flats it does not know: a
+    save before the fleet's config came back must not forget the fleet's meters."""
+    if saved.get("v") != current.get("v"):
+        return current
+    water, old_water = dict(current.get("water", {})), saved.get("water", {})
+    for part in ("meters", "flats"):
+        water[part] = {**old_water.get(part, {}), **water.get(part, {})}
+    power = {**saved.get("power", {}), **current.get("power", {})}
+    return {**current, "water": water, "power": power}

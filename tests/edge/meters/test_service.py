@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from contract import Event, EventKind, TelemetryBatch, decode
+from contract.config import GatewayConfig
+from edge.config_push import DesiredConfig
 from edge.decode.bthome import BTHomeDecoder
 from edge.meters.service import MeterService
 from edge.outbox import Outbox
@@ -106,3 +108,42 @@ def test_a_damaged_saved_state_is_set_aside_not_fatal(
         s = service(tmp_path, pipeline(tmp_path), "/dev/null")
     assert "starting afresh" in caplog.text
     assert s.poller.health["m-e"].last_ok is None
+
+
+def test_a_restart_keeps_what_was_learned_about_the_fleets_meters(tmp_path: Path):
+    # The fleet's meters are known again only once its config is applied (from the
+    # saved copy, at start): what the gateway learned about them must wait for it.
+    port = tmp_path / "ttyUSB0"
+    port.touch()
+    pushed = DesiredConfig(
+        config=GatewayConfig(
+            gateway="gw-01",
+            version=1,
+            meters=[config(str(port), id="m-w", address=2, profile="water")],
+        )
+    )
+
+    def start() -> MeterService:
+        p = pipeline(tmp_path)
+        return MeterService(
+            "gw-01",
+            [],  # nothing declared locally: every meter comes from the fleet
+            RoutineSettings(),
+            state_path=tmp_path / "routine.json",
+            on_reading=p.add_reading,
+            on_event=p.store_event,
+        )
+
+    first = start()
+    first.apply_config(pushed)
+    first.rules.water.flats["f-1"].first_use["2026-03-01"] = 7200.0  # a learned morning
+    first.save()
+
+    again = start()
+    again.save()  # a save before the config is applied forgets nothing either
+    again.apply_config(pushed)
+    assert again.rules.water.flats["f-1"].first_use == {"2026-03-01": 7200.0}
+    again.save()
+    third = start()
+    third.apply_config(pushed)
+    assert third.rules.water.flats["f-1"].first_use == {"2026-03-01": 7200.0}
