@@ -3,7 +3,7 @@
 import pytest
 
 from silverguard.sim.district import DistrictFileError, parse_district
-from silverguard.sim.ledger import AlertSeen, Delivery, Expected, Reach, Verdict, reconcile
+from silverguard.sim.ledger import AlertSeen, Delivery, Expected, Reach, Verdict, reconcile, table
 
 T = 1_800_000_000.0
 FALL = Expected("fall r-1", "fall", "r-1", T, "fall", (Reach(("cg-1",), 120),), window_s=3600)
@@ -90,6 +90,8 @@ def test_no_alert_incidents_and_unexpected_alerts():
     assert got == [Verdict.MATCHED]
     assert [a.id for a in result.unexpected] == [7]
     assert result.summary(20)["unexpected_per_resident_day"] == 0.05
+    # The table says what the unexpected ones were, so a false alarm can be chased.
+    assert table(result, str).splitlines()[-1] == "unexpected alerts: inactivity 1"
     false_fall = AlertSeen(8, "fall", "r-3", T + 31, (Delivery("cg-3", None, "failed"),))
     got, result = verdicts([CANCELLED], [false_fall], {})
     assert got == [Verdict.DUPLICATED]

@@ -4,15 +4,18 @@ the gateway's own water rule at the district's poll interval."""
 
 import csv
 import io
+import json
 from datetime import datetime
 
 from edge.rules.routine_settings import RoutineSettings
+from edge.rules.utility import UtilityRules
 from edge.rules.water_routine import WaterRoutine
 from firmware_mocks.meters.usage import FlatUsage, MeterTotals
 from silverguard.sim.district import SEED_FILE, build, read_district_file
 from silverguard.sim.ledger import AlertSeen, Delivery, Verdict, reconcile
 from silverguard.sim.meters import (
     FLATS_PER_BUS,
+    DistrictMeters,
     ScriptedFlat,
     meters_csv,
     place_meters,
@@ -29,6 +32,7 @@ from silverguard.sim.scenario import (
     meter_flats,
     meter_gateway,
     plan_incidents,
+    script_meters,
     tap_open_s,
 )
 
@@ -175,3 +179,56 @@ def test_ordinary_days_raise_no_water_running_at_thinned_polls():
             raised += sum(1 for e in events if e.kind == "water_running")
             t += step
     assert raised == 0
+
+
+def test_learned_routines_make_a_dry_morning_and_a_dark_afternoon_alert_in_time(tmp_path):
+    # The gateways start with HISTORY_DAYS of their flats' use learned (replayed through
+    # their own rules): a morning without water and an afternoon without power are
+    # then seen by the rules as the gateway runs them, by the ledger's deadlines.
+    district = build(read_district_file(SEED_FILE), 1, residents=120)
+    speed, timing = 300.0, Timing(300.0)
+    poll = poll_interval_s(speed)
+    routine = RoutineSettings(**routine_at_speed(speed))
+    meters = DistrictMeters(district, lambda: START, 1, history_until=START)
+    try:
+        written = meters.write_learned(lambda g: tmp_path / g, routine, poll)
+        ready = START - 2400  # the set-up ended a little before its estimate
+        planned, _ = plan_incidents(district, 1, ready, ready + DAY, timing, meters=meters)
+        quiet = [p for p in planned if p.kind in (Kind.NO_WATER, Kind.NO_POWER)]
+        assert sorted(p.kind for p in quiet) == [Kind.NO_POWER, Kind.NO_WATER]
+        script_meters(meters, planned, timing)
+        for p in quiet:
+            assert p.resident is not None
+            flat = next(f for f in meters.placed if f.resident_id == p.resident.id)
+            saved = json.loads((tmp_path / flat.gateway / "routine.json").read_text())
+            rules = UtilityRules(
+                flat.gateway,
+                {flat.power_id: (flat.flat, "electricity"), flat.water_id: (flat.flat, "water")},
+                routine,
+            )
+            rules.restore(saved["routine"])  # as the gateway's meter service does
+            totals, events = meters.totals[flat.resident_id], []
+            t = START + poll / 2  # the first live poll after the replayed history
+            while t < START + DAY:
+                events += rules.on_reading(flat.power_id, t, totals.electricity(t))
+                events += rules.on_reading(flat.water_id, t, totals.water(t))
+                events += rules.on_tick(t)
+                t += poll
+            want = "no_water" if p.kind is Kind.NO_WATER else "no_power_use"
+            (event,) = [e for e in events if e.kind.value == want]
+            due = expectation(p, district, timing).reach[0].within_s
+            assert p.at < event.detected_at <= p.at + due - timing.slack_s
+        assert written == len({f.gateway for f in meters.placed})
+    finally:
+        meters.stop()
+
+
+def test_an_afternoon_without_power_keeps_the_water_and_the_fridge():
+    flat = ScriptedFlat(5)
+    noon = START + 6 * 3600
+    flat.without(noon, noon + 10 * 3600, power=True)
+    acts = flat.activities(noon, noon + 10 * 3600)
+    assert acts
+    assert all(x.power_w == 0 for x in acts)  # nothing the resident switches on
+    assert any(x.flow_m3h > 0 for x in acts)  # the taps still run
+    assert flat.power_w(noon + 3600) >= 8.0  # standby (and the fridge) go on

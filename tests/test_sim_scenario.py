@@ -38,7 +38,9 @@ def test_the_seed_district_is_the_one_the_issue_describes():
 def test_a_day_holds_every_kind_and_only_what_fits():
     planned, skipped = plan_incidents(DISTRICT, 1, START, START + DAY, Timing(300))
     kinds = {p.kind for p in planned}
-    assert kinds == set(PER_DAY)
+    # Mornings without water and afternoons without power need the meters' learned
+    # routine (tests/test_sim_meters.py); without meters they are not planned.
+    assert kinds == set(PER_DAY) - {Kind.NO_WATER, Kind.NO_POWER}
     assert len(skipped) == PER_DAY[Kind.MISSED_DOSE]
     residents = [p.resident.id for p in planned if p.resident]
     assert len(residents) == len(set(residents))  # one incident per resident a day

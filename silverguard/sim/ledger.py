@@ -22,6 +22,7 @@ deliveries of any alert that failed or are still pending at the end (one cancell
 because the alert was acknowledged first is no loss).
 """
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -206,5 +207,11 @@ def table(result: LedgerResult, zone_text: Callable[[float], str]) -> str:
         detail = f"alert {alerts} {j.detail}".strip() if alerts else j.detail
         lines.append(
             f"{zone_text(e.at):<17} {e.kind:<16} {e.subject:<16} {j.verdict.value:<16} {detail}"
+        )
+    if result.unexpected:
+        # What nothing scripted: the rules' false alarms (or the simulation's own).
+        kinds = Counter(a.kind for a in result.unexpected)
+        lines.append(
+            "unexpected alerts: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
         )
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from edge.rules.routine_settings import RoutineSettings
 from silverguard.servers.postgres import PostgresServer
 from silverguard.sim.district import (
     SEED_FILE,
@@ -22,12 +23,19 @@ from silverguard.sim.district import (
     build,
     read_district_file,
 )
-from silverguard.sim.meters import DistrictMeters, register_meters, routine_at_speed
+from silverguard.sim.meters import (
+    HISTORY_DAYS,
+    DistrictMeters,
+    poll_interval_s,
+    register_meters,
+    routine_at_speed,
+)
 from silverguard.sim.receiver import Receiver
 from silverguard.sim.run import (
     Options,
     Outcome,
     Say,
+    dawn,
     load_registry,
     make_clock,
     make_stack,
@@ -112,13 +120,28 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
     stack = make_stack(district, workdir, clock, database_url)
     for gateway in district.gateways:
         stack.gateway_extra[gateway]["routine"] = routine_at_speed(run.speed)
-    meters = DistrictMeters(district, clock.now, run.seed)
+    # The meters were installed HISTORY_DAYS before the district is due up: the
+    # gateways have learned their flats' routines (replayed while the servers start).
+    meters = DistrictMeters(district, clock.now, run.seed, history_until=dawn(clock))
+    routine = RoutineSettings(**routine_at_speed(run.speed))
+    learning = asyncio.create_task(
+        asyncio.to_thread(
+            meters.write_learned,
+            lambda g: stack.gateway_dir(g) / "data",
+            routine,
+            poll_interval_s(run.speed),
+        )
+    )
     meters.start()
     try:
         say(f"[1/4] starting Mosquitto, InfluxDB and the fleet in {workdir}")
         await stack.start()
         say(f"[2/4] registry: loading {len(district.residents)} residents by CSV import")
         await load_registry(stack, district, receiver, say)
+        flats = await learning
+        say(
+            f"meters: {HISTORY_DAYS} days of {len(meters.placed)} flats' use learned by {flats} gateways"
+        )
         say(f"[3/4] gateways: enrolling and starting {len(district.gateways)}")
         await start_gateways(stack, district, say)
         await _logins(stack, district, say)
@@ -143,6 +166,8 @@ async def _run(district_file: Path, run: RunSettings, workdir: Path) -> int:
             time.monotonic() - started - outcome.summary["wall_s"], 1
         )
     finally:
+        with contextlib.suppress(BaseException):
+            await learning  # a thread: it ends by itself
         with contextlib.suppress(Exception):
             await stack.stop()
         meters.stop()

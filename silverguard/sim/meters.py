@@ -19,18 +19,27 @@ hours; so at speed the gateways' routine settings widen ``water_max_gap_s`` and
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 
 from edge.rules.routine_settings import RoutineSettings
+from edge.rules.utility import UtilityRules
+from edge.rules.water_routine import quantile
 from firmware_mocks.meters.modbus_slave import ModbusMeter, water_registers
 from firmware_mocks.meters.pty_bus import PtyBus
 from firmware_mocks.meters.usage import TAP_M3H, Activity, FlatUsage, MeterTotals
 from silverguard.sim.district import District, ResidentPlan
 
 FLATS_PER_BUS = 120  # two addresses a flat: 240 of Modbus's 247
+# Days of use the gateways have seen before the run: the routine rules stay quiet for
+# warmup_days (7) of a flat's history, so a district that starts fresh could never
+# show "no water by the usual time" or "no power use" in a day's run.
+HISTORY_DAYS = 9  # the first is partial (installed after the water day began)
 WALL_POLL_FLOOR_S = 4.0  # wall seconds between polls of one meter, at least
 PRODUCT_POLL_S = 60.0  # the product's default poll interval (contract/meters.py)
 COLUMNS: tuple[str, ...] = ("id", "flat", "community_id", "gateway_id", "protocol")
@@ -68,31 +77,66 @@ def water_running_due_s(speed: float) -> float:
     return _RULES.water_running_s + 2 * poll_interval_s(speed)
 
 
+def no_water_due_s(speed: float) -> float:
+    """Product seconds from the flat's usual first water use to the ``no_water`` event:
+    the rule's grace, plus up to two polls (the meter must be reporting)."""
+    return _RULES.no_water_grace_s + 2 * poll_interval_s(speed)
+
+
+def no_power_due_s(speed: float, within_s: float = 6 * 3600.0) -> float:
+    """Product seconds from the start of an unusual quiet span to ``no_power_use``: the
+    promise (``within_s``), plus up to two polls (a window closes at a reading)."""
+    return within_s + 2 * poll_interval_s(speed)
+
+
 class ScriptedFlat(FlatUsage):
-    """A flat's use with the script's still spans: while the resident lies still
-    (a fall, an inactivity incident) they draw no water and switch nothing on; the
-    fridge, standby and a tap left open go on. Without this the meters would witness
-    use and the gateway would rightly lower the inactivity alert to the digest."""
+    """A flat's use with the script's spans. While the resident lies still (a fall, an
+    inactivity incident) they draw no water and switch nothing on; the fridge, standby
+    and a tap left open go on. Without this the meters would witness use and the
+    gateway would rightly lower the inactivity alert to the digest. A morning without
+    water, or an afternoon without power, takes away that utility only."""
 
     def __init__(self, seed: int) -> None:
         super().__init__(seed)
-        self.still_spans: list[tuple[float, float]] = []
+        # (start, end, water off, power off)
+        self.spans: list[tuple[float, float, bool, bool]] = []
 
     def still(self, start: float, end: float) -> None:
-        self.still_spans.append((start, end))
+        self.spans.append((start, end, True, True))
+
+    def without(
+        self, start: float, end: float, *, water: bool = False, power: bool = False
+    ) -> None:
+        self.spans.append((start, end, water, power))
 
     def activities(self, a: float, b: float) -> list[Activity]:
         found = super().activities(a, b)
-        for start, end in self.still_spans:
-            found = [piece for x in found for piece in _cut(x, start, end)]
+        for span in self.spans:
+            found = [piece for x in found for piece in _cut(x, *span)]
         return [x for x in found if x.end > a and x.start < b]  # pieces outside [a, b)
 
 
-def _cut(x: Activity, start: float, end: float) -> list[Activity]:
+def _utilities(f: "FlatMeters") -> tuple[tuple[str, str], ...]:
+    return ((f.power_id, "electricity"), (f.water_id, "water"))
+
+
+def _cut(x: Activity, start: float, end: float, water: bool, power: bool) -> list[Activity]:
     if not x.by_resident or x.end <= start or x.start >= end:
         return [x]
-    pieces = [(x.start, min(x.end, start)), (max(x.start, end), x.end)]
-    return [Activity(s, e, x.power_w, x.flow_m3h) for s, e in pieces if e > s]
+    pieces = [
+        Activity(s, e, x.power_w, x.flow_m3h)
+        for s, e in ((x.start, min(x.end, start)), (max(x.start, end), x.end))
+        if e > s
+    ]
+    inside = Activity(
+        max(x.start, start),
+        min(x.end, end),
+        0.0 if power else x.power_w,
+        0.0 if water else x.flow_m3h,
+    )
+    if inside.power_w or inside.flow_m3h:
+        pieces.append(inside)
+    return pieces
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,19 +194,36 @@ def meters_csv(placed: list[FlatMeters], ports: list[str], interval_s: float) ->
 
 
 class DistrictMeters:
-    """The buses and meters of the district, reading the flats' use on product time."""
+    """The buses and meters of the district, reading the flats' use on product time.
 
-    def __init__(self, district: District, now: Callable[[], float], seed: int) -> None:
+    With ``history_until``, the meters were installed ``HISTORY_DAYS`` before it, and
+    :meth:`learned` replays those days through the gateways' own rules.
+    """
+
+    def __init__(
+        self,
+        district: District,
+        now: Callable[[], float],
+        seed: int,
+        *,
+        history_until: float | None = None,
+    ) -> None:
         self.now = now
         self.placed = place_meters(district)
         self.usage: dict[str, ScriptedFlat] = {}
+        self.totals: dict[str, MeterTotals] = {}
         count = max((f.bus for f in self.placed), default=-1) + 1
         self.buses = [PtyBus("modbus", response_delay_s=0.001) for _ in range(count)]
-        start = now()
+        self.history_until = history_until
+        # resident -> the usual time of the morning's first water use, seconds after
+        # the water day starts, as the gateway learned it (filled by learned()).
+        self.usual_first_use: dict[str, float] = {}
+        start = now() if history_until is None else history_until - HISTORY_DAYS * 86400
         for i, f in enumerate(self.placed):
             usage = ScriptedFlat(seed * 1009 + i)
             totals = MeterTotals(usage, start, energy_kwh=1000.0 + i, volume_m3=100.0 + i)
             self.usage[f.resident_id] = usage
+            self.totals[f.resident_id] = totals
             bus = self.buses[f.bus]
             bus.add(ModbusMeter(f.power_address, self._reader(totals.electricity)))
             bus.add(ModbusMeter(f.water_address, self._reader(totals.water), water_registers))
@@ -180,7 +241,73 @@ class DistrictMeters:
     def csv(self, speed: float) -> bytes:
         return meters_csv(self.placed, self.ports, poll_interval_s(speed))
 
+    def learned(self, routine: RoutineSettings, poll_s: float) -> dict[str, dict[str, Any]]:
+        """Each gateway's saved routine (its ``routine.json``) after polling its flats'
+        meters every ``poll_s`` through the history days, by the gateway's own rules.
+
+        The registers carry on from there, so a gateway's first live reading continues
+        the stream it learned from. Live polls dated before ``history_until`` (the
+        setup) read the registers as they stand then, and the rules ignore them as
+        older than what they have. Ticks are not replayed: a history day on which the
+        rule would have raised "no water" still counts as a usual day (no flat here
+        has one; docs/district.md)."""
+        if self.history_until is None:
+            return {}
+        by_gateway: dict[str, list[FlatMeters]] = {}
+        for f in self.placed:
+            by_gateway.setdefault(f.gateway, []).append(f)
+        saved: dict[str, dict[str, Any]] = {}
+        for gateway, flats in by_gateway.items():
+            rules = UtilityRules(
+                gateway,
+                {m: (f.flat, u) for f in flats for m, u in _utilities(f)},
+                routine,
+            )
+            for f in flats:  # a flat at a time: its days' plans stay cached
+                totals = self.totals[f.resident_id]
+                t = totals.t
+                while t <= self.history_until:
+                    rules.on_reading(f.power_id, t, totals.electricity(t))
+                    rules.on_reading(f.water_id, t, totals.water(t))
+                    t += poll_s
+                water = rules.water.flats[f.flat]
+                usual = [s for d, s in water.first_use.items() if d not in water.partial]
+                if len(usual) >= routine.warmup_days and usual:
+                    self.usual_first_use[f.resident_id] = quantile(usual, routine.no_water_quantile)
+            saved[gateway] = {"routine": rules.snapshot(), "last_ok": {}}
+        return saved
+
+    def write_learned(
+        self, data_dir: Callable[[str], Path], routine: RoutineSettings, poll_s: float
+    ) -> int:
+        """Write each gateway's learned routine where it loads it at start."""
+        saved = self.learned(routine, poll_s)
+        for gateway, state in saved.items():
+            path = data_dir(gateway) / "routine.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(state, separators=(",", ":")), encoding="utf-8")
+        return len(saved)
+
+    def dry_morning_from(self, resident_id: str, day_start: float) -> float | None:
+        """When a morning without water would be due for the gateway (product time: the
+        water day's start plus the flat's usual first use), if this flat can have one
+        scripted: its routine is learned, and no water ran between ``day_start`` and
+        the end of the replayed history (what was replayed cannot be taken back)."""
+        usual = self.usual_first_use.get(resident_id)
+        if usual is None or self.history_until is None:
+            return None
+        usage = self.usage[resident_id]
+        if day_start < self.history_until and usage.volume_m3(day_start, self.history_until) > 0:
+            return None
+        return day_start + usual
+
     # -- what residents do ------------------------------------------------------------
+
+    def without(
+        self, resident_id: str, start: float, end: float, *, water: bool, power: bool
+    ) -> None:
+        """From ``start`` to ``end`` the resident uses no water, or no electricity."""
+        self.usage[resident_id].without(start, end, water=water, power=power)
 
     def tap_left_running(self, resident_id: str, start: float, end: float) -> None:
         """A tap left open from ``start`` to ``end`` (product time); the day goes on."""

@@ -40,6 +40,7 @@ from silverguard.sim.resources import Resources
 from silverguard.sim.scenario import (
     DENSE_AFTER_S,
     DOSE_GRACE_S,
+    METER_KINDS,
     ZONE,
     Bands,
     Kind,
@@ -97,6 +98,11 @@ def make_clock(speed: float, start_wall: float, start: str = "06:00") -> ScaledC
     return ScaledClock(dawn - SETUP_ESTIMATE_S * speed, start_wall, speed)
 
 
+def dawn(clock: ScaledClock) -> float:
+    """When :func:`make_clock`'s clock expects the district to be up (product time)."""
+    return clock.start + SETUP_ESTIMATE_S * clock.speed
+
+
 _TELL = {
     Kind.FALL: "falls and lies still / 跌倒",
     Kind.FALL_CANCELLED: "falls, then presses the button to cancel / 跌倒后按键取消",
@@ -108,6 +114,8 @@ _TELL = {
     Kind.GATEWAY_OFFLINE: "loses power / 网关断电",
     Kind.BROKER_RESTART: "— the broker restarts; an SOS while it is down / 消息服务器重启",
     Kind.WATER_RUNNING: "leaves a tap running / 水龙头未关",
+    Kind.NO_WATER: "uses no water this morning (due now) / 今晨未用水",
+    Kind.NO_POWER: "uses no electricity from noon / 午后未用电",
 }
 
 
@@ -342,6 +350,7 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
         at_home=bands.at_home,
         morning=opts.morning,
         exclude=drift.residents | {t.resident.id for t in troubles},
+        meters=opts.meters,
     )
     for m in drift.missed:
         planned.append(Planned(Kind.MISSED_DOSE, m.at, m.resident, dose=m.dose, day=0))
@@ -354,7 +363,7 @@ async def simulate(stack: Stack, opts: Options, clock: ScaledClock, receiver: Re
     if opts.meters is not None:
         script_meters(opts.meters, planned, timing)
     else:  # no meters, no meter incidents
-        planned = [p for p in planned if p.kind is not Kind.WATER_RUNNING]
+        planned = [p for p in planned if p.kind not in METER_KINDS]
     expected = [e for p in [*planned, *away] for e in expectations(p, district, timing)]
     phones = Phones(receiver, clock, opts.seed)
     actions = _actions(

@@ -25,7 +25,12 @@ from firmware_mocks.routine import Activity, Routine
 from firmware_mocks.wristband import Button, MotionSummary, Wristband
 from silverguard.sim.district import District, ResidentPlan
 from silverguard.sim.ledger import Expected, Reach
-from silverguard.sim.meters import DistrictMeters, water_running_due_s
+from silverguard.sim.meters import (
+    DistrictMeters,
+    no_power_due_s,
+    no_water_due_s,
+    water_running_due_s,
+)
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SPARSE_S = 600.0  # product seconds between status adverts of a quiet band
@@ -87,6 +92,8 @@ class Kind(StrEnum):
     GATEWAY_OFFLINE = "gateway_offline"
     BROKER_RESTART = "broker_restart"
     WATER_RUNNING = "water_running"
+    NO_WATER = "no_water"
+    NO_POWER = "no_power"
 
 
 # Incidents per simulated day (a shortened run keeps those that fall inside it).
@@ -101,7 +108,18 @@ PER_DAY = {
     Kind.GATEWAY_OFFLINE: 1,
     Kind.BROKER_RESTART: 1,
     Kind.WATER_RUNNING: 2,
+    Kind.NO_WATER: 1,
+    Kind.NO_POWER: 1,
 }
+# What only happens in flats with meters: a run without them leaves these out.
+METER_KINDS = frozenset({Kind.WATER_RUNNING, Kind.NO_WATER, Kind.NO_POWER})
+# A morning without water: none from the water day's start (04:00) until noon.
+DRY_UNTIL_H = 12.0
+# An afternoon without power: nothing switched on from noon (after lunch) to 22:00. The
+# flat's afternoons are usually busy (TV, cooking), so the gateway's power profile
+# sees an unusual span; the alert is promised within six hours of it starting
+# (meters.no_power_due_s).
+DARK_FROM_H, DARK_UNTIL_H = 12.0, 22.0
 
 
 @dataclass(order=True)
@@ -137,6 +155,7 @@ def plan_incidents(
     at_home: Callable[[str, float], bool] = lambda _r, _t: True,
     morning: bool = False,
     exclude: frozenset[str] = frozenset(),
+    meters: DistrictMeters | None = None,
 ) -> tuple[list[Planned], dict[tuple[str, str, int], bool]]:
     """The incidents between ``start`` and ``end`` (product time); also which doses are
     skipped: (resident, dose, day) -> False for a missed dose. Residents in ``exclude``
@@ -187,6 +206,21 @@ def plan_incidents(
                     dose = rng.choice(resident.doses)
                     at = local_at(day0, day, dose.time)
                     planned.append(Planned(kind, at, resident, dose=dose.id, day=day))
+                    continue
+                if kind in (Kind.NO_WATER, Kind.NO_POWER):
+                    incident = _quiet_flat(
+                        kind,
+                        meters,
+                        day_start=local_at(day0, day, "04:00"),
+                        start=start,
+                        planned=planned,
+                        timing=timing,
+                    )
+                    if incident is not None:
+                        flats, due = incident
+                        resident = someone([r for r in meter_flats(district) if r.id in flats])
+                        if resident is not None:
+                            planned.append(Planned(kind, due(resident.id), resident, day=day))
                     continue
                 if kind is Kind.WATER_RUNNING:
                     # A morning tap: its alert (about 1.5 h on) comes inside a short run.
@@ -292,6 +326,62 @@ def _down_gateways(planned: list[Planned], start: float, end: float, timing: Tim
     }
 
 
+def _quiet_flat(
+    kind: Kind,
+    meters: DistrictMeters | None,
+    *,
+    day_start: float,
+    start: float,
+    planned: list[Planned],
+    timing: Timing,
+) -> tuple[set[str], Callable[[str], float]] | None:
+    """Who may have a morning without water (or an afternoon without power) that day,
+    and when it is due: flats whose meters' routine the gateway has learned, on a
+    gateway no scripted outage stops meanwhile."""
+    if meters is None or meters.history_until is None:
+        return None
+    if kind is Kind.NO_WATER:
+        if day_start < start and meters.history_until < start:
+            # Set-up outran the replayed history: the gateways' stream of readings
+            # restarted after the water day began, and they rightly judge nothing today.
+            return None
+        window = (day_start, day_start + (DRY_UNTIL_H - 4) * 3600)
+
+        def due(resident_id: str) -> float:
+            when = meters.dry_morning_from(resident_id, day_start)
+            assert when is not None
+            return when
+
+    else:
+        dark = day_start + (DARK_FROM_H - 4) * 3600
+        window = (dark, dark + (DARK_UNTIL_H - DARK_FROM_H) * 3600)
+
+        def due(resident_id: str) -> float:
+            return dark
+
+    down = _down_gateways(planned, *window, timing)
+    pool = {
+        f.resident_id
+        for f in meters.placed
+        if f.gateway not in down
+        and f.resident_id in meters.usual_first_use
+        and (kind is Kind.NO_POWER or meters.dry_morning_from(f.resident_id, day_start))
+    }
+    return pool, due
+
+
+def quiet_span(p: Planned) -> tuple[float, float]:
+    """The span a morning without water or an afternoon without power lasts."""
+    day = datetime.fromtimestamp(p.at, ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
+    if p.kind is Kind.NO_WATER:
+        return (day + timedelta(hours=4)).timestamp(), (
+            day + timedelta(hours=DRY_UNTIL_H)
+        ).timestamp()
+    return (day + timedelta(hours=DARK_FROM_H)).timestamp(), (
+        day + timedelta(hours=DARK_UNTIL_H)
+    ).timestamp()
+
+
 def tap_open_s(timing: Timing) -> float:
     """How long a scripted tap stays open: past its alert, then someone closes it."""
     return water_running_due_s(timing.speed) + 1800.0
@@ -305,6 +395,9 @@ def script_meters(meters: DistrictMeters, planned: list[Planned], timing: Timing
             continue
         if p.kind is Kind.WATER_RUNNING:
             meters.tap_left_running(r.id, p.at, p.at + tap_open_s(timing))
+        elif p.kind in (Kind.NO_WATER, Kind.NO_POWER):
+            water = p.kind is Kind.NO_WATER
+            meters.without(r.id, *quiet_span(p), water=water, power=not water)
         elif p.kind is Kind.INACTIVITY:  # still until the script has them get up
             meters.lie_still(r.id, p.at, p.at + r.inactivity_s + 1800)
         elif p.kind is Kind.FALL:
@@ -313,6 +406,10 @@ def script_meters(meters: DistrictMeters, planned: list[Planned], timing: Timing
 
 def _due_within(p: Planned, timing: Timing) -> float:
     slack = timing.slack_s
+    if p.kind is Kind.NO_WATER:
+        return no_water_due_s(timing.speed) + 2 * slack
+    if p.kind is Kind.NO_POWER:
+        return no_power_due_s(timing.speed) + 2 * slack
     if p.kind is Kind.WATER_RUNNING:
         return water_running_due_s(timing.speed) + 2 * slack
     if p.kind is Kind.INACTIVITY:
@@ -414,6 +511,13 @@ def expectation(p: Planned, district: District, timing: Timing) -> Expected:
             forbidden_kind="missed_dose",
             window_s=7200,
         )
+    if p.kind is Kind.NO_WATER:
+        # Due at the flat's usual first use; the rule waits its grace, seen at a tick.
+        due = _after(family, no_water_due_s(timing.speed))
+        return Expected(f"no water {r.id}", p.kind, r.id, p.at, "no_water", (due,))
+    if p.kind is Kind.NO_POWER:
+        due = _after(family, no_power_due_s(timing.speed))
+        return Expected(f"no power {r.id}", p.kind, r.id, p.at, "no_power_use", (due,))
     if p.kind is Kind.WATER_RUNNING:
         # The gateway's rule: water_running_s of unbroken flow, seen at a poll.
         return Expected(
