@@ -16,6 +16,7 @@ from typing import TextIO
 
 from edge.rules.routine_settings import RoutineSettings
 from silverguard.servers.postgres import PostgresServer
+from silverguard.servers.process import ServerError
 from silverguard.sim.district import (
     SEED_FILE,
     District,
@@ -223,6 +224,9 @@ def run_district(district_file: Path | None, run: RunSettings, *, keep_data: boo
         except asyncio.CancelledError:
             print("stopped; every process ended", file=sys.stderr, flush=True)
             return 130
+        except ServerError as exc:  # every process is stopped by then (_run's finally)
+            print(f"silverguard sim district: could not start: {exc}", file=sys.stderr)
+            return 1
 
     try:
         return asyncio.run(main())

@@ -31,7 +31,7 @@ from fleet.settings import FleetSettings
 from silverguard.config import load_settings
 from silverguard.servers.influxdb import InfluxServer
 from silverguard.servers.mosquitto import Credentials, MosquittoServer
-from silverguard.servers.process import PORT_ATTEMPTS, ChildProcess, free_port
+from silverguard.servers.process import PORT_ATTEMPTS, ChildProcess, ServerError, free_port
 from silverguard.sim import place
 from silverguard.sim.desired_config import desired_config
 from silverguard.sim.settings_files import merged, write_enrollment, write_toml
@@ -236,7 +236,7 @@ class Stack:
         last: Any = None
         while time.monotonic() < deadline:
             if not self.fleet_process.running:
-                raise RuntimeError(f"fleet exited:\n{self.fleet_process.log_tail()}")
+                raise ServerError(f"fleet exited:\n{self.fleet_process.log_tail()}")
             try:
                 response = await self.api.get("/health")
                 last = response.json()
@@ -276,7 +276,7 @@ class Stack:
         async with httpx.AsyncClient(base_url=url, timeout=5) as client:
             while time.monotonic() < deadline:
                 if not process.running:
-                    raise RuntimeError(f"{name} exited:\n{process.log_tail()}")
+                    raise ServerError(f"{name} exited:\n{process.log_tail()}")
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get("/health")).json().get("broker") == "ok":
                         return url
@@ -386,7 +386,26 @@ class Stack:
         )
         process.start()
         self.gateway_processes[gateway_id] = process
-        await self.air.wait_for_gateways({gateway_id}, timeout=60)
+        await self._on_air(gateway_id, process, timeout=60.0)
+
+    async def _on_air(self, gateway_id: str, process: ChildProcess, timeout: float) -> None:
+        """Wait until the gateway listens on the simulated air; say why if it does not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                await self.air.wait_for_gateways({gateway_id}, timeout=0.5)
+                return
+            except TimeoutError:
+                if not process.running:
+                    raise ServerError(
+                        f"gateway {gateway_id} exited during start-up "
+                        f"(log {process.log_path}):\n{process.log_tail()}"
+                    ) from None
+                if time.monotonic() > deadline:
+                    raise ServerError(
+                        f"gateway {gateway_id} did not listen on the simulated air in "
+                        f"{timeout:.0f} s (log {process.log_path}):\n{process.log_tail()}"
+                    ) from None
 
     async def start_gateways(self) -> None:
         """Start the gateways one after the other, in the order they were given.
