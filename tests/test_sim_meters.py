@@ -15,6 +15,7 @@ from silverguard.sim.district import SEED_FILE, build, read_district_file
 from silverguard.sim.ledger import AlertSeen, Delivery, Verdict, reconcile
 from silverguard.sim.meters import (
     FLATS_PER_BUS,
+    HISTORY_DAYS,
     DistrictMeters,
     ScriptedFlat,
     meters_csv,
@@ -232,3 +233,22 @@ def test_an_afternoon_without_power_keeps_the_water_and_the_fridge():
     assert all(x.power_w == 0 for x in acts)  # nothing the resident switches on
     assert any(x.flow_m3h > 0 for x in acts)  # the taps still run
     assert flat.power_w(noon + 3600) >= 8.0  # standby (and the fridge) go on
+
+
+def test_the_demos_slow_speed_learns_every_full_day_too():
+    # At 30x the meters are polled every 2 minutes and the water rule's gap is 10: the
+    # replay reads every 10 minutes (a fifth of the work) and still joins each day
+    # before it starts, so all but the first (partial) day are learned.
+    district = build(read_district_file(SEED_FILE), 1, residents=40)
+    meters = DistrictMeters(district, lambda: START, 1, history_until=START)
+    try:
+        routine = RoutineSettings(**routine_at_speed(30.0))
+        saved = meters.learned(routine, poll_interval_s(30.0))
+        assert saved
+        assert set(meters.usual_first_use) == {f.resident_id for f in meters.placed}
+        (state,) = [s for g, s in saved.items() if g == meters.placed[0].gateway]
+        flat = state["routine"]["water"]["flats"][meters.placed[0].flat]
+        assert len(flat["first_use"]) == HISTORY_DAYS  # the first of them partial
+        assert len(flat["partial"]) == 1
+    finally:
+        meters.stop()

@@ -242,8 +242,9 @@ class DistrictMeters:
         return meters_csv(self.placed, self.ports, poll_interval_s(speed))
 
     def learned(self, routine: RoutineSettings, poll_s: float) -> dict[str, dict[str, Any]]:
-        """Each gateway's saved routine (its ``routine.json``) after polling its flats'
-        meters every ``poll_s`` through the history days, by the gateway's own rules.
+        """Each gateway's saved routine (its ``routine.json``) after reading its flats'
+        meters through the history days, by the gateway's own rules: every ``poll_s``
+        (the run's poll interval), or every 10 minutes if that is shorter.
 
         The registers carry on from there, so a gateway's first live reading continues
         the stream it learned from. Live polls dated before ``history_until`` (the
@@ -253,6 +254,10 @@ class DistrictMeters:
         has one; docs/district.md)."""
         if self.history_until is None:
             return {}
+        # Read at least every 10 minutes of history (the demo's 2-minute polls would
+        # make nine days five times the work), never further apart than the water
+        # rule's gap (or every day would count as joined late).
+        step = max(poll_s, min(600.0, routine.water_max_gap_s))
         by_gateway: dict[str, list[FlatMeters]] = {}
         for f in self.placed:
             by_gateway.setdefault(f.gateway, []).append(f)
@@ -266,10 +271,15 @@ class DistrictMeters:
             for f in flats:  # a flat at a time: its days' plans stay cached
                 totals = self.totals[f.resident_id]
                 t = totals.t
-                while t <= self.history_until:
+                while t < self.history_until:
                     rules.on_reading(f.power_id, t, totals.electricity(t))
                     rules.on_reading(f.water_id, t, totals.water(t))
-                    t += poll_s
+                    t += step
+                # The last replayed reading is the history's end: the live ones go on
+                # from there within a poll, inside the water rule's gap.
+                t = self.history_until
+                rules.on_reading(f.power_id, t, totals.electricity(t))
+                rules.on_reading(f.water_id, t, totals.water(t))
                 water = rules.water.flats[f.flat]
                 usual = [s for d, s in water.first_use.items() if d not in water.partial]
                 if len(usual) >= routine.warmup_days and usual:
