@@ -27,9 +27,6 @@ from edge.rules.routine_settings import RoutineSettings
 _SHRINK = 2.0  # weight, in weeks, of the same-time-of-day estimate in a week slot's
 _MIN_NIGHT_WINDOWS = 4  # before this, the idle level is unknown and nothing is judged
 _RECOUNT_W = 2.0  # recount the profile when the idle level has moved this much
-# Readings this far apart are judged by the energy register's difference (0.01 kWh
-# over 10 minutes is a resolution of 60 W, the rule's margin) rather than the instant.
-_FROM_REGISTER_AFTER_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +182,9 @@ class PowerRoutine:
             return []
         power = fields.get("power_w")
         energy = fields.get("energy_kwh")
-        if energy is not None and state.last_energy is not None:
+        if power is None and energy is not None and state.last_energy is not None:
             then, before = state.last_energy
-            # Polled seldom (a long bus, a slow meter), the instant power is a sample
-            # that misses a half-hour of cooking as often as not; the register's
-            # difference is what was drawn in between. Polled often, the register's
-            # resolution (0.01 kWh on many meters) is too coarse, so the instant wins.
-            seldom = power is None or ts - then >= _FROM_REGISTER_AFTER_S
-            if seldom and energy >= before:  # else the register was reset: as it stands
+            if energy >= before:  # else the register was reset: skip this sample
                 power = (energy - before) * 3.6e6 / (ts - then)
         if energy is not None:
             state.last_energy = (ts, energy)

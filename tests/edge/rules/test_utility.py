@@ -134,21 +134,6 @@ def test_nothing_is_raised_during_warm_up():
     assert kinds(flat.events) == ["water_running"]  # but "usual" needs a week to learn
 
 
-@pytest.mark.parametrize("seed", [36, 44, 59])
-def test_a_seldom_polled_flat_is_judged_by_its_energy_register(seed: int):
-    # Meters on a long bus may be read every 20 minutes: the instant power then misses
-    # a half-hour of cooking as often as not, and an ordinary day read as "no power
-    # used" (these flats raised it within two weeks). The register's difference is
-    # what was drawn between two readings.
-    flat = Flat(FlatUsage(seed=seed))
-    assert flat.run_until(at(14, 0), poll_s=1200) == []
-    usage = FlatUsage(seed=seed)
-    usage.fall(at(14, 15.0))  # and an afternoon fall is still caught
-    flat = Flat(usage)
-    flat.run_until(at(14, 23.5), poll_s=1200)
-    assert "no_power_use" in kinds(flat.events)
-
-
 def test_no_warm_up_still_needs_one_past_morning():
     # warmup_days=0 is allowed (a site that trusts its first day); a flat with no
     # morning yet on record has no usual time, so it raises nothing and does not fail.
