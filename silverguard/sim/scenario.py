@@ -208,7 +208,7 @@ def plan_incidents(
                     planned.append(Planned(kind, at, resident, dose=dose.id, day=day))
                     continue
                 if kind in (Kind.NO_WATER, Kind.NO_POWER):
-                    incident = _quiet_flat(
+                    due = _quiet_flat(
                         kind,
                         meters,
                         day_start=local_at(day0, day, "04:00"),
@@ -216,11 +216,9 @@ def plan_incidents(
                         planned=planned,
                         timing=timing,
                     )
-                    if incident is not None:
-                        flats, due = incident
-                        resident = someone([r for r in meter_flats(district) if r.id in flats])
-                        if resident is not None:
-                            planned.append(Planned(kind, due(resident.id), resident, day=day))
+                    resident = someone([r for r in meter_flats(district) if r.id in due])
+                    if resident is not None:
+                        planned.append(Planned(kind, due[resident.id], resident, day=day))
                     continue
                 if kind is Kind.WATER_RUNNING:
                     # A morning tap: its alert (about 1.5 h on) comes inside a short run.
@@ -334,40 +332,34 @@ def _quiet_flat(
     start: float,
     planned: list[Planned],
     timing: Timing,
-) -> tuple[set[str], Callable[[str], float]] | None:
+) -> dict[str, float]:
     """Who may have a morning without water (or an afternoon without power) that day,
     and when it is due: flats whose meters' routine the gateway has learned, on a
     gateway no scripted outage stops meanwhile."""
     if meters is None or meters.history_until is None:
-        return None
+        return {}
     if kind is Kind.NO_WATER:
         if day_start < start and meters.history_until < start:
             # Set-up outran the replayed history: the gateways' stream of readings
             # restarted after the water day began, and they rightly judge nothing today.
-            return None
+            return {}
         window = (day_start, day_start + (DRY_UNTIL_H - 4) * 3600)
-
-        def due(resident_id: str) -> float:
-            when = meters.dry_morning_from(resident_id, day_start)
-            assert when is not None
-            return when
-
     else:
         dark = day_start + (DARK_FROM_H - 4) * 3600
         window = (dark, dark + (DARK_UNTIL_H - DARK_FROM_H) * 3600)
-
-        def due(resident_id: str) -> float:
-            return dark
-
     down = _down_gateways(planned, *window, timing)
-    pool = {
-        f.resident_id
-        for f in meters.placed
-        if f.gateway not in down
-        and f.resident_id in meters.usual_first_use
-        and (kind is Kind.NO_POWER or meters.dry_morning_from(f.resident_id, day_start))
-    }
-    return pool, due
+    due: dict[str, float] = {}
+    for f in meters.placed:
+        if f.gateway in down or f.resident_id not in meters.usual_first_use:
+            continue
+        when = (
+            meters.dry_morning_from(f.resident_id, day_start)
+            if kind is Kind.NO_WATER
+            else window[0]
+        )
+        if when is not None:
+            due[f.resident_id] = when
+    return due
 
 
 def quiet_span(p: Planned) -> tuple[float, float]:

@@ -5,7 +5,8 @@ import contextlib
 import time
 from pathlib import Path
 
-from contract import Event, EventKind, Health, Severity, decode, encode, event_id
+from contract import Event, EventKind, FieldValue, Health, Severity, decode, encode, event_id
+from contract.meters import MeterConfig
 from edge.app import Gateway
 from edge.meters.poller import MeterPoller, MeterReading
 from edge.settings import GatewaySettings
@@ -71,19 +72,24 @@ async def test_meters_are_polled_on_schedule_and_a_silent_one_goes_offline_once(
     assert poller.internal_errors == 0
 
 
-def test_meter_figures_join_the_gateways_heartbeat(tmp_path: Path):
+def gateway_health(tmp_path: Path, meters: list[MeterConfig]) -> dict[str, FieldValue]:
+    """The health figures of a gateway with these meters, as its heartbeat carries them."""
     settings = GatewaySettings(
         gateway_id="gw-01",
         data_dir=tmp_path,
         radio={"backend": "simulated"},  # type: ignore[arg-type]
-        meters=[config(str(tmp_path / "ttyUSB0"), id="m-0001-e")],
+        meters=meters,
     )
     gateway = Gateway(settings)
     try:
-        figures = gateway.health()
+        return gateway.health()
     finally:
         gateway.outbox.close()
         gateway.store.close()
+
+
+def test_meter_figures_join_the_gateways_heartbeat(tmp_path: Path):
+    figures = gateway_health(tmp_path, [config(str(tmp_path / "ttyUSB0"), id="m-0001-e")])
     assert figures["meters_configured"] == 1
     assert figures["meters_online"] == 0
     assert figures["meter.m-0001-e.online"] is False
@@ -93,20 +99,10 @@ def test_meter_figures_join_the_gateways_heartbeat(tmp_path: Path):
 def test_a_gateway_with_a_districts_meters_still_sends_a_heartbeat_the_fleet_takes(tmp_path: Path):
     # Found by the district run: 80 meters, 8 figures each, and every heartbeat was
     # refused by the fleet (a heartbeat holds at most 256 figures).
-    settings = GatewaySettings(
-        gateway_id="gw-01",
-        data_dir=tmp_path,
-        radio={"backend": "simulated"},  # type: ignore[arg-type]
-        meters=[
-            config(str(tmp_path / "ttyUSB0"), id=f"m-{i:04d}-e", address=i + 1) for i in range(80)
-        ],
-    )
-    gateway = Gateway(settings)
-    try:
-        figures = gateway.health()
-    finally:
-        gateway.outbox.close()
-        gateway.store.close()
+    meters = [
+        config(str(tmp_path / "ttyUSB0"), id=f"m-{i:04d}-e", address=i + 1) for i in range(80)
+    ]
+    figures = gateway_health(tmp_path, meters)
     heartbeat = Health(gateway="gw-01", ts=time.time(), uptime_s=1.0, figures=figures)
     assert decode(encode(heartbeat), Health).figures == figures  # what the fleet decodes
     assert figures["meters_configured"] == 80
