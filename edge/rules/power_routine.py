@@ -213,9 +213,15 @@ class PowerRoutine:
                 continue
             if now - state.last_ts > self.settings.stale_after_s:
                 continue
-            recent = state.last_active_end is not None and state.last_active_end >= now - span_s
+            # Only windows that began inside the span: use in a window that began
+            # before it may have ended before it too (cooking, then a fall at 11:18,
+            # is not evidence of anyone about after 11:18).
+            since = now - span_s
+            recent = state.last_active_end is not None and state.last_active_end - self._w >= since
             filling = state.slot_n > 0 and state.slot_sum / state.slot_n > threshold
-            answers.append(recent or (filling and state.last_ts >= now - span_s))
+            answers.append(
+                recent or (filling and state.slot is not None and state.slot * self._w >= since)
+            )
         return any(answers) if answers else None
 
     # -- persistence -------------------------------------------------------------------

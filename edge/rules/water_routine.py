@@ -28,6 +28,8 @@ class WaterMeterState:
     flat: str
     last_ts: float | None = None
     last_volume: float | None = None
+    # The earliest moment the latest use seen can have been: a register that moved
+    # between two readings says "some time after the first of them".
     last_use: float | None = None
     running_since: float | None = None
     running_volume: float = 0.0  # the register when the span started
@@ -115,11 +117,11 @@ class WaterRoutine:
             minimum = self.settings.water_min_flow_m3h
             flowing = rate >= minimum or (flow is not None and flow >= minimum)
             if drawn >= _DRAWN_M3:
-                self._used(state, ts)
+                self._used(state, ts, earliest=previous_ts)
         else:
             flowing = flow is not None and flow >= self.settings.water_min_flow_m3h
             if flowing:
-                self._used(state, ts)
+                self._used(state, ts, earliest=ts)
         if not flowing or dt > self.settings.water_max_gap_s:
             state.running_since = None
             return []
@@ -149,8 +151,8 @@ class WaterRoutine:
             )
         ]
 
-    def _used(self, state: WaterMeterState, ts: float) -> None:
-        state.last_use = ts
+    def _used(self, state: WaterMeterState, ts: float, *, earliest: float) -> None:
+        state.last_use = earliest
         day, since = self.water_day(ts)
         water = self.flats[state.flat]
         if day not in water.first_use:

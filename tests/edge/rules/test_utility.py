@@ -180,6 +180,21 @@ def test_recent_usage_is_the_inactivity_rules_second_witness():
     assert flat.rules.recent_usage("f-1", flat.t + 3600, 3600) == UsageSummary()
 
 
+def test_cooking_up_to_a_fall_is_no_witness_of_anyone_about_after_it():
+    # Found by the district run: a resident who stopped moving during lunch had the
+    # inactivity alert lowered to the digest, because the half-hour window with the
+    # cooking (or the reading after it) ended after the last movement.
+    usage = FlatUsage(seed=1)
+    lunch = next(x for x in usage.plan(local(at(14, 0)).date()) if x.power_w == 1500.0)
+    fall = lunch.start + 600  # ten minutes into the cooking
+    usage.fall(fall)
+    flat = Flat(usage)
+    flat.run_until(fall + 3 * 3600)
+    assert flat.rules.recent_usage("f-1", flat.t, flat.t - fall) == UsageSummary(
+        water=False, power=False
+    )
+
+
 def test_a_silent_meter_is_no_evidence_of_an_empty_flat():
     usage = FlatUsage(seed=1)
     flat = Flat(usage)
