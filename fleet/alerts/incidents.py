@@ -133,6 +133,16 @@ def dispose(kind: EventKind, severity: Severity) -> Disposition:
     return Disposition(Action.OPEN, incident)
 
 
+def may_open(kind: EventKind, severity: Severity) -> bool:
+    """Whether an event of this kind and severity can open an alert (someone is
+    called): the fleet's intake stores these before routine news
+    (fleet.ingest.intake_queue)."""
+    try:
+        return dispose(kind, severity).action is Action.OPEN
+    except KeyError:  # a kind no incident class knows: routine, refused in its turn
+        return False
+
+
 # A dose as the gateway names it in the evidence: local date and time of the dose.
 _DOSE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 

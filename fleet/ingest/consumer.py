@@ -21,7 +21,8 @@ per gateway. A morning's dose presses, each heard by two or three gateways, arri
 a burst; stored one transaction per copy they queued for seconds (docs/benchmarks.md,
 "Events into the fleet"). If anything in a batch fails, the batch is undone and each
 of its messages is handled on its own, as above: a batch is only a faster way to the
-same outcome.
+same outcome. Events that may open an alert are taken before routine ones
+(fleet.ingest.intake_queue): an SOS never waits behind a burst of dose presses.
 """
 
 import asyncio
@@ -61,6 +62,7 @@ from fleet.alerts.service import Recorded, record_event
 from fleet.db.session import utcnow
 from fleet.ingest import trust
 from fleet.ingest.dead_letters import DeadLetters
+from fleet.ingest.intake_queue import IntakeQueue, urgent
 from fleet.ingest.refusals import Cause, RefusalCounter, Refused
 from fleet.ingest.trust import CoverageCache, TimeWindow
 from fleet.settings import FleetMqttSettings
@@ -238,7 +240,7 @@ class Ingest:
                     self.connected.set()
                     backoff = 0.5
                     log.info("ingest: subscribed as group %r", group)
-                    events: asyncio.Queue[Pending] = asyncio.Queue()
+                    events: IntakeQueue[Pending] = IntakeQueue()
                     worker = asyncio.create_task(self._event_worker(events))
                     try:
                         async for message in client.messages:
@@ -246,7 +248,7 @@ class Ingest:
                             payload = bytes(message.payload)  # type: ignore[arg-type]
                             ack = self._acker(client, message)
                             if _is_event(topic):
-                                events.put_nowait((topic, payload, ack))
+                                self.enqueue(events, topic, payload, ack)
                             else:
                                 await self.handle(topic, payload, ack=ack)
                     finally:
@@ -407,17 +409,26 @@ class Ingest:
                 recorded.alert_id,
             )
 
-    async def _event_worker(self, queue: "asyncio.Queue[Pending]") -> None:
+    def enqueue(
+        self, queue: "IntakeQueue[Pending]", topic: str, payload: bytes, ack: Ack | None
+    ) -> None:
+        """An event message for the worker; one that may open an alert goes first."""
+        queue.put((topic, payload, ack), urgent=urgent(payload))
+
+    async def store_next_batch(self, queue: "IntakeQueue[Pending]") -> int:
+        """Wait for event messages and store up to one batch; how many were taken."""
+        batch = await queue.take(_EVENT_BATCH)
+        try:
+            await self.handle_events(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # handle_events catches its own; this is a last guard
+            self._internal_error("a batch of events")
+        return len(batch)
+
+    async def _event_worker(self, queue: "IntakeQueue[Pending]") -> None:
         while True:
-            batch = [await queue.get()]
-            while len(batch) < _EVENT_BATCH and not queue.empty():
-                batch.append(queue.get_nowait())
-            try:
-                await self.handle_events(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # handle_events catches its own; this is a last guard
-                self._internal_error("a batch of events")
+            await self.store_next_batch(queue)
 
     async def handle_events(self, batch: list[Pending]) -> None:
         """Handle event messages together: one registry transaction, one ``event/ack``

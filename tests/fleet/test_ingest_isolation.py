@@ -16,6 +16,7 @@ from contract.messages import Event
 from fleet.db.models import Alert, DeadLetter, EventRecord
 from fleet.ingest.consumer import Ingest
 from fleet.ingest.dead_letters import DeadLetters
+from fleet.ingest.intake_queue import IntakeQueue
 from fleet.ingest.trust import CoverageCache
 from fleet.settings import FleetSettings
 from tests.fleet.helpers import Api, district
@@ -216,3 +217,36 @@ async def test_a_batch_that_fails_is_handled_message_by_message(
     with sessions() as session:
         stored = sorted(row.id for row in session.query(EventRecord))
     assert stored == sorted([sos.id, fall.id])
+
+
+async def test_an_sos_behind_a_burst_of_dose_presses_is_stored_in_the_next_batch(
+    ingest: Ingest, api: Api
+):
+    # A morning's "taken" presses queue faster than a busy fleet stores them; an SOS
+    # that comes in behind them must not wait for the whole burst.
+    topic = str(Topic("gw-n", TopicKind.EVENT))
+    taken = [
+        msgspec.structs.replace(_event(EventKind.MEDICATION_TAKEN, k), severity=Severity.LOW)
+        for k in range(300)
+    ]
+    sos = _event(EventKind.SOS, 1000)
+    queue: IntakeQueue[Any] = IntakeQueue()
+    acks = Acks()
+    for n, event in enumerate([*taken, sos]):
+        ingest.enqueue(queue, topic, encode(event), acks.of(n))
+    ingest.enqueue(queue, topic, b"{not json", acks.of(301))  # refused in its turn
+
+    assert await ingest.store_next_batch(queue) == 200
+    with api.fleet.sessions() as session:
+        alerts = [(a.kind, a.event_id) for a in session.query(Alert)]
+        stored = session.query(EventRecord).count()
+    assert alerts == [("sos", sos.id)]
+    assert stored == 200  # the SOS and the 199 presses that came first
+
+    # Nothing is dropped: the rest of the burst, and the junk, in the order they came.
+    assert await ingest.store_next_batch(queue) == 102
+    assert sorted(acks.done) == list(range(302))
+    with api.fleet.sessions() as session:
+        assert session.query(EventRecord).count() == 301
+        causes = [row.cause for row in session.query(DeadLetter)]
+    assert causes == ["invalid"]

@@ -1,0 +1,83 @@
+"""Event messages waiting to be stored: those that may open an alert go first.
+
+A morning's dose presses arrive as a burst — hundreds of ``medication_taken``
+events, each heard by two or three gateways — and on a busy machine the fleet's
+event worker falls seconds behind them. First in, first out, an SOS or a missed dose
+that arrives then waits behind the whole burst (docs/benchmarks.md, "The district's
+morning window"). Here it waits at most for the batch already being stored: events
+that may open an alert (fleet.alerts.incidents.may_open) are taken before follow-ups,
+digest news and records, each kind in the order it came.
+
+Follow-ups never overtake what they follow: a follow-up is routine and its alert's
+opener urgent, so in one batch the opener is stored first. A routine message is only
+delayed, never dropped: the worker takes routine ones whenever no urgent one waits,
+and every batch fills up with them.
+"""
+
+import asyncio
+from collections import deque
+from typing import Generic, TypeVar
+
+import msgspec
+
+from contract import EventKind, Severity
+from contract.messages import MAX_PAYLOAD_BYTES
+from fleet.alerts.incidents import may_open
+
+_T = TypeVar("_T")
+
+
+class _Head(msgspec.Struct):
+    """The two fields that rank an event; the rest of the payload is skipped here
+    and validated whole by the worker."""
+
+    kind: str = ""
+    severity: str = ""
+
+
+_HEAD = msgspec.json.Decoder(_Head)
+
+
+def urgent(payload: bytes) -> bool:
+    """Whether an event payload may open an alert. Anything unreadable (too big, not
+    JSON, nested too deep, an unknown kind) is routine: the worker refuses it on its
+    own, in its turn. Nothing a sender puts in a payload may raise out of here — this
+    runs in the loop that reads every gateway's messages."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return False
+    try:
+        head = _HEAD.decode(payload)
+        return may_open(EventKind(head.kind), Severity(head.severity))
+    except Exception:  # any refusal is the worker's to report
+        return False
+
+
+class IntakeQueue(Generic[_T]):
+    """Two first-in-first-out lanes; :meth:`take` empties the urgent lane first."""
+
+    def __init__(self) -> None:
+        self._urgent: deque[_T] = deque()
+        self._routine: deque[_T] = deque()
+        self._ready = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._urgent) + len(self._routine)
+
+    @property
+    def urgent_waiting(self) -> int:
+        return len(self._urgent)
+
+    def put(self, item: _T, *, urgent: bool) -> None:
+        (self._urgent if urgent else self._routine).append(item)
+        self._ready.set()
+
+    async def take(self, most: int) -> list[_T]:
+        """Wait for at least one item; return up to ``most``, urgent ones first."""
+        while not self:
+            self._ready.clear()
+            await self._ready.wait()
+        batch: list[_T] = []
+        for lane in (self._urgent, self._routine):
+            while lane and len(batch) < most:
+                batch.append(lane.popleft())
+        return batch
