@@ -21,6 +21,9 @@ from contract import Event, EventKind, Severity
 from edge.rules.routine_settings import RoutineSettings
 
 _DRAWN_M3 = 0.0005  # half a litre: below a meter's 1-litre resolution, above float noise
+# What a register may fail to show between two polls: its 1-litre step, twice (the
+# reading before may have been just short of a step, the one after just past one).
+_REGISTER_STEP_M3 = 0.002
 
 
 @dataclass(slots=True)
@@ -113,9 +116,14 @@ class WaterRoutine:
             rate = drawn / dt * 3600
             # Either witness will do: a register counting whole litres can stand still
             # between close polls while water runs, and a flow reading is a snapshot
-            # that can miss a tap closed just before the poll.
+            # that can miss a tap closed just before the poll. But a snapshot is only
+            # a witness where the register could hide the flow: polls far apart where
+            # the register moved less than the minimum flow would have drawn saw a
+            # tap that was on at the poll, not water running all along (a kitchen tap
+            # on at two polls 30 minutes apart, 10 litres drawn, is not a running tap).
             minimum = self.settings.water_min_flow_m3h
-            flowing = rate >= minimum or (flow is not None and flow >= minimum)
+            hidden = minimum * dt / 3600 < _REGISTER_STEP_M3
+            flowing = rate >= minimum or (flow is not None and flow >= minimum and hidden)
             if drawn >= _DRAWN_M3:
                 self._used(state, ts, earliest=previous_ts)
         else:

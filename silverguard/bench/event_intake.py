@@ -13,7 +13,10 @@ distinct event is sent by ``copies`` gateways, all at once. Each gateway listens
 * ``messages_per_s``: the same for every copy (what the fleet really handles);
 * ack latency per copy (publish → its id in an ``event/ack``), p50 / p99 / max;
 * ``ack_messages``: how many ``event/ack`` messages carried those ids (batching);
-* the fleet's CPU (share of one core) over the burst.
+* the fleet's CPU (share of one core) over the burst;
+* ``sos_ack_s``: one SOS, published by the first gateway right after its share of the
+  burst, from publish to its acknowledgement — how long an emergency waits behind the
+  morning's presses (fleet.ingest.intake_queue puts it first).
 
 Unlike a gateway this client never resends, so the figures are the fleet's own pace,
 not a resend storm's.
@@ -53,6 +56,8 @@ class Tally:
     sent_at: dict[tuple[int, str], float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     ack_messages: int = 0
+    sos: tuple[str, float] | None = None  # the SOS's id and when it was published
+    sos_latency: float | None = None
     first_at: float = 0.0
     all_acked: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -97,11 +102,13 @@ async def _gateway_client(
                 ack = decode(bytes(message.payload), EventAck)  # type: ignore[arg-type]
                 tally.ack_messages += 1
                 at = time.monotonic()
+                if tally.sos is not None and tally.sos[0] in ack.ids:
+                    tally.sos_latency = at - tally.sos[1]
                 for event_id in ack.ids:
                     sent = tally.sent_at.pop((i, event_id), None)
                     if sent is not None:
                         tally.latencies.append(at - sent)
-                if not tally.sent_at and tally.latencies:
+                if not tally.sent_at and tally.latencies and tally.sos_latency is not None:
                     tally.all_acked.set()
 
         receiving = asyncio.create_task(receive())
@@ -111,8 +118,27 @@ async def _gateway_client(
         for event_id, payload in events.items():
             tally.sent_at[(i, event_id)] = time.monotonic()
             await client.publish(topic, payload, qos=1)
+        if i == 0:
+            await _publish_sos(client, topic, load.macs[0], _gateway(i), tally)
         await tally.all_acked.wait()
         receiving.cancel()
+
+
+async def _publish_sos(
+    client: aiomqtt.Client, topic: str, band: str, gateway: str, tally: Tally
+) -> None:
+    now = time.time()
+    sos = Event.incident(
+        EventKind.SOS,
+        Severity.CRITICAL,
+        device=band,
+        gateway=gateway,
+        key="bench-sos",
+        occurred_at=now,
+        detected_at=now,
+    )
+    tally.sos = (sos.id, time.monotonic())
+    await client.publish(topic, encode(sos), qos=1)
 
 
 async def _run(burst: Burst, bands: int, timeout_s: float, workdir: Path) -> dict[str, Any]:
@@ -161,6 +187,7 @@ async def _run(burst: Burst, bands: int, timeout_s: float, workdir: Path) -> dic
         "ack_max_s": round(max(latencies), 3),
         "ack_messages": tally.ack_messages,
         "fleet_cpu_pct": round(100 * cpu / wall, 1),
+        "sos_ack_s": None if tally.sos_latency is None else round(tally.sos_latency, 3),
     }
 
 

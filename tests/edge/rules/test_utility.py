@@ -98,6 +98,34 @@ def test_a_stuck_tap_raises_one_event_and_nothing_else():
     assert event.evidence["litres"] == pytest.approx(300, abs=10)  # 5 l/min for an hour
 
 
+def test_a_tap_on_at_two_polls_far_apart_is_not_a_tap_left_running():
+    # Polls half an hour apart (a gateway whose bus is slow): a kitchen tap on at both
+    # polls, 10 litres drawn between them, is two uses; a tap left open draws 150.
+    settings = RoutineSettings(water_max_gap_s=3000.0, stale_after_s=3600.0)
+    t0 = at(14, 10.0)
+
+    def readings(litres: list[float], flows: list[float]) -> list[Event]:
+        rules = UtilityRules("gw-01", METERS, settings)
+        events: list[Event] = []
+        for n, (volume, flow) in enumerate(zip(litres, flows, strict=True)):
+            fields = {"volume_m3": 100.0 + volume / 1000, "flow_m3h": flow}
+            events += rules.on_reading("m-w", t0 + 1800 * n, fields)
+        return events
+
+    assert readings([0, 0, 10, 10], [0, 0.3, 0.3, 0]) == []
+    running = readings([0, 150, 300, 300], [0, 0.3, 0.3, 0])
+    assert kinds(running) == ["water_running"]
+    assert running[0].evidence["litres"] == pytest.approx(300)
+    # At the product's one-minute polls a whole-litre register can stand still while
+    # a tap runs: there the snapshot alone still counts.
+    rules = UtilityRules("gw-01", METERS)
+    slow: list[Event] = []
+    for n in range(70):  # 0.03 m3/h is half a litre a minute
+        fields = {"volume_m3": 100.0 + (n // 2) / 1000, "flow_m3h": 0.03}
+        slow += rules.on_reading("m-w", t0 + 60 * n, fields)
+    assert kinds(slow) == ["water_running"]
+
+
 def test_a_fall_in_the_bathroom_with_the_tap_open():
     usage = FlatUsage(seed=1)
     usage.fall(at(14, 8.2), tap_left_running=True)  # after breakfast
