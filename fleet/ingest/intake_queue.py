@@ -5,8 +5,8 @@ events, each heard by two or three gateways — and on a busy machine the fleet'
 event worker falls seconds behind them. First in, first out, an SOS or a missed dose
 that arrives then waits behind the whole burst (docs/benchmarks.md, "The district's
 morning window"). Here it waits at most for the batch already being stored: events
-that may open an alert (fleet.alerts.incidents.may_open) are taken before follow-ups,
-digest news and records, each kind in the order it came.
+that may open an alert (fleet.alerts.incidents.may_open), and a fall's cancel, are
+taken before other follow-ups, digest news and records, each lane in the order it came.
 
 Follow-ups never overtake what they follow: a follow-up is routine and its alert's
 opener urgent, so in one batch the opener is stored first. A routine message is only
@@ -22,7 +22,7 @@ import msgspec
 
 from contract import EventKind, Severity
 from contract.messages import MAX_PAYLOAD_BYTES
-from fleet.alerts.incidents import may_open
+from fleet.alerts.incidents import NEVER_SILENCED, class_of, may_open
 
 _T = TypeVar("_T")
 
@@ -47,7 +47,11 @@ def urgent(payload: bytes) -> bool:
         return False
     try:
         head = _HEAD.decode(payload)
-        return may_open(EventKind(head.kind), Severity(head.severity))
+        kind = EventKind(head.kind)
+        # A cancelled fall rides with the falls: a fall whose cancel another gateway
+        # heard is a near-miss only if the cancel is stored first (fleet.alerts.
+        # service), so the two keep the order they came in.
+        return class_of(kind) in NEVER_SILENCED or may_open(kind, Severity(head.severity))
     except Exception:  # any refusal is the worker's to report
         return False
 

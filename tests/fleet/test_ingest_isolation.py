@@ -250,3 +250,26 @@ async def test_an_sos_behind_a_burst_of_dose_presses_is_stored_in_the_next_batch
         assert session.query(EventRecord).count() == 301
         causes = [row.cause for row in session.query(DeadLetter)]
     assert causes == ["invalid"]
+
+
+async def test_a_cancel_queued_before_its_fall_stays_before_it(ingest: Ingest, api: Api):
+    # One gateway heard the resident cancel; another missed the press and raised the
+    # fall when its window closed. Stored in the order they came, the fall is a
+    # near-miss for the digest — putting alerts first must not put it before the cancel.
+    topic = str(Topic("gw-n", TopicKind.EVENT))
+    queue: IntakeQueue[Any] = IntakeQueue()
+    taken = [
+        msgspec.structs.replace(_event(EventKind.MEDICATION_TAKEN, k), severity=Severity.LOW)
+        for k in range(250)
+    ]
+    cancel = msgspec.structs.replace(_event(EventKind.FALL_CANCELLED, 7), severity=Severity.LOW)
+    fall = _event(EventKind.FALL, 7)
+    for event in [*taken, cancel, fall]:
+        ingest.enqueue(queue, topic, encode(event), None)
+    await ingest.store_next_batch(queue)
+    with api.fleet.sessions() as session:
+        alerts = session.query(Alert).count()
+        stored = session.get(EventRecord, fall.id)
+        assert stored is not None
+        disposition = stored.disposition
+    assert (alerts, disposition) == (0, "digest")
