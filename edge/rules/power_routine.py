@@ -27,6 +27,9 @@ from edge.rules.routine_settings import RoutineSettings
 _SHRINK = 2.0  # weight, in weeks, of the same-time-of-day estimate in a week slot's
 _MIN_NIGHT_WINDOWS = 4  # before this, the idle level is unknown and nothing is judged
 _RECOUNT_W = 2.0  # recount the profile when the idle level has moved this much
+# Readings this far apart are judged by the energy register's difference (0.01 kWh
+# over 10 minutes is a resolution of 60 W, the rule's margin) rather than the instant.
+_FROM_REGISTER_AFTER_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +185,21 @@ class PowerRoutine:
             return []
         power = fields.get("power_w")
         energy = fields.get("energy_kwh")
-        if power is None and energy is not None and state.last_energy is not None:
+        at = ts  # the moment the sample stands for: its window
+        if energy is not None and state.last_energy is not None:
             then, before = state.last_energy
-            if energy >= before:  # else the register was reset: skip this sample
+            # Polled seldom (a long bus, a busy gateway), the instant power is a sample
+            # that misses a half-hour of cooking as often as not; the register's
+            # difference is what was drawn in between. Polled often, the register's
+            # resolution (0.01 kWh on many meters) is too coarse, so the instant wins.
+            seldom = power is None or ts - then >= _FROM_REGISTER_AFTER_S
+            if seldom and energy >= before:  # else the register was reset: as it stands
                 power = (energy - before) * 3.6e6 / (ts - then)
+                # Counted in the window the interval began in, so use is placed no
+                # later than it happened: the inactivity rule's witness (windows that
+                # began after the last movement) is never told of cooking that came
+                # before a fall.
+                at = then
         if energy is not None:
             state.last_energy = (ts, energy)
         state.last_ts = ts
@@ -194,7 +208,7 @@ class PowerRoutine:
         if power is None or not math.isfinite(power):
             return []
         events: list[Event] = []
-        slot = math.floor(ts / self._w)
+        slot = math.floor(at / self._w)
         if state.slot is not None and slot != state.slot and state.slot_n:
             events = self._close(meter, state)
         if slot != state.slot:

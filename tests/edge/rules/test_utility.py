@@ -162,6 +162,45 @@ def test_nothing_is_raised_during_warm_up():
     assert kinds(flat.events) == ["water_running"]  # but "usual" needs a week to learn
 
 
+@pytest.mark.parametrize("seed", [36, 44, 59])
+def test_a_seldom_polled_flat_is_judged_by_its_energy_register(seed: int):
+    # Meters on a long bus may be read every 20 minutes: the instant power then misses
+    # a half-hour of cooking as often as not, and an ordinary day read as "no power
+    # used" (these flats raised it within two weeks). The register's difference is
+    # what was drawn between two readings.
+    flat = Flat(FlatUsage(seed=seed))
+    assert flat.run_until(at(14, 0), poll_s=1200) == []
+    usage = FlatUsage(seed=seed)
+    usage.fall(at(14, 15.0))  # and an afternoon fall is still caught
+    flat = Flat(usage)
+    flat.run_until(at(14, 23.5), poll_s=1200)
+    assert "no_power_use" in kinds(flat.events)
+
+
+def test_cooking_just_before_a_fall_is_no_witness_at_seldom_polls():
+    # Read every 20 minutes, the register shows cooking only at the reading after it.
+    # Cooking 11:26-11:28, a fall at 11:29, the next reading at 11:45: the use is
+    # counted in the 11:00 window where the interval began, not in the 11:30 window
+    # that began after the fall (which would tell the inactivity rule someone is about).
+    flat = Flat(FlatUsage(seed=1))
+    flat.run_until(at(14, 11.0))  # two weeks learned at one-minute polls
+    energy = flat.totals.electricity(at(14, 11.0))["energy_kwh"]
+    fall = at(14, 11.0) + 29 * 60
+
+    def read(minutes: float, kwh: float) -> None:
+        fields = {"energy_kwh": kwh, "power_w": 50.0}
+        flat.rules.on_reading("m-e", at(14, 11.0) + minutes * 60, fields)
+
+    read(5, energy)
+    read(25, energy + 0.017)  # standby and the fridge: about 50 W
+    energy += 0.017 + 0.06  # 1.5 kW for about 2.5 minutes, then nothing but standby
+    read(45, energy + 0.017)
+    for n in range(1, 7):
+        read(45 + 20 * n, energy + 0.017 * (n + 1))
+    now = at(14, 11.0) + 165 * 60
+    assert flat.rules.recent_usage("f-1", now, now - fall).power is False
+
+
 def test_no_warm_up_still_needs_one_past_morning():
     # warmup_days=0 is allowed (a site that trusts its first day); a flat with no
     # morning yet on record has no usual time, so it raises nothing and does not fail.
