@@ -137,10 +137,7 @@ def may_open(kind: EventKind, severity: Severity) -> bool:
     """Whether an event of this kind and severity can open an alert (someone is
     called): the fleet's intake stores these before routine news
     (fleet.ingest.intake_queue)."""
-    try:
-        return dispose(kind, severity).action is Action.OPEN
-    except KeyError:  # a kind no incident class knows: routine, refused in its turn
-        return False
+    return dispose(kind, severity).action is Action.OPEN
 
 
 # A dose as the gateway names it in the evidence: local date and time of the dose.

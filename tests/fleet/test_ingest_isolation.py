@@ -2,7 +2,6 @@
 whatever it makes the fleet's code raise, the next message is handled — on a real
 registry, without a broker (nothing here needs one: acks fail and are counted)."""
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ from fleet.ingest.intake_queue import IntakeQueue
 from fleet.ingest.trust import CoverageCache
 from fleet.settings import FleetSettings
 from tests.fleet.helpers import Api, district
+from tests.waiting import until
 
 BAND = "C2:00:00:00:00:01"
 
@@ -67,7 +67,7 @@ async def test_a_fault_of_ours_is_parked_and_the_next_message_is_handled(ingest:
     await ingest.handle(str(Topic("gw-n", TopicKind.TELEMETRY)), encode(readings))
     await ingest.handle("sg/v1/gw/gw-n/nonsense", b"{}")
     await ingest.handle(str(Topic("gw-n", TopicKind.EVENT)), encode(sos))
-    await asyncio.sleep(0)  # let the (failing, unconnected) ack task run
+    await until(lambda: ingest.counts["ack_failed"] == 1, what="the unconnected ack to fail")
     assert ingest.counts["internal_errors"] == 1
     assert ingest.counts["events"] == 1
     assert ingest.refusals.by_gateway() == {"gw-n": {"internal_error": 1, "invalid": 1}}
@@ -219,16 +219,21 @@ async def test_a_batch_that_fails_is_handled_message_by_message(
     assert stored == sorted([sos.id, fall.id])
 
 
+def _presses(n: int) -> list[Event]:
+    """A morning's "taken" presses of one band, as a gateway sends them."""
+    return [
+        msgspec.structs.replace(_event(EventKind.MEDICATION_TAKEN, k), severity=Severity.LOW)
+        for k in range(n)
+    ]
+
+
 async def test_an_sos_behind_a_burst_of_dose_presses_is_stored_in_the_next_batch(
     ingest: Ingest, api: Api
 ):
     # A morning's "taken" presses queue faster than a busy fleet stores them; an SOS
     # that comes in behind them must not wait for the whole burst.
     topic = str(Topic("gw-n", TopicKind.EVENT))
-    taken = [
-        msgspec.structs.replace(_event(EventKind.MEDICATION_TAKEN, k), severity=Severity.LOW)
-        for k in range(300)
-    ]
+    taken = _presses(300)
     sos = _event(EventKind.SOS, 1000)
     queue: IntakeQueue[Any] = IntakeQueue()
     acks = Acks()
@@ -258,10 +263,7 @@ async def test_a_cancel_queued_before_its_fall_stays_before_it(ingest: Ingest, a
     # near-miss for the digest — putting alerts first must not put it before the cancel.
     topic = str(Topic("gw-n", TopicKind.EVENT))
     queue: IntakeQueue[Any] = IntakeQueue()
-    taken = [
-        msgspec.structs.replace(_event(EventKind.MEDICATION_TAKEN, k), severity=Severity.LOW)
-        for k in range(250)
-    ]
+    taken = _presses(250)
     cancel = msgspec.structs.replace(_event(EventKind.FALL_CANCELLED, 7), severity=Severity.LOW)
     fall = _event(EventKind.FALL, 7)
     for event in [*taken, cancel, fall]:
@@ -273,3 +275,20 @@ async def test_a_cancel_queued_before_its_fall_stays_before_it(ingest: Ingest, a
         assert stored is not None
         disposition = stored.disposition
     assert (alerts, disposition) == (0, "digest")
+
+
+async def test_a_flood_of_urgent_looking_junk_does_not_stop_routine_events(
+    ingest: Ingest, api: Api
+):
+    # A gateway (its own credentials, its own topic) sends "SOS"-headed junk faster
+    # than the fleet refuses it: the others' routine events — a "taken" resolves a
+    # missed-dose alert — still get a share of every batch.
+    topic = str(Topic("gw-n", TopicKind.EVENT))
+    queue: IntakeQueue[Any] = IntakeQueue()
+    for _ in range(400):
+        ingest.enqueue(queue, topic, b'{"kind": "sos", "severity": "critical"}', None)
+    (taken,) = _presses(1)
+    ingest.enqueue(queue, topic, encode(taken), None)
+    assert await ingest.store_next_batch(queue) == 200
+    with api.fleet.sessions() as session:
+        assert session.get(EventRecord, taken.id) is not None
